@@ -1,0 +1,265 @@
+"""The ``ispengine`` command line.
+
+Every failure a user can cause prints one line, ``ispengine: error: ...``, and
+exits with status 2; nothing is written on failure. ``ISPENGINE_DEBUG=1``
+shows tracebacks of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from ispengine.errors import ISPEngineError
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+
+
+def _print_table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from ispengine.plugins import get_plugin_host
+
+    host = get_plugin_host()
+    infos = host.plugins()
+    if args.json:
+        data = {
+            "plugins": [
+                {
+                    "name": i.name,
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "hooks": list(i.hooks),
+                }
+                for i in infos
+            ],
+            "failures": [
+                {"name": f.name, "distribution": f.distribution, "error": f.error}
+                for f in host.failures
+            ],
+        }
+        print(json.dumps(data, indent=2))
+        return 0
+    rows = [
+        [i.name, f"{i.distribution or '-'} {i.version or ''}".strip(), ", ".join(i.hooks)]
+        for i in infos
+    ]
+    _print_table(rows, ["PLUGIN", "DISTRIBUTION", "HOOKS"])
+    for failure in host.failures:
+        print(f"FAILED {failure.name} ({failure.distribution or '-'}): {failure.error}")
+    return 0
+
+
+def _stage_rows(registry) -> list[dict]:
+    from ispengine.registry import KINDS
+
+    rows = []
+    for kind in KINDS:
+        for record in registry.records(kind):
+            row = {
+                "name": record.name,
+                "kind": kind,
+                "plugin": record.plugin,
+                "distribution": record.distribution,
+                "version": record.version,
+            }
+            cls = record.cls
+            if kind in ("stage", "filter", "inverse_stage"):
+                row["layout"] = f"{cls.input_layout}->{cls.output_layout}"
+                row["params"] = [
+                    {
+                        "name": s.name,
+                        "shape": list(s.shape),
+                        "range": [s.low, s.high],
+                        "default": None if s.default is None else s.default.tolist(),
+                    }
+                    for s in cls.params
+                ]
+            if kind == "stage":
+                row["inverse"] = registry.inverse_kinds(record.name)
+            if kind == "inverse_stage":
+                row["inverts"] = record.inverts
+                row["method"] = record.method
+            rows.append(row)
+    return rows
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    from ispengine.plugins import get_registry
+
+    rows = _stage_rows(get_registry())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = []
+    for row in rows:
+        if row["kind"] == "inverse_stage":
+            inverse = f"inverts {row['inverts']} ({row['method']})"
+        else:
+            inverse = ", ".join(row.get("inverse", [])) or "-"
+        params = ", ".join(
+            f"{p['name']}[{p['range'][0]:g},{p['range'][1]:g}]" for p in row.get("params", [])
+        )
+        table.append(
+            [
+                row["name"],
+                row["kind"],
+                row.get("layout", "-"),
+                inverse,
+                row["plugin"],
+                params or "-",
+            ]
+        )
+    _print_table(table, ["NAME", "KIND", "LAYOUT", "INVERSE", "PLUGIN", "PARAMS"])
+    return 0
+
+
+def _load_pipeline(spec: str):
+    from ispengine.pipeline import Pipeline
+    from ispengine.specs import resolve_spec
+
+    return Pipeline.from_toml(resolve_spec(spec))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    pipeline = _load_pipeline(args.spec)
+    print(f"OK {pipeline.source}: {pipeline!r}")
+    try:
+        print(f"inverse: {pipeline.inverse()!r}")
+    except ISPEngineError as error:
+        print(f"inverse: not available ({error})")
+    return 0
+
+
+def _transform(args: argparse.Namespace, *, invert: bool) -> int:
+    from ispengine.image_files import read_image, write_image
+
+    pipeline = _load_pipeline(args.spec)
+    if invert:
+        pipeline = pipeline.inverse()
+    image = read_image(args.input)
+    start = time.perf_counter()
+    try:
+        result = pipeline(image)
+    except ISPEngineError as error:
+        raise type(error)(f"{args.input}: {error}") from None
+    elapsed = time.perf_counter() - start
+    clipped = write_image(args.output, result)
+    print(
+        f"{args.input} -> {args.output}: {pipeline.name}, shape {tuple(result.shape)}, "
+        f"{elapsed * 1000:.1f} ms"
+    )
+    if clipped:
+        share = 100.0 * clipped / result.size
+        print(
+            f"warning: {clipped} values ({share:.2f}%) outside [0, 1] were clipped in "
+            f"{args.output}; write .npy to keep them",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _transform(args, invert=False)
+
+
+def cmd_invert(args: argparse.Namespace) -> int:
+    return _transform(args, invert=True)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ispengine.demo import run_demo
+
+    return run_demo(Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ispengine", description="A plugin-based, extensible camera ISP engine."
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plugins = commands.add_parser(
+        "plugins", help="installed plugins, their distributions and hooks"
+    )
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugins.set_defaults(func=cmd_plugins)
+
+    stages = commands.add_parser("stages", help="registered components with kinds and inverses")
+    stages.add_argument("--json", action="store_true", help="print JSON")
+    stages.set_defaults(func=cmd_stages)
+
+    check = commands.add_parser("check", help="validate a pipeline spec (TOML)")
+    check.add_argument("spec", help="spec file, or the name of a shipped spec")
+    check.set_defaults(func=cmd_check)
+
+    for name, func, text in (
+        ("run", cmd_run, "run a pipeline on an image"),
+        ("invert", cmd_invert, "run a pipeline's inverse on an image"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("spec", help="spec file, or the name of a shipped spec")
+        sub.add_argument("input", help="input image: .npy (float), .png or .tif/.tiff")
+        sub.add_argument("output", help="output image: .npy (lossless), .png or .tif (16-bit)")
+        sub.set_defaults(func=func)
+
+    demo = commands.add_parser("demo", help="run the shipped function ISP on a built-in image")
+    demo.add_argument(
+        "--out", default="ispengine-demo", help="output folder (default: %(default)s)"
+    )
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _version() -> str:
+    from ispengine import __version__
+
+    return f"ispengine {__version__}"
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"ispengine: warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ISPEngineError as error:
+        print(f"ispengine: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"ispengine: error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ispengine: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # last resort: one line, never a traceback, unless debugging
+        if os.environ.get("ISPENGINE_DEBUG"):
+            raise
+        print(
+            f"ispengine: internal error: {type(error).__name__}: {error} "
+            "(set ISPENGINE_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Pipelines: configured stages in order, built from TOML or Python, with automatic inverses.
+
+>>> from ispengine import Pipeline
+>>> pipe = Pipeline.from_dict({"stage": [{"type": "gain", "params": {"p_h": 0.7}}]})
+>>> import numpy as np
+>>> x = np.full((2, 2, 3), 0.25)
+>>> bool(np.allclose(pipe.inverse()(pipe(x)), x))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from ispengine.arrays import check_finite, namespace
+from ispengine.errors import (
+    InputError,
+    ISPEngineError,
+    ParamError,
+    SpecError,
+    UnknownComponentError,
+)
+from ispengine.registry import Registry
+from ispengine.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
+from ispengine.stage import InverseStage, Stage
+
+
+@frozen
+class InverseChoice:
+    """How one stage of a pipeline is inverted: the inverse class and its settings."""
+
+    cls: type[InverseStage]
+    settings: dict[str, Any]
+
+
+@frozen
+class Step:
+    """A stage in a pipeline, with its label (unique within the pipeline)."""
+
+    label: str
+    stage: Stage
+
+
+class Pipeline:
+    """An ordered chain of configured stages.
+
+    Build one with :meth:`from_toml`, :meth:`from_dict` or directly from stage
+    instances. Call it on an image (numpy, torch or cupy; float32/float64);
+    :meth:`inverse` returns the inverse pipeline.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Stage | tuple[str, Stage]],
+        *,
+        name: str = "pipeline",
+        input: str = "camera_rgb",
+        output: str = "srgb",
+        inverse_choices: Mapping[str, InverseChoice] | None = None,
+        registry: Registry | None = None,
+        source: str = "<python>",
+    ) -> None:
+        steps = []
+        for item in stages:
+            label, stage = item if isinstance(item, tuple) else (item.name, item)
+            if any(s.label == label for s in steps):
+                label = f"{label}_{len(steps) + 1}"
+            steps.append(Step(label, stage))
+        if not steps:
+            raise SpecError("a pipeline needs at least one stage", source=source)
+        self.steps: tuple[Step, ...] = tuple(steps)
+        self.name = name
+        self.input = input
+        self.output = output
+        self.source = source
+        self.inverse_choices = dict(inverse_choices or {})
+        self._registry = registry
+        self._check_layouts()
+
+    # -- construction ---------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path, *, registry: Registry | None = None) -> Pipeline:
+        """Load and validate a TOML spec file."""
+        return cls.from_dict(load_spec_file(path), source=str(path), registry=registry)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = "<dict>", registry: Registry | None = None
+    ) -> Pipeline:
+        """Build from a spec dict with the same schema as the TOML files."""
+        return cls.from_spec(parse_spec(dict(data), source), registry=registry)
+
+    @classmethod
+    def from_spec(cls, spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:
+        registry = registry or _default_registry()
+        if spec.predictor is not None:
+            name = spec.predictor["type"]
+            try:
+                registry.get("param_predictor", name)
+            except UnknownComponentError as error:
+                raise SpecError(str(error), source=spec.source, key="predictor.type") from None
+            raise SpecError(
+                "running a pipeline with a parameter predictor is not supported yet",
+                source=spec.source,
+                key="predictor",
+            )
+        steps = []
+        for entry in spec.stages:
+            at = {"source": spec.source, "stage_index": entry.index, "stage_type": entry.type}
+            try:
+                record = registry.get("stage", entry.type)
+            except UnknownComponentError as error:
+                raise SpecError(str(error), key="type", **at) from None
+            stage = _build(lambda r=record, e=entry: r.cls(**e.params), at)
+            missing = stage.missing_params()
+            if missing:
+                spec_ = stage.param_spec(missing[0])
+                raise SpecError(
+                    f"missing required parameter (range {spec_.range_text()})",
+                    key=f"params.{missing[0]}",
+                    **at,
+                )
+            steps.append((entry.label, stage))
+        choices = {}
+        for label, inverse in spec.inverse.items():
+            entry = next(e for e in spec.stages if e.label == label)
+            at = {
+                "source": spec.source,
+                "stage_index": entry.index,
+                "stage_type": entry.type,
+                "key": f"inverse.{label}",
+            }
+            records = registry.inverses_of(entry.type)
+            if not records:
+                raise SpecError("this stage has no registered inverse", **at)
+            if inverse.method is not None:
+                records = [r for r in records if r.method == inverse.method]
+                if not records:
+                    available = ", ".join(registry.inverse_kinds(entry.type))
+                    raise SpecError(f"no {inverse.method!r} inverse (available: {available})", **at)
+            chosen = records[0].cls
+            settings = _build(
+                lambda c=chosen, s=inverse.settings: c.coerce_settings(s),
+                {k: v for k, v in at.items() if k != "key"},
+                prefix=f"{at['key']}.",
+            )
+            choices[label] = InverseChoice(chosen, settings)
+        return cls(
+            steps,
+            name=spec.name,
+            input=spec.input,
+            output=spec.output,
+            inverse_choices=choices,
+            registry=registry,
+            source=spec.source,
+        )
+
+    def _check_layouts(self) -> None:
+        expected = SPACES.get(self.input, "rgb")
+        for index, step in enumerate(self.steps, start=1):
+            if step.stage.input_layout != expected:
+                raise SpecError(
+                    f"expects {step.stage.input_layout} input but receives {expected} "
+                    f"(from {'the pipeline input' if index == 1 else 'the previous stage'})",
+                    source=self.source,
+                    stage_index=index,
+                    stage_type=step.stage.name,
+                )
+            expected = step.stage.output_layout
+        if SPACES.get(self.output, "rgb") != expected:
+            raise SpecError(
+                f"pipeline output {self.output!r} needs {SPACES[self.output]} data "
+                f"but the last stage gives {expected}",
+                source=self.source,
+                key="output",
+            )
+
+    # -- application ----------------------------------------------------------
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        return tuple(step.stage for step in self.steps)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(step.label for step in self.steps)
+
+    def __call__(
+        self, x: Any, params: Mapping[str, Mapping[str, Any]] | None = None, *, check: bool = True
+    ) -> Any:
+        """Run every stage in order.
+
+        Args:
+            x: the input image (layout of the pipeline's ``input`` space).
+            params: per-call values by stage label, e.g. per-image arrays or
+                per-pixel maps from a predictor; they override the constants.
+            check: reject NaN/Inf inputs (one pass over the image).
+        """
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.labels))
+        if unknown:
+            raise ParamError(
+                f"params: no stage is labelled {unknown[0]!r} (labels: {', '.join(self.labels)})"
+            )
+        if check:
+            check_finite(x, namespace(x), where=f"{self.name} input")
+        for index, step in enumerate(self.steps, start=1):
+            try:
+                x = step.stage(x, params.get(step.label))
+            except (InputError, ParamError) as error:
+                raise type(error)(f"stage {index} ({step.label}): {error}") from None
+        return x
+
+    def inverse(self) -> Pipeline:
+        """The inverse pipeline: each stage's registered inverse, in reverse order.
+
+        A stage's inverse is the one chosen in its ``[inverse.<label>]`` table, or
+        the most accurate registered one (exact, then lut, numerical, learned).
+        Raises :class:`ISPEngineError` naming the first stage without an inverse.
+        """
+        registry = self._registry or _default_registry()
+        steps = []
+        for index in range(len(self.steps), 0, -1):
+            step = self.steps[index - 1]
+            stage = step.stage
+            if isinstance(stage, InverseStage):
+                steps.append((step.label, stage.forward_stage))
+                continue
+            choice = self.inverse_choices.get(step.label)
+            if choice is None:
+                records = registry.inverses_of(stage.name)
+                if not records:
+                    raise ISPEngineError(
+                        f"{self.source}: stage {index} ({stage.name}) has no registered inverse "
+                        "(inverse kind: none); the pipeline cannot be inverted"
+                    )
+                choice = InverseChoice(records[0].cls, {})
+            steps.append((step.label, choice.cls.from_forward(stage, **choice.settings)))
+        return Pipeline(
+            steps,
+            name=f"{self.name}-inverse",
+            input=self.output,
+            output=self.input,
+            registry=registry,
+            source=self.source,
+        )
+
+    def __repr__(self) -> str:
+        chain = " -> ".join(f"{s.label}:{s.stage.name}" for s in self.steps)
+        return f"Pipeline({self.name!r}: {self.input} -> [{chain}] -> {self.output})"
+
+
+def _default_registry() -> Registry:
+    from ispengine.plugins import get_registry
+
+    return get_registry()
+
+
+def _build(make: Any, at: dict[str, Any], prefix: str = "params.") -> Any:
+    try:
+        return make()
+    except ParamError as error:
+        head, _, rest = str(error).partition(": ")
+        raise SpecError(rest or head, key=f"{prefix}{head}" if rest else None, **at) from None

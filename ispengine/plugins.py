@@ -1,0 +1,201 @@
+"""Plugin loading: entry points of group ``ispengine`` into a pluggy manager.
+
+Loading is lazy (on first use of :attr:`PluginHost.registry`) and isolated: a
+plugin that fails to import, misspells a hook name (``check_pending``) or
+raises while registering is reported with its name and error, and the other
+plugins still load. ``ISPENGINE_STRICT_PLUGINS=1`` turns any such failure
+into an error. ``ISPENGINE_PLUGINS=a,b`` loads only the named entry points.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+from attrs import frozen
+
+from ispengine import hookspecs
+from ispengine.errors import PluginError
+from ispengine.registry import ComponentRecord, Registry
+from ispengine.stage import INVERSE_METHODS, InverseStage, Stage
+
+ENTRY_POINT_GROUP = "ispengine"
+HOOK_KINDS = {
+    "ispengine_register_stages": "stage",
+    "ispengine_register_inverse_stages": "inverse_stage",
+    "ispengine_register_param_predictors": "param_predictor",
+    "ispengine_register_srgb_to_raw": "srgb_to_raw",
+    "ispengine_register_filters": "filter",
+}
+
+STAGE_KINDS = ("stage", "inverse_stage", "filter")
+
+
+@frozen
+class PluginInfo:
+    """A loaded plugin: its name, distribution and implemented hooks."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+@frozen
+class PluginFailure:
+    """A plugin that could not be loaded or could not register."""
+
+    name: str
+    distribution: str | None
+    error: str
+
+
+def strict_plugins() -> bool:
+    return os.environ.get("ISPENGINE_STRICT_PLUGINS", "") not in ("", "0")
+
+
+class PluginHost:
+    """A pluggy manager with the ispengine hooks, its plugins and their registry."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self.manager = pluggy.PluginManager("ispengine")
+        self.manager.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self._load_entry_points = load_entry_points
+        self._loaded = False
+        self._registry: Registry | None = None
+        self._provenance: dict[str, tuple[str | None, str | None]] = {}
+
+    # -- loading ------------------------------------------------------------
+    def register(
+        self, plugin: Any, name: str, *, distribution: str | None = None, version: str | None = None
+    ) -> None:
+        """Register a plugin object (a module or any object with hookimpls)."""
+        self.manager.register(plugin, name=name)
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            self.manager.unregister(name=name)
+            raise PluginError(f"plugin '{name}': {error}") from None
+        self._provenance[name] = (distribution, version)
+        self._registry = None
+
+    def unregister(self, name: str) -> None:
+        self.manager.unregister(name=name)
+        self._provenance.pop(name, None)
+        self._registry = None
+
+    def load(self) -> None:
+        """Load the entry points once; later calls do nothing."""
+        if self._loaded:
+            return
+        self._loaded = True
+        if not self._load_entry_points:
+            return
+        only = {n.strip() for n in os.environ.get("ISPENGINE_PLUGINS", "").split(",") if n.strip()}
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        for ep in found:
+            if only and ep.name not in only:
+                continue
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else None
+            version = dist.version if dist is not None else None
+            try:
+                plugin = ep.load()
+                self.register(plugin, ep.name, distribution=dist_name, version=version)
+            except Exception as error:  # isolate any failure of third-party code
+                self._fail(ep.name, dist_name, error)
+
+    def _fail(self, name: str, distribution: str | None, error: BaseException) -> None:
+        text = str(error) if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
+        failure = PluginFailure(name, distribution, text)
+        if strict_plugins():
+            raise PluginError(f"plugin '{name}' failed: {text}") from error
+        self.failures.append(failure)
+        warnings.warn(f"ispengine plugin '{name}' skipped: {text}", stacklevel=3)
+
+    # -- views --------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self.load()
+            self._registry = self._build_registry()
+        return self._registry
+
+    def plugins(self) -> list[PluginInfo]:
+        self.load()
+        infos = []
+        for name, plugin in sorted(self.manager.list_name_plugin(), key=lambda item: item[0]):
+            callers = self.manager.get_hookcallers(plugin) or []
+            distribution, version = self._provenance.get(name, (None, None))
+            infos.append(
+                PluginInfo(name, distribution, version, tuple(sorted(c.name for c in callers)))
+            )
+        return infos
+
+    def _build_registry(self) -> Registry:
+        registry = Registry()
+        for hook_name, kind in HOOK_KINDS.items():
+            caller = getattr(self.manager.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                if impl.plugin_name not in dict(self.manager.list_name_plugin()):
+                    continue
+                distribution, version = self._provenance.get(impl.plugin_name, (None, None))
+                callback = self._register_callback(
+                    registry, kind, impl.plugin_name, distribution, version
+                )
+                try:
+                    impl.function(register=callback)
+                except Exception as error:  # a broken plugin must not take the others down
+                    self._fail(impl.plugin_name, distribution, error)
+        return registry
+
+    @staticmethod
+    def _register_callback(
+        registry: Registry, kind: str, plugin: str, distribution: str | None, version: str | None
+    ) -> Callable:
+        def register(cls: type) -> None:
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin '{plugin}': {cls!r} has no 'name'")
+            inverts = method = None
+            if kind in STAGE_KINDS and not (isinstance(cls, type) and issubclass(cls, Stage)):
+                raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of Stage")
+            if kind == "inverse_stage":
+                forward = getattr(cls, "forward", None)
+                if not issubclass(cls, InverseStage) or forward is None:
+                    raise PluginError(
+                        f"plugin '{plugin}': inverse stage '{name}' must subclass "
+                        "InverseStage and set 'forward'"
+                    )
+                if cls.method not in INVERSE_METHODS:
+                    raise PluginError(
+                        f"plugin '{plugin}': inverse stage '{name}' has method {cls.method!r}; "
+                        f"expected one of {', '.join(INVERSE_METHODS)}"
+                    )
+                inverts, method = forward.name, cls.method
+            registry.add(
+                ComponentRecord(name, kind, cls, plugin, distribution, version, inverts, method)
+            )
+
+        return register
+
+
+_default_host: PluginHost | None = None
+
+
+def get_plugin_host() -> PluginHost:
+    """The process-wide plugin host (created on first call)."""
+    global _default_host
+    if _default_host is None:
+        _default_host = PluginHost()
+    return _default_host
+
+
+def get_registry() -> Registry:
+    """The registry of the process-wide plugin host, loading plugins on first use."""
+    return get_plugin_host().registry

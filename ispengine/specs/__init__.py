@@ -1,0 +1,24 @@
+"""Pipeline specs shipped with ispengine, usable by name on the command line."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+
+def shipped_specs() -> dict[str, Path]:
+    """Shipped spec names (file stems) and their paths."""
+    folder = resources.files(__name__)
+    return {
+        Path(entry.name).stem: Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
+
+
+def resolve_spec(name_or_path: str) -> Path:
+    """A spec path: an existing file, else a shipped spec of that name, else the path as given."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    return shipped_specs().get(name_or_path, path)

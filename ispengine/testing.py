@@ -1,0 +1,99 @@
+"""Hypothesis strategies and checks derived from stage declarations.
+
+Public so that a third-party plugin's test suite gets the same generic
+round-trip test as the built-ins::
+
+    from hypothesis import given, strategies as st
+    from ispengine.testing import assert_round_trip, stage_examples
+
+    @given(st.data())
+    def test_my_stage_round_trips(data):
+        assert_round_trip(MyStageInverse, data.draw(stage_examples(MyStage)), "float64")
+
+Parameters are drawn over each :class:`~ispengine.params.ParamSpec`'s whole
+declared range (constants, or per-pixel maps for ``local`` parameters),
+options over all their choices, and images over the stage's input domain.
+Importing this module needs ``hypothesis`` (a test dependency).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from attrs import frozen
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ispengine.errors import ParamError
+from ispengine.params import ParamSpec
+from ispengine.stage import InverseStage, Stage
+
+# Round-trip tolerances relative to the input range (benchmarks.md).
+TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
+
+
+@frozen
+class StageExample:
+    """A drawn stage configuration and input image (float64)."""
+
+    values: dict[str, np.ndarray]
+    options: dict[str, str]
+    image: np.ndarray
+
+
+def _values(spec: ParamSpec, lead: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    elements = st.floats(spec.low, spec.high, allow_nan=False, allow_infinity=False)
+    return hnp.arrays(np.float64, lead + spec.shape, elements=elements)
+
+
+def _image_shape(stage: type[Stage], height: int, width: int) -> tuple[int, ...]:
+    if stage.input_layout == "mosaic":
+        return (height, width)
+    return (height, width, 4 if stage.input_layout == "packed" else 3)
+
+
+@st.composite
+def stage_examples(draw: Any, stage: type[Stage], *, max_size: int = 6) -> StageExample:
+    """Draw parameters, options and an input image for a forward stage class."""
+    step = 2 if stage.needs_even_size else 1
+    height = step * draw(st.integers(1, max_size // step))
+    width = step * draw(st.integers(1, max_size // step))
+    local = draw(st.booleans())
+    values = {
+        spec.name: draw(_values(spec, (height, width) if local and spec.local else ()))
+        for spec in stage.params
+    }
+    options = {o.name: draw(st.sampled_from(o.choices)) for o in stage.options}
+    try:
+        configured = stage(**values, **options)
+    except ParamError:
+        from hypothesis import reject
+
+        reject()
+    low, high = configured.input_domain()
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    image = draw(hnp.arrays(np.float64, _image_shape(stage, height, width), elements=elements))
+    return StageExample(values, options, image)
+
+
+def round_trip_error(inverse: type[InverseStage], example: StageExample, dtype: str) -> float:
+    """max |inverse(forward(x)) − x| relative to the forward stage's input range."""
+    forward = inverse.forward(**example.values, **example.options)
+    backward = inverse.from_forward(forward)
+    x = example.image.astype(dtype)
+    restored = backward(forward(x))
+    assert restored.dtype == x.dtype, f"{inverse.name} changed dtype {x.dtype} -> {restored.dtype}"
+    assert restored.shape == x.shape
+    low, high = forward.input_domain()
+    scale = max(high - low, np.finfo(np.float64).tiny)
+    return float(np.max(np.abs(restored.astype(np.float64) - x.astype(np.float64)))) / scale
+
+
+def assert_round_trip(inverse: type[InverseStage], example: StageExample, dtype: str) -> None:
+    """Assert the round trip of ``example`` through ``inverse`` meets :data:`TOLERANCE`."""
+    error = round_trip_error(inverse, example, dtype)
+    assert error <= TOLERANCE[dtype], (
+        f"{inverse.name}: round-trip error {error:.3g} > {TOLERANCE[dtype]:g} ({dtype}) for "
+        f"{example.values} {example.options}"
+    )

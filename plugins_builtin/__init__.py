@@ -1,0 +1,1 @@
+"""The built-in plugins of ispengine, each registered through an entry point."""

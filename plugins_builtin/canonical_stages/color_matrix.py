@@ -1,0 +1,95 @@
+"""Colour-space matrices: camera RGB → linear sRGB, and CIE XYZ → linear sRGB.
+
+* ``camera_to_srgb``: ``y = M · x`` per pixel with the camera's 3×3 matrix to
+  linear sRGB (D65). In DNG terms (DNG 1.6, chapter 6) ``M = M_XYZ→sRGB ·
+  CameraToXYZ``, where CameraToXYZ is the inverse of the white-balanced
+  ``ColorMatrix``; LibRaw exposes the same product as ``rgb_cam``. Exact
+  inverse ``M⁻¹ · y``.
+* ``xyz_to_linear_srgb``: the fixed D65 matrix of IEC 61966-2-1:1999 as
+  tabulated by Lindbloom (http://www.brucelindbloom.com, "RGB/XYZ Matrices").
+  The inverse is its exact numerical inverse (computed in float64), so the
+  round trip is exact to rounding.
+
+Parameters:
+    matrix (``camera_to_srgb``): 3×3, every entry in [-4, 4], required; its
+        condition number must be at most 20 (as for ``color_correction``). A
+        constant or per-image values (one matrix per camera), not per-pixel.
+Input: linear values in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ispengine.arrays import as_param
+from ispengine.params import MATRIX_3X3, ParamSpec
+from ispengine.stage import InverseStage, Stage
+from plugins_builtin.function_stages.color_correction import (
+    apply_matrix,
+    check_matrix_condition,
+)
+
+XYZ_TO_LINEAR_SRGB = np.array(
+    [
+        [3.2404542, -1.5371385, -0.4985314],
+        [-0.9692660, 1.8760108, 0.0415560],
+        [0.0556434, -0.2040259, 1.0572252],
+    ]
+)
+LINEAR_SRGB_TO_XYZ = np.linalg.inv(XYZ_TO_LINEAR_SRGB)
+XYZ_TO_LINEAR_SRGB.setflags(write=False)
+LINEAR_SRGB_TO_XYZ.setflags(write=False)
+
+
+class CameraToSRGB(Stage):
+    """Camera RGB to linear sRGB by a 3×3 matrix, ``(..., H, W, 3) -> (..., H, W, 3)``."""
+
+    name = "camera_to_srgb"
+    params = (
+        ParamSpec("matrix", MATRIX_3X3, -4.0, 4.0, local=False,
+                  description="camera RGB to linear sRGB (D65), condition number <= 20"),
+    )
+    input_range = (0.0, 1.0)
+
+    @classmethod
+    def check_params(cls, values: Mapping[str, np.ndarray]) -> None:
+        if "matrix" in values:
+            check_matrix_condition("matrix", values["matrix"])
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return apply_matrix(x, p["matrix"], xp)
+
+
+class CameraToSRGBInverse(InverseStage):
+    """Linear sRGB back to camera RGB, ``M⁻¹ · y`` (exact)."""
+
+    name = "camera_to_srgb_inverse"
+    forward = CameraToSRGB
+    method = "exact"
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return apply_matrix(x, xp.linalg.inv(p["matrix"]), xp)
+
+
+class XYZToLinearSRGB(Stage):
+    """CIE XYZ (D65) to linear sRGB, IEC 61966-2-1, ``(..., H, W, 3) -> (..., H, W, 3)``."""
+
+    name = "xyz_to_linear_srgb"
+    input_range = (0.0, 1.0)
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return apply_matrix(x, as_param(XYZ_TO_LINEAR_SRGB, x, xp), xp)
+
+
+class XYZToLinearSRGBInverse(InverseStage):
+    """Linear sRGB to CIE XYZ (D65), the exact inverse matrix."""
+
+    name = "xyz_to_linear_srgb_inverse"
+    forward = XYZToLinearSRGB
+    method = "exact"
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return apply_matrix(x, as_param(LINEAR_SRGB_TO_XYZ, x, xp), xp)

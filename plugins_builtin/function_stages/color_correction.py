@@ -1,0 +1,78 @@
+"""f_CC colour correction (SemiISP / PQDynamicISP function ISP, seed 000 A.1).
+
+``f_CC(I) = M · I`` per pixel, ``M`` a 3×3 matrix; exact inverse ``M⁻¹ · I``.
+
+Parameters:
+    matrix: 3×3, every entry in [-4, 4], default identity. The matrix must be
+        well conditioned: condition number (2-norm) at most 20, which bounds the
+        round-trip error at float32 precision to about 1e-6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ispengine.errors import ParamError
+from ispengine.params import MATRIX_3X3, ParamSpec
+from ispengine.stage import InverseStage, Stage
+
+MAX_CONDITION_NUMBER = 20.0
+
+
+def apply_matrix(x: Any, matrix: Any, xp: Any) -> Any:
+    """``matrix · x`` per pixel for ``x`` of shape ``(..., 3)``.
+
+    ``matrix`` is ``(3, 3)`` or broadcasts as ``(..., 3, 3)`` against the pixels.
+    """
+    if matrix.ndim == 2:
+        return xp.matmul(x, xp.matrix_transpose(matrix))
+    return xp.matmul(x[..., None, :], xp.matrix_transpose(matrix))[..., 0, :]
+
+
+def check_matrix_condition(name: str, matrix: np.ndarray) -> None:
+    """Raise :class:`ParamError` unless every 3×3 matrix in ``matrix`` is well conditioned."""
+    condition = np.linalg.cond(np.asarray(matrix, dtype=np.float64))
+    worst = float(np.max(condition))
+    if not worst <= MAX_CONDITION_NUMBER:
+        raise ParamError(
+            f"{name}: matrix condition number {worst:.3g} exceeds {MAX_CONDITION_NUMBER:g} "
+            "(the inverse would amplify rounding errors)"
+        )
+
+
+class ColorCorrection(Stage):
+    """f_CC: a 3×3 colour matrix per pixel, ``(..., H, W, 3) -> (..., H, W, 3)``."""
+
+    name = "color_correction"
+    params = (
+        ParamSpec(
+            "matrix",
+            MATRIX_3X3,
+            -4.0,
+            4.0,
+            default=np.eye(3),
+            description="3x3 colour matrix, condition number <= 20",
+        ),
+    )
+
+    @classmethod
+    def check_params(cls, values: Mapping[str, np.ndarray]) -> None:
+        if "matrix" in values:
+            check_matrix_condition("matrix", values["matrix"])
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return apply_matrix(x, p["matrix"], xp)
+
+
+class ColorCorrectionInverse(InverseStage):
+    """f_CC⁻¹: ``M⁻¹ · I`` (exact)."""
+
+    name = "color_correction_inverse"
+    forward = ColorCorrection
+    method = "exact"
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return apply_matrix(x, xp.linalg.inv(p["matrix"]), xp)

@@ -1,0 +1,93 @@
+"""f_GM gamma tone mapping (seed 000 A.1, methods.md §1).
+
+With ``u = I^(1/g1)`` and ``c = 1 − g2`` (per channel)::
+
+    f_GM(I) = u (1 − c u) / (1 − c k^(1/g1)),     f_GM(k) = k^(1/g1)
+
+The paper inverts it with a 4-D lookup table. It does have a closed form:
+``u (1 − c u) = y D`` with ``D = 1 − c k^(1/g1)`` is a quadratic in ``u`` whose
+root on the monotone branch is ``u = 2 y D / (1 + sqrt(1 − 4 c y D))`` (this
+form is stable, and also right for ``c <= 0``); then ``I = u^g1``. That is the
+``exact`` inverse registered here; the generic numerical inverse is registered
+too, as the reference for the LUT backends.
+
+Parameter ranges (per channel), chosen so every curve is strictly monotone on
+[0, 1] and its inverse well conditioned:
+    g1 in [0.5, 4] (gamma; default 1),
+    g2 in [0.6, 1.5] (``u(1 − c u)`` is monotone on [0, 1] iff ``c <= 0.5``; the
+        floor 0.6 keeps the end slope ``2 g2 − 1 >= 0.2``; default 1),
+    k in [0.05, 1] (normalisation point; default 0.5).
+The paper defines the curve on [0, 1]. Colour correction can push pixels
+slightly below 0, so the engine extends the curve oddly, ``f(−I) = −f(I)``,
+which keeps those values invertible instead of destroying them. Beyond ``|I| = 1`` the
+formula goes on and stays increasing while ``u <= 1/(2(1 − g2))`` (at least
+``u <= 1.25``); the exact inverse covers that whole branch and clips targets
+past its turning point to it. The numerical reference inverts on [-1, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ispengine.arrays import safe_power
+from ispengine.numerical_inverse import numerical_inverse_of
+from ispengine.params import PER_CHANNEL, ParamSpec
+from ispengine.stage import InverseStage, Stage
+
+
+def _normaliser(g1: Any, g2: Any, k: Any) -> Any:
+    return 1 - (1 - g2) * k ** (1 / g1)
+
+
+class GammaTone(Stage):
+    """f_GM: per-channel gamma tone curve, ``(..., H, W, 3)``."""
+
+    name = "gamma_tone"
+    monotone = True
+    input_range = (-1.0, 1.0)
+    params = (
+        ParamSpec("g1", PER_CHANNEL, 0.5, 4.0, default=1.0, description="gamma: u = I^(1/g1)"),
+        ParamSpec(
+            "g2", PER_CHANNEL, 0.6, 1.5, default=1.0, description="shoulder: u (1 - (1 - g2) u)"
+        ),
+        ParamSpec(
+            "k",
+            PER_CHANNEL,
+            0.05,
+            1.0,
+            default=0.5,
+            description="normalisation point: f(k) = k^(1/g1)",
+        ),
+    )
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        g1, g2, k = p["g1"], p["g2"], p["k"]
+        u = safe_power(xp.abs(x), 1 / g1, xp)
+        return xp.sign(x) * u * (1 - (1 - g2) * u) / _normaliser(g1, g2, k)
+
+    def derivative(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        """``d f_GM / dI`` (even in ``I``); reported as 0 at ``I = 0``."""
+        g1, g2, k = p["g1"], p["g2"], p["k"]
+        magnitude = xp.abs(x)
+        u = safe_power(magnitude, 1 / g1, xp)
+        du = safe_power(magnitude, 1 / g1 - 1, xp) / g1
+        return (1 - 2 * (1 - g2) * u) * du / _normaliser(g1, g2, k)
+
+
+class GammaToneInverse(InverseStage):
+    """f_GM⁻¹ in closed form: ``I = (2 y D / (1 + sqrt(1 − 4 c y D)))^g1``, odd (exact)."""
+
+    name = "gamma_tone_inverse"
+    forward = GammaTone
+    method = "exact"
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        g1, g2, k = p["g1"], p["g2"], p["k"]
+        scaled = xp.abs(x) * _normaliser(g1, g2, k)
+        discriminant = xp.maximum(1 - 4 * (1 - g2) * scaled, xp.zeros_like(x))
+        u = 2 * scaled / (1 + xp.sqrt(discriminant))
+        return xp.sign(x) * safe_power(u, g1, xp)
+
+
+GammaToneNumericalInverse = numerical_inverse_of(GammaTone)

@@ -1,0 +1,78 @@
+"""f_IT inverse tone mapping for the image-enhancement task (seed 000 A.1, methods.md §1).
+
+Per channel::
+
+    f_IT(I) = I^g3 (1 + g4 (I + 1))^g3 / (1 + g4 (k2 + 1))^g3
+            = (I (1 + g4 + g4 I) / E)^g3,    E = 1 + g4 (k2 + 1),   f_IT(k2) = k2^g3
+
+Closed-form inverse: with ``v = E y^(1/g3)``, ``g4 I² + (1 + g4) I − v = 0``,
+so ``I = 2 v / ((1 + g4) + sqrt((1 + g4)² + 4 g4 v))`` (stable, also for g4 = 0).
+Registered as the ``exact`` inverse; the numerical reference is registered too.
+
+Parameter ranges (per channel), all giving strictly increasing curves on [0, 1]:
+    g3 in [0.4, 3] (exponent; default 1), g4 in [0, 5] (default 0),
+    k2 in [0.05, 1] (normalisation point; default 0.5).
+Like f_GM, the curve is extended oddly, ``f(−I) = −f(I)``, so slightly negative
+pixels stay invertible; it is invertible on [-1, 1] (the exact inverse on all
+reals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ispengine.arrays import safe_power
+from ispengine.numerical_inverse import numerical_inverse_of
+from ispengine.params import PER_CHANNEL, ParamSpec
+from ispengine.stage import InverseStage, Stage
+
+
+class InverseTone(Stage):
+    """f_IT: per-channel inverse tone curve, ``(..., H, W, 3)``."""
+
+    name = "inverse_tone"
+    monotone = True
+    input_range = (-1.0, 1.0)
+    params = (
+        ParamSpec("g3", PER_CHANNEL, 0.4, 3.0, default=1.0, description="exponent"),
+        ParamSpec("g4", PER_CHANNEL, 0.0, 5.0, default=0.0, description="quadratic weight"),
+        ParamSpec(
+            "k2",
+            PER_CHANNEL,
+            0.05,
+            1.0,
+            default=0.5,
+            description="normalisation point: f(k2) = k2^g3",
+        ),
+    )
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        g3, g4, k2 = p["g3"], p["g4"], p["k2"]
+        base = xp.abs(x)
+        return xp.sign(x) * safe_power(base * (1 + g4 + g4 * base) / (1 + g4 * (k2 + 1)), g3, xp)
+
+    def derivative(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        """``d f_IT / dI`` (even in ``I``); reported as 0 at ``I = 0``."""
+        g3, g4, k2 = p["g3"], p["g4"], p["k2"]
+        base = xp.abs(x)
+        inner = base * (1 + g4 + g4 * base) / (1 + g4 * (k2 + 1))
+        inner_slope = (1 + g4 + 2 * g4 * base) / (1 + g4 * (k2 + 1))
+        return g3 * safe_power(inner, g3 - 1, xp) * inner_slope
+
+
+class InverseToneInverse(InverseStage):
+    """f_IT⁻¹ in closed form (exact)."""
+
+    name = "inverse_tone_inverse"
+    forward = InverseTone
+    method = "exact"
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        g3, g4, k2 = p["g3"], p["g4"], p["k2"]
+        v = (1 + g4 * (k2 + 1)) * safe_power(xp.abs(x), 1 / g3, xp)
+        linear = 1 + g4
+        return xp.sign(x) * 2 * v / (linear + xp.sqrt(linear * linear + 4 * g4 * v))
+
+
+InverseToneNumericalInverse = numerical_inverse_of(InverseTone)

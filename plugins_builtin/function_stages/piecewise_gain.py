@@ -1,0 +1,87 @@
+"""f_GA gain and f_CS contrast stretcher (seed 000 A.1, methods.md §1).
+
+Both are the same monotone three-segment piecewise-linear map of [0, 1] onto
+[0, 1], with per-channel parameters ``p_x, p_w, p_h``::
+
+    a = p_x (1 − p_w)                                   window start
+    f(i) = (1 − p_h)/(1 − p_w) · i                      if i < a
+         = (p_h/p_w)(i − a) + p_x (1 − p_h)             if a ≤ i ≤ a + p_w
+         = (1 − p_h)/(1 − p_w) · i + (p_h − p_w)/(1 − p_w)   otherwise
+
+The window ``[a, a + p_w]`` of the input is mapped onto a window of height
+``p_h``. f(0) = 0, f(1) = 1, continuous, never clips. Exact inverse: the same
+map with ``p_w`` and ``p_h`` swapped.
+
+Parameter ranges (per channel): ``p_x`` in [0, 1]; ``p_w`` and ``p_h`` in
+[0.05, 0.95], which bounds every slope to [1/19, 19] so the inverse stays
+accurate at float32 precision. ``p_w == p_h`` is the identity (the default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ispengine.params import PER_CHANNEL, ParamSpec
+from ispengine.stage import InverseStage, Stage
+
+WINDOW_PARAMS = (
+    ParamSpec(
+        "p_x",
+        PER_CHANNEL,
+        0.0,
+        1.0,
+        default=0.5,
+        description="window position: start = p_x (1 - p_w)",
+    ),
+    ParamSpec(
+        "p_w", PER_CHANNEL, 0.05, 0.95, default=0.5, description="window width on the input side"
+    ),
+    ParamSpec(
+        "p_h", PER_CHANNEL, 0.05, 0.95, default=0.5, description="window height on the output side"
+    ),
+)
+
+
+def piecewise_gain(x: Any, p_x: Any, p_w: Any, p_h: Any, xp: Any) -> Any:
+    """The f_GA / f_CS map, elementwise, parameters broadcast against ``x``."""
+    start = p_x * (1 - p_w)
+    outer_slope = (1 - p_h) / (1 - p_w)
+    below = outer_slope * x
+    inside = (p_h / p_w) * (x - start) + p_x * (1 - p_h)
+    above = outer_slope * x + (p_h - p_w) / (1 - p_w)
+    return xp.where(x < start, below, xp.where(x <= start + p_w, inside, above))
+
+
+class Gain(Stage):
+    """f_GA: per-channel piecewise-linear gain, ``(..., H, W, 3)``."""
+
+    name = "gain"
+    params = WINDOW_PARAMS
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return piecewise_gain(x, p["p_x"], p["p_w"], p["p_h"], xp)
+
+
+class GainInverse(InverseStage):
+    """f_GA⁻¹: the gain with ``p_w`` and ``p_h`` swapped (exact)."""
+
+    name = "gain_inverse"
+    forward = Gain
+    method = "exact"
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        return piecewise_gain(x, p["p_x"], p["p_h"], p["p_w"], xp)
+
+
+class ContrastStretch(Gain):
+    """f_CS: the contrast stretcher, the gain's map with its own parameters."""
+
+    name = "contrast_stretch"
+
+
+class ContrastStretchInverse(GainInverse):
+    """f_CS⁻¹ (exact)."""
+
+    name = "contrast_stretch_inverse"
+    forward = ContrastStretch
