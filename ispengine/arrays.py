@@ -34,7 +34,10 @@ def is_floating(x: Any, xp: Any) -> bool:
 def as_param(value: Any, like: Any, xp: Any) -> Any:
     """``value`` as an array of ``xp`` on the device and with the dtype of ``like``."""
     if isinstance(value, np.ndarray) or np.isscalar(value):
-        return xp.asarray(np.asarray(value), dtype=like.dtype, device=array_api_compat.device(like))
+        host = np.asarray(value)
+        if not host.flags.writeable:  # torch warns on (and may write to) read-only buffers
+            host = host.copy()
+        return xp.asarray(host, dtype=like.dtype, device=array_api_compat.device(like))
     if value.dtype != like.dtype:
         return xp.astype(value, like.dtype)
     return value

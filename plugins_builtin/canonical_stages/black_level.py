@@ -11,8 +11,8 @@ are not clipped, so the exact inverse is ``x = y · (white − black[c]) + black
 Parameters (raw digital numbers, constants or per-image values, not per-pixel):
     black: per CFA channel (R, Gr, Gb, B), each in [0, 65535].
     white: scalar in [1, 65535]; ``white − max(black)`` must be at least
-        ``MIN_HEADROOM`` (0.1 %) of ``white``, so the normalisation gain stays
-        below 1000 and the round trip keeps float32 precision.
+        ``MIN_HEADROOM`` (0.1 %) of ``white``, so outputs stay within ±1000
+        and the round trip keeps float32 precision.
 Input: raw values in [0, white].
 """
 
@@ -36,10 +36,22 @@ class BlackLevel(Stage):
 
     name = "black_level"
     params = (
-        ParamSpec("black", PER_CFA_CHANNEL, 0.0, 65535.0, local=False,
-                  description="black level per CFA channel (R, Gr, Gb, B), raw units"),
-        ParamSpec("white", SCALAR, 1.0, 65535.0, local=False,
-                  description="white (saturation) level, raw units, above every black level"),
+        ParamSpec(
+            "black",
+            PER_CFA_CHANNEL,
+            0.0,
+            65535.0,
+            local=False,
+            description="black level per CFA channel (R, Gr, Gb, B), raw units",
+        ),
+        ParamSpec(
+            "white",
+            SCALAR,
+            1.0,
+            65535.0,
+            local=False,
+            description="white (saturation) level, raw units, above every black level",
+        ),
     )
     options = (PATTERN_OPTION,)
     input_layout = "mosaic"

@@ -23,7 +23,9 @@ CFA_CHANNELS = ("R", "Gr", "Gb", "B")
 CFA_COLOUR = (0, 1, 1, 2)
 
 PATTERN_OPTION = OptionSpec(
-    "pattern", PATTERNS, default="rggb",
+    "pattern",
+    PATTERNS,
+    default="rggb",
     description="Bayer pattern of the top-left 2x2 cell, row by row",
 )
 
@@ -48,7 +50,7 @@ def cfa_positions(pattern: str) -> dict[str, tuple[int, int]]:
 def split_cfa(x: Any, pattern: str) -> list[Any]:
     """The planes R, Gr, Gb, B of a mosaic ``(..., H, W)``, each ``(..., H/2, W/2)``."""
     positions = cfa_positions(pattern)
-    return [x[..., positions[c][0]::2, positions[c][1]::2] for c in CFA_CHANNELS]
+    return [x[..., positions[c][0] :: 2, positions[c][1] :: 2] for c in CFA_CHANNELS]
 
 
 def merge_cfa(planes: Sequence[Any], pattern: str, xp: Any) -> Any:

@@ -12,8 +12,10 @@
 
 Parameters:
     matrix (``camera_to_srgb``): 3×3, every entry in [-4, 4], required; its
-        condition number must be at most 20 (as for ``color_correction``). A
-        constant or per-image values (one matrix per camera), not per-pixel.
+        condition number must be at most 20 (as for ``color_correction``) and
+        its 2-norm at least 0.1 (it maps the camera's white to about 1; a
+        near-zero matrix would underflow in float32). A constant or per-image
+        values (one matrix per camera), not per-pixel.
 Input: linear values in [0, 1].
 """
 
@@ -49,8 +51,14 @@ class CameraToSRGB(Stage):
 
     name = "camera_to_srgb"
     params = (
-        ParamSpec("matrix", MATRIX_3X3, -4.0, 4.0, local=False,
-                  description="camera RGB to linear sRGB (D65), condition number <= 20"),
+        ParamSpec(
+            "matrix",
+            MATRIX_3X3,
+            -4.0,
+            4.0,
+            local=False,
+            description="camera RGB to linear sRGB (D65), condition number <= 20",
+        ),
     )
     input_range = (0.0, 1.0)
 

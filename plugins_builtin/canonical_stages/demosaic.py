@@ -139,7 +139,8 @@ def mosaic(rgb: Any, pattern: str, xp: Any) -> Any:
     """Sample an RGB image ``(..., H, W, 3)`` through the Bayer CFA, ``-> (..., H, W)``."""
     where = cfa_positions(pattern)
     planes = [
-        rgb[..., where[c][0]::2, where[c][1]::2, CFA_COLOUR[k]] for k, c in enumerate(CFA_CHANNELS)
+        rgb[..., where[c][0] :: 2, where[c][1] :: 2, CFA_COLOUR[k]]
+        for k, c in enumerate(CFA_CHANNELS)
     ]
     return merge_cfa(planes, pattern, xp)
 

@@ -25,9 +25,7 @@ class Quantize(Stage):
     """Round to ``2^bits`` levels in [0, 1], ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
     name = "quantize"
-    params = (
-        ParamSpec("bits", SCALAR, 1, 16, default=8, description="bit depth, an integer"),
-    )
+    params = (ParamSpec("bits", SCALAR, 1, 16, default=8, description="bit depth, an integer"),)
 
     @classmethod
     def check_params(cls, values: Mapping[str, np.ndarray]) -> None:

@@ -43,16 +43,14 @@ def srgb_encode(x: Any, xp: Any) -> Any:
     """The sRGB OETF (IEC 61966-2-1), linear → encoded, odd-extended to negatives."""
     magnitude = xp.abs(x)
     power = (1 + OFFSET) * safe_power(magnitude, 1 / EXPONENT, xp) - OFFSET
-    encoded = xp.where(magnitude <= LINEAR_KNEE, LINEAR_SLOPE * magnitude, power)
-    return xp.where(x < 0, -encoded, encoded)
+    return xp.where(magnitude <= LINEAR_KNEE, LINEAR_SLOPE * x, xp.where(x < 0, -power, power))
 
 
 def srgb_decode(v: Any, xp: Any) -> Any:
     """The sRGB EOTF (IEC 61966-2-1), encoded → linear, odd-extended to negatives."""
     magnitude = xp.abs(v)
     power = safe_power((magnitude + OFFSET) / (1 + OFFSET), EXPONENT, xp)
-    linear = xp.where(magnitude <= ENCODED_KNEE, magnitude / LINEAR_SLOPE, power)
-    return xp.where(v < 0, -linear, linear)
+    return xp.where(magnitude <= ENCODED_KNEE, v / LINEAR_SLOPE, xp.where(v < 0, -power, power))
 
 
 class SRGBOETF(Stage):

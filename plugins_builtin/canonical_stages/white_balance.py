@@ -47,8 +47,9 @@ class WhiteBalance(Stage):
 
     name = "white_balance"
     params = (
-        ParamSpec("gains", PER_CHANNEL, *GAIN_RANGE, default=1.0,
-                  description="gain per channel (R, G, B)"),
+        ParamSpec(
+            "gains", PER_CHANNEL, *GAIN_RANGE, default=1.0, description="gain per channel (R, G, B)"
+        ),
     )
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
@@ -71,8 +72,14 @@ class MosaicWhiteBalance(Stage):
 
     name = "mosaic_white_balance"
     params = (
-        ParamSpec("gains", PER_CHANNEL, *GAIN_RANGE, default=1.0, local=False,
-                  description="gain per colour (R, G, B); both greens take G"),
+        ParamSpec(
+            "gains",
+            PER_CHANNEL,
+            *GAIN_RANGE,
+            default=1.0,
+            local=False,
+            description="gain per colour (R, G, B); both greens take G",
+        ),
     )
     options = (PATTERN_OPTION,)
     input_layout = "mosaic"

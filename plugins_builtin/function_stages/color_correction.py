@@ -5,7 +5,7 @@
 Parameters:
     matrix: 3×3, every entry in [-4, 4], default identity. The matrix must be
         well conditioned: condition number (2-norm) at most 20, which bounds the
-        round-trip error at float32 precision to about 1e-6.
+        round-trip error at float32 precision to about 1e-6, and 2-norm at least 0.1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ispengine.params import MATRIX_3X3, ParamSpec
 from ispengine.stage import InverseStage, Stage
 
 MAX_CONDITION_NUMBER = 20.0
+MIN_MATRIX_NORM = 0.1
 
 
 def apply_matrix(x: Any, matrix: Any, xp: Any) -> Any:
@@ -33,14 +34,22 @@ def apply_matrix(x: Any, matrix: Any, xp: Any) -> Any:
 
 
 def check_matrix_condition(name: str, matrix: np.ndarray) -> None:
-    """Raise :class:`ParamError` unless every 3×3 matrix in ``matrix`` is well conditioned."""
-    condition = np.linalg.cond(np.asarray(matrix, dtype=np.float64))
-    worst = float(np.max(condition))
+    """Raise :class:`ParamError` unless every 3×3 matrix in ``matrix`` is well conditioned.
+
+    Well conditioned: condition number (2-norm) at most :data:`MAX_CONDITION_NUMBER`
+    and 2-norm at least :data:`MIN_MATRIX_NORM` (a near-zero matrix underflows in
+    float32 and has no usable inverse).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    worst = float(np.max(np.linalg.cond(matrix)))
     if not worst <= MAX_CONDITION_NUMBER:
         raise ParamError(
             f"{name}: matrix condition number {worst:.3g} exceeds {MAX_CONDITION_NUMBER:g} "
             "(the inverse would amplify rounding errors)"
         )
+    norm = float(np.min(np.linalg.norm(matrix, ord=2, axis=(-2, -1))))
+    if norm < MIN_MATRIX_NORM:
+        raise ParamError(f"{name}: matrix 2-norm {norm:.3g} is below {MIN_MATRIX_NORM:g}")
 
 
 class ColorCorrection(Stage):
