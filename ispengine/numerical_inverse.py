@@ -66,12 +66,13 @@ def invert_monotone(
             step = xp.where(inside, newton, (lo_arr + hi_arr) / 2)
         else:
             step = (lo_arr + hi_arr) / 2
-        step = xp.where(residual == 0, x, step)
-        moved = xp.abs(step - x)
+        solved = xp.abs(residual) <= 2 * eps * xp.abs(y)
+        step = xp.where(solved, x, step)
+        moved = step != x
         x = step
         width = hi_arr - lo_arr
         scale = xp.maximum(xp.abs(x), xp.ones_like(x))
-        converged = (moved <= 4 * eps * scale) | (width <= 4 * eps * scale)
+        converged = ~moved | (width <= 4 * eps * scale)
         if bool(xp.all(converged)):
             break
     return xp.where(below_range, xp.full_like(x, lo), xp.where(above_range, xp.full_like(x, hi), x))
