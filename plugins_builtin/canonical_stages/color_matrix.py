@@ -30,8 +30,9 @@ from ispengine.arrays import as_param
 from ispengine.params import MATRIX_3X3, ParamSpec
 from ispengine.stage import InverseStage, Stage
 from plugins_builtin.function_stages.color_correction import (
+    ColorCorrection,
+    ColorCorrectionInverse,
     apply_matrix,
-    check_matrix_condition,
 )
 
 XYZ_TO_LINEAR_SRGB = np.array(
@@ -46,8 +47,12 @@ XYZ_TO_LINEAR_SRGB.setflags(write=False)
 LINEAR_SRGB_TO_XYZ.setflags(write=False)
 
 
-class CameraToSRGB(Stage):
-    """Camera RGB to linear sRGB by a 3×3 matrix, ``(..., H, W, 3) -> (..., H, W, 3)``."""
+class CameraToSRGB(ColorCorrection):
+    """Camera RGB to linear sRGB by a 3×3 matrix, ``(..., H, W, 3) -> (..., H, W, 3)``.
+
+    The math and checks of ``color_correction``; the matrix is required and
+    constant or per image.
+    """
 
     name = "camera_to_srgb"
     params = (
@@ -62,24 +67,12 @@ class CameraToSRGB(Stage):
     )
     input_range = (0.0, 1.0)
 
-    @classmethod
-    def check_params(cls, values: Mapping[str, np.ndarray]) -> None:
-        if "matrix" in values:
-            check_matrix_condition("matrix", values["matrix"])
 
-    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return apply_matrix(x, p["matrix"], xp)
-
-
-class CameraToSRGBInverse(InverseStage):
+class CameraToSRGBInverse(ColorCorrectionInverse):
     """Linear sRGB back to camera RGB, ``M⁻¹ · y`` (exact)."""
 
     name = "camera_to_srgb_inverse"
     forward = CameraToSRGB
-    method = "exact"
-
-    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return apply_matrix(x, xp.linalg.inv(p["matrix"]), xp)
 
 
 class XYZToLinearSRGB(Stage):
