@@ -114,7 +114,9 @@ class Pipeline:
             try:
                 record = registry.get("stage", entry.type)
             except UnknownComponentError as error:
-                raise SpecError(str(error), key="type", **at) from None
+                if entry.type not in registry.names("filter"):
+                    raise SpecError(str(error), key="type", **at) from None
+                record = registry.get("filter", entry.type)
             stage = _build(lambda r=record, e=entry: r.cls(**e.params), at)
             missing = stage.missing_params()
             if missing:

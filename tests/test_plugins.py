@@ -120,3 +120,16 @@ def test_every_hook_is_documented():
     for name in dir(hookspecs):
         if name.startswith("ispengine_"):
             assert getattr(hookspecs, name).__doc__, name
+
+
+def test_filters_run_in_pipelines_and_have_no_inverse():
+    import numpy as np
+
+    from ispengine import ISPEngineError, Pipeline
+
+    host = PluginHost(load_entry_points=False)
+    host.register(_plugin(ispengine_register_filters=lambda register: register(Doubler)), "f")
+    pipeline = Pipeline.from_dict({"stage": [{"type": "doubler"}]}, registry=host.registry)
+    assert pipeline(np.ones((1, 1, 3))).tolist() == [[[2.0, 2.0, 2.0]]]
+    with pytest.raises(ISPEngineError, match="no registered inverse"):
+        pipeline.inverse()
