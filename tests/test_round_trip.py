@@ -6,7 +6,7 @@ stage (the contrib vignetting plugin included) gets this test for free.
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ispengine import Pipeline, get_registry
@@ -61,28 +61,49 @@ def test_function_isp_from_toml_inverts_to_1e6(tmp_path):
     assert np.max(np.abs(restored - x)) <= 1e-6
 
 
-_stage_params = st.fixed_dictionaries(
-    {
-        "p_x": st.floats(0, 1),
-        "p_w": st.floats(0.05, 0.95),
-        "p_h": st.floats(0.05, 0.95),
-        "g1": st.floats(0.5, 4.0),
-        "g2": st.floats(0.6, 1.5),
-        "k": st.floats(0.05, 1.0),
-    }
-)
+def _toml_value(value) -> str:
+    return repr(np.asarray(value).tolist())
 
 
-@given(params=_stage_params, seed=st.integers(0, 2**16), numerical=st.booleans())
-def test_pipeline_round_trip_over_parameter_ranges(params, seed, numerical):
-    spec = {
-        "stage": [
-            {"type": "gain", "params": {k: params[k] for k in ("p_x", "p_w", "p_h")}},
-            {"type": "gamma_tone", "params": {k: params[k] for k in ("g1", "g2", "k")}},
-            {"type": "contrast_stretch", "params": {"p_h": params["p_w"], "p_w": params["p_h"]}},
-        ],
-        "inverse": {"gamma_tone": {"method": "numerical" if numerical else "exact"}},
-    }
-    pipeline = Pipeline.from_dict(spec)
+@st.composite
+def _function_isp_toml(draw, numerical: bool) -> str:
+    """A CC → GA → GM → CS spec as TOML text, parameters drawn over their declared ranges.
+
+    The colour matrix is drawn row-stochastic (non-negative rows summing to 1) so
+    colour-corrected pixels stay in [0, 1], where the tone curve is monotone.
+    """
+    unit = st.floats(0.05, 1.0)
+    rows = np.array(draw(st.lists(st.lists(unit, min_size=3, max_size=3), min_size=3, max_size=3)))
+    matrix = rows / rows.sum(axis=1, keepdims=True)
+    assume(np.linalg.cond(matrix) <= 20)
+    window = {"p_x": st.floats(0, 1), "p_w": st.floats(0.05, 0.95), "p_h": st.floats(0.05, 0.95)}
+    tone = {"g1": st.floats(0.5, 4.0), "g2": st.floats(0.6, 1.5), "k": st.floats(0.05, 1.0)}
+
+    def table(specs):
+        # each parameter drawn as one value for all channels or one per channel
+        values = {
+            name: draw(st.one_of(strategy, st.lists(strategy, min_size=3, max_size=3)))
+            for name, strategy in specs.items()
+        }
+        return ", ".join(f"{name} = {_toml_value(value)}" for name, value in values.items())
+
+    method = "numerical" if numerical else "exact"
+    return (
+        'schema = 1\ninput = "camera_rgb"\noutput = "srgb"\n'
+        f'[[stage]]\ntype = "color_correction"\nparams = {{ matrix = {_toml_value(matrix)} }}\n'
+        f'[[stage]]\ntype = "gain"\nparams = {{ {table(window)} }}\n'
+        f'[[stage]]\ntype = "gamma_tone"\nparams = {{ {table(tone)} }}\n'
+        f'[[stage]]\ntype = "contrast_stretch"\nparams = {{ {table(window)} }}\n'
+        f'[inverse.gamma_tone]\nmethod = "{method}"\n'
+    )
+
+
+@given(data=st.data(), numerical=st.booleans(), seed=st.integers(0, 2**16))
+def test_pipelines_from_toml_round_trip_over_parameter_ranges(
+    tmp_path_factory, data, numerical, seed
+):
+    spec = tmp_path_factory.mktemp("spec") / "isp.toml"
+    spec.write_text(data.draw(_function_isp_toml(numerical)))
+    pipeline = Pipeline.from_toml(spec)
     x = np.random.default_rng(seed).uniform(0, 1, size=(4, 5, 3))
     assert np.max(np.abs(pipeline.inverse()(pipeline(x)) - x)) <= 1e-9
