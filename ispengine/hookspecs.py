@@ -38,3 +38,9 @@ def ispengine_register_srgb_to_raw(register):
 def ispengine_register_filters(register):
     """Register filters: non-invertible operations (noise, blur, JPEG...),
     subclasses of :class:`ispengine.Stage` without an inverse."""
+
+
+@hookspec
+def ispengine_register_lut_backends(register):
+    """Register LUT backends: subclasses of :class:`ispengine.lut.backend.LutBackend`
+    (``name``, ``available()``, ``accepts(y)``, ``global_lookup``, ``local_lookup``)."""

@@ -25,6 +25,19 @@ from ispengine.stage import InverseStage, Stage
 Curve = Callable[[Any], Any]
 
 
+def _split(lo: Any, hi: Any, xp: Any) -> Any:
+    """The bisection point of ``[lo, hi]``, scale-aware for non-negative brackets.
+
+    Brackets spanning orders of magnitude above 0 are split geometrically (and
+    ``[0, hi]`` at ``hi/16``), so solutions like 1e-17 take a few dozen
+    halvings of the exponent rather than 57 halvings of the interval.
+    """
+    middle = (lo + hi) / 2
+    wide = (lo >= 0) & (hi > 16 * lo)
+    geometric = xp.where(lo > 0, xp.sqrt(xp.abs(lo * hi)), hi / 16)
+    return xp.where(wide, geometric, middle)
+
+
 def invert_monotone(
     f: Curve,
     y: Any,
@@ -63,9 +76,9 @@ def invert_monotone(
             safe_slope = xp.where(slope > 0, slope, xp.ones_like(slope))
             newton = x - residual / safe_slope
             inside = (slope > 0) & (newton > lo_arr) & (newton < hi_arr)
-            step = xp.where(inside, newton, (lo_arr + hi_arr) / 2)
+            step = xp.where(inside, newton, _split(lo_arr, hi_arr, xp))
         else:
-            step = (lo_arr + hi_arr) / 2
+            step = _split(lo_arr, hi_arr, xp)
         solved = xp.abs(residual) <= 2 * eps * xp.abs(y)
         step = xp.where(solved, x, step)
         moved = step != x

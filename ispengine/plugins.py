@@ -30,6 +30,7 @@ HOOK_KINDS = {
     "ispengine_register_param_predictors": "param_predictor",
     "ispengine_register_srgb_to_raw": "srgb_to_raw",
     "ispengine_register_filters": "filter",
+    "ispengine_register_lut_backends": "lut_backend",
 }
 
 STAGE_KINDS = ("stage", "inverse_stage", "filter")

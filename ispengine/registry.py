@@ -15,13 +15,14 @@ from attrs import frozen
 
 from ispengine.errors import PluginError, UnknownComponentError
 
-KINDS = ("stage", "inverse_stage", "param_predictor", "srgb_to_raw", "filter")
+KINDS = ("stage", "inverse_stage", "param_predictor", "srgb_to_raw", "filter", "lut_backend")
 KIND_LABELS = {
     "stage": "stage",
     "inverse_stage": "inverse stage",
     "param_predictor": "parameter predictor",
     "srgb_to_raw": "sRGB-to-RAW method",
     "filter": "filter",
+    "lut_backend": "LUT backend",
 }
 # Which inverse is used when a pipeline does not choose: most accurate first.
 INVERSE_PREFERENCE = ("exact", "lut", "numerical", "learned")

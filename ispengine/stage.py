@@ -46,7 +46,11 @@ class Stage:
         monotone: each output pixel value is a non-decreasing function of the same
             input pixel value (per channel) on ``input_range``; such stages can be
             inverted numerically or by LUT. They may define
-            ``derivative(x, p, xp)`` for Newton steps.
+            ``derivative(x, p, xp)`` for Newton steps, and the scalar functions
+            ``scalar_forward(x, a, b, c)`` / ``scalar_derivative(x, a, b, c)``
+            (plain ``math`` code, compiled by the Numba LUT backend; parameters in
+            declaration order, for ``x >= 0`` when ``odd_symmetric``).
+        odd_symmetric: ``f(−x) = −f(x)``; inverses and LUTs work on ``|x|``.
         version: bumped when the math changes (keys cached LUTs).
     """
 
@@ -58,6 +62,7 @@ class Stage:
     input_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     needs_even_size: ClassVar[bool] = False
     monotone: ClassVar[bool] = False
+    odd_symmetric: ClassVar[bool] = False
     version: ClassVar[str] = "1"
 
     def __init__(self, **values: Any) -> None:

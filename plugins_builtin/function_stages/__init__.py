@@ -1,10 +1,12 @@
 """Function stages of SemiISP / PQDynamicISP (seed 000 A.1): CC, GA, GM, CS, IT.
 
-Registers the forward stages with their exact inverses, and numerical
-(safeguarded Newton) inverses of the two tone curves as the accuracy reference.
+Registers the forward stages with their exact inverses; the two tone curves
+also get numerical (safeguarded Newton) inverses, the accuracy reference, and
+LUT inverses (methods.md §2).
 """
 
 from ispengine.hookspecs import hookimpl
+from ispengine.lut.inverse import lut_inverse_of
 from plugins_builtin.function_stages.color_correction import (
     ColorCorrection,
     ColorCorrectionInverse,
@@ -26,15 +28,20 @@ from plugins_builtin.function_stages.piecewise_gain import (
     GainInverse,
 )
 
+GammaToneLutInverse = lut_inverse_of(GammaTone)
+InverseToneLutInverse = lut_inverse_of(InverseTone)
+
 FORWARD = (ColorCorrection, Gain, GammaTone, ContrastStretch, InverseTone)
 INVERSE = (
     ColorCorrectionInverse,
     GainInverse,
     GammaToneInverse,
     GammaToneNumericalInverse,
+    GammaToneLutInverse,
     ContrastStretchInverse,
     InverseToneInverse,
     InverseToneNumericalInverse,
+    InverseToneLutInverse,
 )
 
 

@@ -40,11 +40,28 @@ def _normaliser(g1: Any, g2: Any, k: Any) -> Any:
     return 1 - (1 - g2) * k ** (1 / g1)
 
 
+def gamma_tone_scalar(x: float, g1: float, g2: float, k: float) -> float:
+    """f_GM of one value ``x >= 0`` (plain ``math``; compiled by the Numba LUT backend)."""
+    u = x ** (1.0 / g1)
+    return u * (1.0 - (1.0 - g2) * u) / (1.0 - (1.0 - g2) * k ** (1.0 / g1))
+
+
+def gamma_tone_scalar_derivative(x: float, g1: float, g2: float, k: float) -> float:
+    """d f_GM / dI at one value ``x >= 0``; 0 at ``x = 0``."""
+    if x <= 0.0:
+        return 0.0
+    u = x ** (1.0 / g1)
+    return (1.0 - 2.0 * (1.0 - g2) * u) * u / (g1 * x) / (1.0 - (1.0 - g2) * k ** (1.0 / g1))
+
+
 class GammaTone(Stage):
     """f_GM: per-channel gamma tone curve, ``(..., H, W, 3)``."""
 
     name = "gamma_tone"
     monotone = True
+    odd_symmetric = True
+    scalar_forward = staticmethod(gamma_tone_scalar)
+    scalar_derivative = staticmethod(gamma_tone_scalar_derivative)
     input_range = (-1.0, 1.0)
     params = (
         ParamSpec("g1", PER_CHANNEL, 0.5, 4.0, default=1.0, description="gamma: u = I^(1/g1)"),

@@ -28,11 +28,28 @@ from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
 
 
+def inverse_tone_scalar(x: float, g3: float, g4: float, k2: float) -> float:
+    """f_IT of one value ``x >= 0`` (plain ``math``; compiled by the Numba LUT backend)."""
+    return (x * (1.0 + g4 + g4 * x) / (1.0 + g4 * (k2 + 1.0))) ** g3
+
+
+def inverse_tone_scalar_derivative(x: float, g3: float, g4: float, k2: float) -> float:
+    """d f_IT / dI at one value ``x >= 0``; 0 at ``x = 0``."""
+    if x <= 0.0:
+        return 0.0
+    scale = 1.0 + g4 * (k2 + 1.0)
+    inner = x * (1.0 + g4 + g4 * x) / scale
+    return g3 * inner ** (g3 - 1.0) * (1.0 + g4 + 2.0 * g4 * x) / scale
+
+
 class InverseTone(Stage):
     """f_IT: per-channel inverse tone curve, ``(..., H, W, 3)``."""
 
     name = "inverse_tone"
     monotone = True
+    odd_symmetric = True
+    scalar_forward = staticmethod(inverse_tone_scalar)
+    scalar_derivative = staticmethod(inverse_tone_scalar_derivative)
     input_range = (-1.0, 1.0)
     params = (
         ParamSpec("g3", PER_CHANNEL, 0.4, 3.0, default=1.0, description="exponent"),

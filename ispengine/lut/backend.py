@@ -1,0 +1,171 @@
+"""LUT backends: the interface, and the array-API reference implementation.
+
+A backend applies the two lookup paths of :mod:`ispengine.lut.table`:
+
+* ``global_lookup(y, nodes, y_lo, y_hi, params, curve)``: ``y`` ``(B, P, C)``,
+  one 1-D table per image and channel (``nodes`` ``(B, C, G)``, ranges and
+  parameters ``(B, C)`` and ``(B, C, 3)``);
+* ``local_lookup(y, params, table, curve)``: ``y`` ``(P, C)``, per-pixel
+  parameters ``params`` ``(P, C, 3)``, the 4-D :class:`LutTable`;
+
+each followed by ``curve.newton_steps`` safeguarded Newton steps on the
+analytic forward. ``curve`` (:class:`Curve`) carries the stage class, its
+domain and whether it is odd. Results have ``y``'s dtype.
+
+:class:`ArrayLutBackend` is written once against the array API and serves
+numpy (the reference the other backends are checked against) and CuPy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from attrs import frozen
+
+from ispengine.lut.table import LutTable, lut_domain
+from ispengine.stage import Stage
+
+LOCAL_CHUNK = 1 << 18
+
+
+@frozen
+class Curve:
+    """What a backend needs to know about the curve it inverts."""
+
+    stage: type[Stage]
+    newton_steps: int = 0
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return lut_domain(self.stage)
+
+    @property
+    def odd(self) -> bool:
+        return self.stage.odd_symmetric
+
+
+class LutBackend:
+    """Interface of a LUT backend (registered with ``ispengine_register_lut_backends``)."""
+
+    name: ClassVar[str] = ""
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether the backend can run here (its library and device are present)."""
+        return True
+
+    @classmethod
+    def accepts(cls, y: Any) -> bool:
+        """Whether the backend works on arrays of ``y``'s kind."""
+        return isinstance(y, np.ndarray)
+
+    def global_lookup(
+        self, y: Any, nodes: Any, y_lo: Any, y_hi: Any, params: Any, curve: Curve
+    ) -> Any:
+        raise NotImplementedError
+
+    def local_lookup(self, y: Any, params: Any, table: LutTable, curve: Curve) -> Any:
+        raise NotImplementedError
+
+
+def _warped_position(a: Any, y_lo: Any, y_hi: Any, points: int, xp: Any) -> tuple[Any, Any]:
+    span = y_hi - y_lo
+    span = xp.where(span > 0, span, xp.ones_like(span))
+    ratio = xp.clip((a - y_lo) / span, 0.0, 1.0)
+    position = xp.sqrt(ratio) * (points - 1)
+    index = xp.clip(xp.floor(position), 0, points - 2)
+    return xp.astype(index, xp.int64), position - index
+
+
+def _axis_position(values: Any, axis: np.ndarray, xp: Any) -> tuple[Any, Any, int]:
+    count = len(axis)
+    if count == 1:
+        zeros = xp.zeros(values.shape, dtype=xp.int64)
+        return zeros, xp.zeros_like(values), 0
+    position = (values - float(axis[0])) / float(axis[-1] - axis[0]) * (count - 1)
+    index = xp.clip(xp.floor(position), 0, count - 2)
+    return xp.astype(index, xp.int64), xp.clip(position - index, 0.0, 1.0), 1
+
+
+def newton_refine(x: Any, a: Any, params: Any, curve: Curve, xp: Any) -> Any:
+    """``curve.newton_steps`` safeguarded Newton steps towards ``f(x) = a`` (vectorised).
+
+    A step is taken only where the derivative is positive and the new value
+    stays inside the domain.
+    """
+    stage = curve.stage.__new__(curve.stage)
+    derivative = getattr(stage, "derivative", None)
+    if derivative is None or curve.newton_steps == 0:
+        return x
+    low, high = curve.domain
+    p = {spec.name: params[..., k] for k, spec in enumerate(curve.stage.params)}
+    for _ in range(curve.newton_steps):
+        slope = derivative(x, p, xp)
+        good = slope > 0
+        moved = x - (stage.apply(x, p, xp) - a) / xp.where(good, slope, xp.ones_like(slope))
+        x = xp.where(good & (moved >= low) & (moved <= high), moved, x)
+    return x
+
+
+class ArrayLutBackend(LutBackend):
+    """Reference backend in array-API code (numpy here; CuPy through its subclass)."""
+
+    name = "numpy"
+    xp: Any = np
+
+    def global_lookup(
+        self, y: Any, nodes: Any, y_lo: Any, y_hi: Any, params: Any, curve: Curve
+    ) -> Any:
+        xp = self.xp
+        work = xp.astype(y, xp.float64)
+        a = xp.abs(work) if curve.odd else work
+        batch, _, channels = work.shape
+        points = nodes.shape[-1]
+        index, frac = _warped_position(a, y_lo[:, None, :], y_hi[:, None, :], points, xp)
+        base = (xp.arange(batch)[:, None, None] * channels + xp.arange(channels)) * points
+        flat_index = base + index
+        flat = xp.reshape(nodes, (-1,))
+        left = xp.take(flat, xp.reshape(flat_index, (-1,)))
+        right = xp.take(flat, xp.reshape(flat_index + 1, (-1,)))
+        x = xp.reshape(left + xp.reshape(frac, (-1,)) * (right - left), work.shape)
+        x = newton_refine(x, a, params[:, None, :, :], curve, xp)
+        return xp.astype(xp.sign(work) * x if curve.odd else x, y.dtype)
+
+    def local_lookup(self, y: Any, params: Any, table: LutTable, curve: Curve) -> Any:
+        xp = self.xp
+        out = []
+        for start in range(0, y.shape[0], LOCAL_CHUNK):
+            chunk = xp.astype(y[start : start + LOCAL_CHUNK], xp.float64)
+            out.append(self._local_chunk(chunk, params[start : start + LOCAL_CHUNK], table, curve))
+        return xp.astype(xp.concat(out, axis=0), y.dtype)
+
+    def _local_chunk(self, y: Any, params: Any, table: LutTable, curve: Curve) -> Any:
+        xp = self.xp
+        a = xp.abs(y) if curve.odd else y
+        positions = [_axis_position(params[..., k], table.axes[k], xp) for k in range(3)]
+        nodes = xp.asarray(table.nodes)
+        y_lo, y_hi = xp.asarray(table.y_lo), xp.asarray(table.y_hi)
+        corner_lo = xp.zeros_like(a)
+        corner_hi = xp.zeros_like(a)
+        corners = []
+        for e1 in range(positions[0][2] + 1):
+            for e2 in range(positions[1][2] + 1):
+                for e3 in range(positions[2][2] + 1):
+                    weight = xp.ones_like(a)
+                    idx = []
+                    for (index, frac, _), e in zip(positions, (e1, e2, e3), strict=True):
+                        weight = weight * (frac if e else 1 - frac)
+                        idx.append(index + e)
+                    corners.append((weight, idx))
+                    corner_lo = corner_lo + weight * y_lo[idx[0], idx[1], idx[2]]
+                    corner_hi = corner_hi + weight * y_hi[idx[0], idx[1], idx[2]]
+        points = nodes.shape[-1]
+        j, frac_j = _warped_position(a, corner_lo, corner_hi, points, xp)
+        x = xp.zeros_like(a)
+        for weight, idx in corners:
+            left = nodes[idx[0], idx[1], idx[2], j]
+            right = nodes[idx[0], idx[1], idx[2], j + 1]
+            x = x + weight * (left + frac_j * (right - left))
+        x = newton_refine(x, a, params, curve, xp)
+        return xp.sign(y) * x if curve.odd else x

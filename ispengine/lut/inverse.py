@@ -1,0 +1,231 @@
+"""The ``lut`` inverse stage of any LUT-invertible forward stage.
+
+Settings (a pipeline's ``[inverse.<stage>]`` table, all optional):
+
+* ``backend``: ``auto`` (CuPy for CuPy arrays, else Numba when installed, else
+  numpy), ``numpy``, ``numba`` or ``cupy``;
+* ``path``: ``auto`` (global when every parameter is constant per image and
+  channel, local when any is a per-pixel map), ``global`` or ``local``;
+* ``param_points``: points per parameter axis of the 4-D table, each in
+  [2, 512] (default: the paper's 60, 30, 30);
+* ``output_points``: output nodes of the 4-D table, [16, 65536] (default 512);
+* ``global_points``: nodes of the per-image 1-D tables, [16, 1048576] (default 8192);
+* ``newton_steps``: Newton steps after a local lookup, [0, 4] (default 1);
+* ``global_newton_steps``: Newton steps after a global lookup, [0, 4] (default 0).
+
+Targets outside the curve's output range are clipped to its ends (the
+inverse returns the domain ends there). torch tensors fall back to the
+numerical inverse (the LUT is not differentiable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ispengine.errors import ParamError
+from ispengine.lut.backend import Curve, LutBackend
+from ispengine.lut.cache import load_or_build, table_path
+from ispengine.lut.table import LutGrid, LutTable, check_lut_invertible, lut_domain, solve_nodes
+from ispengine.numerical_inverse import invert_monotone
+from ispengine.params import OptionSpec, ParamSpec
+from ispengine.stage import InverseStage, Stage
+
+BACKENDS = ("auto", "numpy", "numba", "cupy")
+_loaded_tables: dict[str, LutTable] = {}
+
+
+def _integer_setting(settings: Mapping[str, Any], name: str) -> Any:
+    value = np.asarray(settings[name])
+    if not np.all(value == np.round(value)):
+        raise ParamError(f"{name}: must be an integer, got {value.tolist()}")
+    return value.astype(int)
+
+
+def select_backend(name: str, y: Any) -> LutBackend:
+    """The backend instance called ``name`` (or chosen for ``y`` when ``auto``)."""
+    from ispengine.plugins import get_registry
+
+    registry = get_registry()
+    if name == "auto":
+        for candidate in ("cupy", "numba", "numpy"):
+            if candidate in registry.names("lut_backend"):
+                cls = registry.get("lut_backend", candidate).cls
+                if cls.accepts(y) and cls.available():
+                    return cls()
+        raise ParamError(f"no LUT backend accepts arrays of type {type(y).__name__}")
+    cls = registry.get("lut_backend", name).cls
+    if not cls.available():
+        raise ParamError(f"backend: LUT backend '{name}' is not available here")
+    if not cls.accepts(y):
+        raise ParamError(f"backend: LUT backend '{name}' cannot take {type(y).__name__} arrays")
+    return cls()
+
+
+class LutInverse(InverseStage):
+    """Inverse of a monotone per-channel stage by lookup tables (method ``lut``)."""
+
+    method = "lut"
+
+    def grid(self) -> LutGrid:
+        settings = self.method_settings
+        return LutGrid(
+            _integer_setting(settings, "param_points"),
+            int(_integer_setting(settings, "output_points")),
+            int(_integer_setting(settings, "global_points")),
+        )
+
+    def table(self) -> LutTable:
+        """The 4-D table of this inverse's grid (cached on disk and in memory)."""
+        grid = self.grid()
+        key = str(table_path(self.forward, grid))
+        if key not in _loaded_tables:
+            _loaded_tables[key] = load_or_build(self.forward, grid)
+        return _loaded_tables[key]
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        if array_api_compat.is_torch_array(x):
+            return self._numerical(x, p, xp)
+        settings = self.method_settings
+        channels = x.shape[-1]
+        stacked = xp.stack(
+            [
+                xp.broadcast_to(
+                    p[s.name] if s.shape else p[s.name][..., None],
+                    tuple(x.shape[:-1]) + (channels,),
+                )
+                for s in self.params
+            ],
+            axis=-1,
+        )
+        path = settings["path"]
+        spatially_constant = all(_spatially_constant(p[s.name], s) for s in self.params)
+        if path == "auto":
+            path = "global" if spatially_constant else "local"
+        if path == "global" and not spatially_constant:
+            raise ParamError("path: 'global' needs parameters constant per image and channel")
+        backend = select_backend(settings["backend"], x)
+        batch = math.prod(x.shape[:-3])
+        pixels = x.shape[-3] * x.shape[-2]
+        if path == "global":
+            per_image = xp.reshape(stacked[..., 0, 0, :, :], (batch, channels, len(self.params)))
+            host = _to_numpy(per_image)
+            nodes, y_lo, y_hi = solve_nodes(
+                self.forward,
+                [host[..., k] for k in range(host.shape[-1])],
+                self.grid().global_points,
+            )
+            curve = Curve(self.forward, int(_integer_setting(settings, "global_newton_steps")))
+            out = backend.global_lookup(
+                xp.reshape(x, (batch, pixels, channels)),
+                xp.asarray(nodes),
+                xp.asarray(y_lo),
+                xp.asarray(y_hi),
+                xp.asarray(_pad_params(host)),
+                curve,
+            )
+        else:
+            curve = Curve(self.forward, int(_integer_setting(settings, "newton_steps")))
+            params = xp.reshape(stacked, (batch * pixels, channels, len(self.params)))
+            out = backend.local_lookup(
+                xp.reshape(x, (batch * pixels, channels)),
+                _pad_params(params, xp),
+                self.table(),
+                curve,
+            )
+        return xp.reshape(out, x.shape)
+
+    def _numerical(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        forward = self.forward_stage
+        y = xp.astype(x, xp.float64)
+        p64 = {k: xp.astype(v, xp.float64) for k, v in p.items()}
+        low, high = forward.input_domain()
+        derivative = getattr(forward, "derivative", None)
+        solution = invert_monotone(
+            lambda t: forward.apply(t, p64, xp),
+            y,
+            low,
+            high,
+            xp=xp,
+            dfdx=None if derivative is None else (lambda t: derivative(t, p64, xp)),
+        )
+        return xp.astype(solution, x.dtype)
+
+
+def _spatially_constant(value: Any, spec: ParamSpec) -> bool:
+    lead = tuple(value.shape[: value.ndim - len(spec.shape)])
+    return len(lead) < 2 or lead[-2:] == (1, 1)
+
+
+def _to_numpy(array: Any) -> np.ndarray:
+    if isinstance(array, np.ndarray):
+        return np.asarray(array, dtype=np.float64)
+    if hasattr(array, "get"):  # cupy
+        return np.asarray(array.get(), dtype=np.float64)
+    return np.asarray(array, dtype=np.float64)
+
+
+def _pad_params(params: Any, xp: Any = np) -> Any:
+    """Pad the parameter axis to three entries (tables always have three axes)."""
+    missing = 3 - params.shape[-1]
+    if missing == 0:
+        return params
+    return xp.concat(
+        [params, xp.zeros(params.shape[:-1] + (missing,), dtype=params.dtype)], axis=-1
+    )
+
+
+def lut_inverse_of(forward: type[Stage]) -> type[LutInverse]:
+    """A :class:`LutInverse` class for a LUT-invertible forward stage class."""
+    check_lut_invertible(forward)
+    count = len(forward.params)
+    default_points = (60, 30, 30)[:count]
+    settings = (
+        OptionSpec("backend", BACKENDS, default="auto", description="LUT backend"),
+        OptionSpec(
+            "path",
+            ("auto", "global", "local"),
+            default="auto",
+            description="global (per-image) or local (per-pixel) lookup",
+        ),
+        ParamSpec(
+            "param_points",
+            (count,),
+            2,
+            512,
+            default=default_points,
+            description="4-D table points per parameter axis",
+        ),
+        ParamSpec(
+            "output_points", (), 16, 65536, default=512, description="4-D table output nodes"
+        ),
+        ParamSpec(
+            "global_points",
+            (),
+            16,
+            1 << 20,
+            default=8192,
+            description="nodes of the per-image 1-D tables",
+        ),
+        ParamSpec("newton_steps", (), 0, 4, default=1, description="Newton steps, local path"),
+        ParamSpec(
+            "global_newton_steps", (), 0, 4, default=0, description="Newton steps, global path"
+        ),
+    )
+    low, _ = lut_domain(forward)
+    return type(
+        f"{forward.__name__}LutInverse",
+        (LutInverse,),
+        {
+            "forward": forward,
+            "name": f"{forward.name}_lut_inverse",
+            "inverse_settings": settings,
+            "__doc__": f"LUT inverse of '{forward.name}' (tables over [{low:g}, "
+            f"{forward.input_range[1]:g}]).",
+            "__module__": forward.__module__,
+        },
+    )
