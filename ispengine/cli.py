@@ -78,6 +78,10 @@ def _stage_rows(registry) -> list[dict]:
             cls = record.cls
             if kind in ("stage", "filter", "inverse_stage"):
                 row["layout"] = f"{cls.input_layout}->{cls.output_layout}"
+                row["options"] = [
+                    {"name": o.name, "choices": list(o.choices), "default": o.default}
+                    for o in cls.options
+                ]
                 row["params"] = [
                     {
                         "name": s.name,
@@ -110,7 +114,8 @@ def cmd_stages(args: argparse.Namespace) -> int:
         else:
             inverse = ", ".join(row.get("inverse", [])) or "-"
         params = ", ".join(
-            f"{p['name']}[{p['range'][0]:g},{p['range'][1]:g}]" for p in row.get("params", [])
+            [f"{p['name']}[{p['range'][0]:g},{p['range'][1]:g}]" for p in row.get("params", [])]
+            + [f"{o['name']}={'|'.join(o['choices'])}" for o in row.get("options", [])]
         )
         table.append(
             [
@@ -144,8 +149,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _transform(args: argparse.Namespace, *, invert: bool) -> int:
-    from ispengine.image_files import read_image, write_image
+    from ispengine.image_files import check_output_path, read_image, write_image
 
+    check_output_path(args.output)
     pipeline = _load_pipeline(args.spec)
     if invert:
         pipeline = pipeline.inverse()
@@ -164,7 +170,7 @@ def _transform(args: argparse.Namespace, *, invert: bool) -> int:
     if clipped:
         share = 100.0 * clipped / result.size
         print(
-            f"warning: {clipped} values ({share:.2f}%) outside [0, 1] were clipped in "
+            f"ispengine: warning: {clipped} values ({share:.2f}%) outside [0, 1] were clipped in "
             f"{args.output}; write .npy to keep them",
             file=sys.stderr,
         )
@@ -235,9 +241,10 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return args.func(args)
     except ISPEngineError as error:
@@ -259,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        warnings.formatwarning = previous_format
 
 
 if __name__ == "__main__":

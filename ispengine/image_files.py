@@ -1,8 +1,8 @@
 """Image files for the CLI: lossless ``.npy`` arrays and 16-bit PNG/TIFF.
 
 * ``.npy``: float32/float64 arrays of any layout, read and written losslessly.
-* ``.png``: 8- or 16-bit grey (mosaic) or RGB, read as float64 in [0, 1];
-  written as 16-bit.
+* ``.png``: grey (mosaic) or RGB at any bit depth, read as float64 in [0, 1]
+  (divided by ``2^bitdepth − 1``); written as 16-bit.
 * ``.tif``/``.tiff``: 8/16-bit integer (scaled to [0, 1]) or float data;
   written as 16-bit.
 
@@ -24,6 +24,11 @@ ARRAY_SUFFIXES = (".npy",)
 PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")
 SUFFIXES = ARRAY_SUFFIXES + PNG_SUFFIXES + TIFF_SUFFIXES
+
+
+def check_output_path(path: str | Path) -> None:
+    """Fail early, before any work, on an output name of an unsupported type."""
+    _suffix(Path(path))
 
 
 def _suffix(path: Path) -> str:
@@ -63,23 +68,24 @@ def _read_png(path: Path) -> np.ndarray:
 
     width, height, rows, info = png.Reader(filename=str(path)).asDirect()
     planes = info["planes"]
-    dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
-    array = np.vstack([np.asarray(row, dtype=dtype) for row in rows])
-    array = array.reshape(height, width, planes)
+    array = np.vstack([np.asarray(row, dtype=np.float64) for row in rows])
+    array = array.reshape(height, width, planes) / float((1 << info["bitdepth"]) - 1)
     if planes in (2, 4):  # drop alpha
         array = array[..., : planes - 1]
     return array[..., 0] if array.shape[-1] == 1 else array
 
 
 def _to_float(array: np.ndarray, path: Path, *, lossless: bool) -> np.ndarray:
-    if array.dtype.kind == "f":
+    if array.dtype in (np.float32, np.float64):
         out = array
     elif not lossless and array.dtype in (np.uint8, np.uint16):
         out = array.astype(np.float64) / np.iinfo(array.dtype).max
     elif lossless:
         raise InputError(f"{path}: expected a float32 or float64 array, got dtype {array.dtype}")
     else:
-        raise InputError(f"{path}: unsupported sample type {array.dtype} (8/16-bit or float)")
+        raise InputError(
+            f"{path}: unsupported sample type {array.dtype} (8/16-bit, float32 or float64)"
+        )
     if out.size == 0:
         raise InputError(f"{path}: image is empty (shape {out.shape})")
     if not np.all(np.isfinite(out)):
@@ -97,8 +103,10 @@ def write_image(path: str | Path, image: np.ndarray) -> int:
     suffix = _suffix(path)
     image = np.asarray(image)
     if suffix in ARRAY_SUFFIXES:
-        with atomic_output(path) as temporary:
-            np.save(temporary, image, allow_pickle=False)
+        if image.dtype not in (np.float32, np.float64):
+            raise InputError(f"{path}: expected float32 or float64 data, got {image.dtype}")
+        with atomic_output(path) as temporary, open(temporary, "wb") as handle:
+            np.save(handle, image, allow_pickle=False)
         return 0
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
         raise InputError(

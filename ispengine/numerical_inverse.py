@@ -54,13 +54,14 @@ def invert_monotone(
         f: non-decreasing elementwise function of an array the shape of ``y``
             (its parameters already broadcast against ``y``).
         y: target values, float64 recommended (the result has ``y``'s dtype).
-        lo, hi: the bracket of the domain.
+        lo, hi: the bracket of the domain (numbers, or arrays broadcasting to ``y``).
         dfdx: derivative of ``f``; without it the iteration bisects (about 60
             evaluations of ``f`` for float64).
         max_iter: iteration cap; reaching it leaves the best bracketed value.
     """
-    lo_arr = xp.full_like(y, lo)
-    hi_arr = xp.full_like(y, hi)
+    lo_arr = xp.full_like(y, lo) if isinstance(lo, (int, float)) else lo + xp.zeros_like(y)
+    hi_arr = xp.full_like(y, hi) if isinstance(hi, (int, float)) else hi + xp.zeros_like(y)
+    lo_end, hi_end = lo_arr, hi_arr
     f_lo, f_hi = f(lo_arr), f(hi_arr)
     below_range, above_range = y <= f_lo, y >= f_hi
     y = xp.minimum(xp.maximum(y, f_lo), f_hi)
@@ -88,16 +89,16 @@ def invert_monotone(
         converged = ~moved | (width <= 4 * eps * scale)
         if bool(xp.all(converged)):
             break
-    return xp.where(below_range, xp.full_like(x, lo), xp.where(above_range, xp.full_like(x, hi), x))
+    return xp.where(below_range, lo_end, xp.where(above_range, hi_end, x))
 
 
 class NumericalInverse(InverseStage):
     """Inverse of a monotone per-pixel stage by :func:`invert_monotone`.
 
     The forward stage must be non-decreasing in each pixel value on its
-    ``input_range`` (``monotone = True``) and may offer ``derivative(x, p, xp)``
+    ``monotone_domain`` (``monotone = True``) and may offer ``derivative(x, p, xp)``
     for Newton steps. Computation runs in float64 whatever the input dtype.
-    Targets outside the curve's output range map to the ends of ``input_range``.
+    Targets outside the curve's output range map to the ends of that domain.
     """
 
     method = "numerical"
@@ -117,7 +118,7 @@ class NumericalInverse(InverseStage):
         y = xp.astype(x, xp.float64)
         p64 = {k: xp.astype(v, xp.float64) for k, v in p.items()}
         derivative = getattr(forward, "derivative", None)
-        lo, hi = forward.input_domain()
+        lo, hi = forward.monotone_domain(p64, xp)
         solution = invert_monotone(
             lambda t: forward.apply(t, p64, xp),
             y,

@@ -74,21 +74,36 @@ class ParamSpec:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    def coerce_constant(self, value: Any) -> np.ndarray:
+        """Like :meth:`coerce`, for a constant: exactly ``shape``, or one number."""
+        array = self.coerce(value)
+        if np.ndim(value) not in (0, len(self.shape)) or array.shape != self.shape:
+            raise ParamError(
+                f"{self.name}: expected one value or an array of shape {self.shape}, "
+                f"got shape {np.shape(value)}"
+            )
+        return array
+
     def range_text(self) -> str:
         return f"[{self.low:g}, {self.high:g}]"
 
     def coerce(self, value: Any) -> np.ndarray:
         """Turn a user value (number, nested list, numpy array) into a validated float64 array.
 
-        Raises :class:`ParamError` for a wrong shape, a non-finite element or an
-        element out of ``[low, high]``.
+        Raises :class:`ParamError` for a non-numeric value (booleans and strings
+        included), a wrong shape, a non-finite element or an element out of
+        ``[low, high]``. Leading (per-image or per-pixel) dimensions are allowed;
+        :meth:`coerce_constant` accepts exactly ``shape`` (or a scalar).
         """
         try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+            raw = np.asarray(value)
+        except (TypeError, ValueError):  # ragged nested lists
+            raw = np.asarray(None)
+        if raw.dtype.kind not in "iuf" or _holds_booleans(value):  # not numbers
             raise ParamError(
                 f"{self.name}: expected a number or array of shape {self.shape}, got {value!r}"
-            ) from None
+            )
+        array = raw.astype(np.float64)
         if array.ndim == 0 and self.shape:
             array = np.broadcast_to(array, self.shape)
         if array.shape[array.ndim - len(self.shape) :] != self.shape or array.ndim < len(
@@ -107,6 +122,14 @@ class ParamSpec:
                 f"{self.name}: value {bad:g} is outside the valid range {self.range_text()}"
             )
         return array
+
+
+def _holds_booleans(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_booleans(item) for item in value)
+    return False
 
 
 @frozen

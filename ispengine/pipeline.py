@@ -78,6 +78,13 @@ class Pipeline:
         self.output = output
         self.source = source
         self.inverse_choices = dict(inverse_choices or {})
+        for key, space in (("input", input), ("output", output)):
+            if space not in SPACES:
+                raise SpecError(
+                    f"unknown colour space {space!r} (known: {', '.join(SPACES)})",
+                    source=source,
+                    key=key,
+                )
         self._registry = registry
         self._check_layouts()
 
@@ -92,6 +99,8 @@ class Pipeline:
         cls, data: Mapping[str, Any], *, source: str = "<dict>", registry: Registry | None = None
     ) -> Pipeline:
         """Build from a spec dict with the same schema as the TOML files."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"a spec is a table (dict), got {type(data).__name__}", source=source)
         return cls.from_spec(parse_spec(dict(data), source), registry=registry)
 
     @classmethod
@@ -117,7 +126,7 @@ class Pipeline:
                 if entry.type not in registry.names("filter"):
                     raise SpecError(str(error), key="type", **at) from None
                 record = registry.get("filter", entry.type)
-            stage = _build(lambda r=record, e=entry: r.cls(**e.params), at)
+            stage = _build(lambda r=record, e=entry: _configured(r.cls, e.params), at)
             missing = stage.missing_params()
             if missing:
                 spec_ = stage.param_spec(missing[0])
@@ -259,6 +268,14 @@ def _default_registry() -> Registry:
     from ispengine.plugins import get_registry
 
     return get_registry()
+
+
+def _configured(cls: type[Stage], params: Mapping[str, Any]) -> Stage:
+    """A stage from spec constants: each exactly its declared shape (or one number)."""
+    for spec in cls.params:
+        if spec.name in params:
+            spec.coerce_constant(params[spec.name])
+    return cls(**params)
 
 
 def _build(make: Any, at: dict[str, Any], prefix: str = "params.") -> Any:

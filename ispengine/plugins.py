@@ -56,7 +56,8 @@ class PluginFailure:
 
 
 def strict_plugins() -> bool:
-    return os.environ.get("ISPENGINE_STRICT_PLUGINS", "") not in ("", "0")
+    value = os.environ.get("ISPENGINE_STRICT_PLUGINS", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 class PluginHost:
@@ -99,6 +100,11 @@ class PluginHost:
             return
         only = {n.strip() for n in os.environ.get("ISPENGINE_PLUGINS", "").split(",") if n.strip()}
         found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        unknown = sorted(only - {ep.name for ep in found})
+        if unknown:
+            warnings.warn(
+                f"ISPENGINE_PLUGINS names no installed plugin: {', '.join(unknown)}", stacklevel=3
+            )
         for ep in found:
             if only and ep.name not in only:
                 continue
@@ -116,6 +122,8 @@ class PluginHost:
         failure = PluginFailure(name, distribution, text)
         if strict_plugins():
             raise PluginError(f"plugin '{name}' failed: {text}") from error
+        if failure in self.failures:
+            return
         self.failures.append(failure)
         warnings.warn(f"ispengine plugin '{name}' skipped: {text}", stacklevel=3)
 
@@ -128,7 +136,8 @@ class PluginHost:
         return self._registry
 
     def plugins(self) -> list[PluginInfo]:
-        self.load()
+        """Loaded plugins; building the registry first, so registration failures show."""
+        self.registry  # noqa: B018
         infos = []
         for name, plugin in sorted(self.manager.list_name_plugin(), key=lambda item: item[0]):
             callers = self.manager.get_hookcallers(plugin) or []
@@ -139,51 +148,99 @@ class PluginHost:
         return infos
 
     def _build_registry(self) -> Registry:
+        """Call every plugin's hooks; each plugin's registrations land all or none.
+
+        Built-in plugins (this distribution's) go first, so a third-party name
+        clash fails the third-party plugin. Forward components are registered
+        before inverse stages, and an inverse must name the registered class of
+        its forward stage.
+        """
         registry = Registry()
-        for hook_name, kind in HOOK_KINDS.items():
-            caller = getattr(self.manager.hook, hook_name)
-            for impl in caller.get_hookimpls():
-                if impl.plugin_name not in dict(self.manager.list_name_plugin()):
+        names = [name for name, _ in self.manager.list_name_plugin()]
+        names.sort(key=lambda n: (self._provenance.get(n, (None, None))[0] != "ispengine", n))
+        staged = {name: self._collect(name) for name in names}
+        for phase in ("forward", "inverse"):
+            for name in names:
+                records = staged.get(name)
+                if records is None:
                     continue
-                distribution, version = self._provenance.get(impl.plugin_name, (None, None))
-                callback = self._register_callback(
-                    registry, kind, impl.plugin_name, distribution, version
-                )
+                try:
+                    for record in records:
+                        if (record.kind == "inverse_stage") == (phase == "inverse"):
+                            if phase == "inverse":
+                                _check_forward_is_registered(registry, record)
+                            registry.add(record)
+                except PluginError as error:
+                    registry.remove_plugin(name)
+                    staged[name] = None
+                    self._fail(name, self._provenance.get(name, (None, None))[0], error)
+        return registry
+
+    def _collect(self, name: str) -> list[ComponentRecord] | None:
+        """The records plugin ``name`` registers through all its hooks (None if it raised)."""
+        plugin = self.manager.get_plugin(name)
+        distribution, version = self._provenance.get(name, (None, None))
+        records: list[ComponentRecord] = []
+        for caller in self.manager.get_hookcallers(plugin) or []:
+            kind = HOOK_KINDS.get(caller.name)
+            if kind is None:
+                continue
+            callback = _register_callback(records, kind, name, distribution, version)
+            for impl in caller.get_hookimpls():
+                if impl.plugin_name != name:
+                    continue
                 try:
                     impl.function(register=callback)
                 except Exception as error:  # a broken plugin must not take the others down
-                    self._fail(impl.plugin_name, distribution, error)
-        return registry
+                    self._fail(name, distribution, error)
+                    return None
+        return records
 
-    @staticmethod
-    def _register_callback(
-        registry: Registry, kind: str, plugin: str, distribution: str | None, version: str | None
-    ) -> Callable:
-        def register(cls: type) -> None:
-            name = getattr(cls, "name", None)
-            if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin '{plugin}': {cls!r} has no 'name'")
-            inverts = method = None
-            if kind in STAGE_KINDS and not (isinstance(cls, type) and issubclass(cls, Stage)):
-                raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of Stage")
-            if kind == "inverse_stage":
-                forward = getattr(cls, "forward", None)
-                if not issubclass(cls, InverseStage) or forward is None:
-                    raise PluginError(
-                        f"plugin '{plugin}': inverse stage '{name}' must subclass "
-                        "InverseStage and set 'forward'"
-                    )
-                if cls.method not in INVERSE_METHODS:
-                    raise PluginError(
-                        f"plugin '{plugin}': inverse stage '{name}' has method {cls.method!r}; "
-                        f"expected one of {', '.join(INVERSE_METHODS)}"
-                    )
-                inverts, method = forward.name, cls.method
-            registry.add(
-                ComponentRecord(name, kind, cls, plugin, distribution, version, inverts, method)
-            )
 
-        return register
+def _check_forward_is_registered(registry: Registry, record: ComponentRecord) -> None:
+    forward = record.cls.forward
+    known = registry.records("stage") + registry.records("filter")
+    match = next((r for r in known if r.name == forward.name), None)
+    if match is None or match.cls is not forward:
+        where = f"registered by {match.source}" if match else "not registered"
+        raise PluginError(
+            f"{record.source}: inverse stage '{record.name}' inverts a '{forward.name}' class "
+            f"that is not the registered one ({where})"
+        )
+
+
+def _register_callback(
+    records: list[ComponentRecord],
+    kind: str,
+    plugin: str,
+    distribution: str | None,
+    version: str | None,
+) -> Callable:
+    def register(cls: type) -> None:
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin '{plugin}': {cls!r} has no 'name'")
+        inverts = method = None
+        if kind in STAGE_KINDS and not (isinstance(cls, type) and issubclass(cls, Stage)):
+            raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of Stage")
+        if kind == "inverse_stage":
+            forward = getattr(cls, "forward", None)
+            if not issubclass(cls, InverseStage) or forward is None:
+                raise PluginError(
+                    f"plugin '{plugin}': inverse stage '{name}' must subclass "
+                    "InverseStage and set 'forward'"
+                )
+            if cls.method not in INVERSE_METHODS:
+                raise PluginError(
+                    f"plugin '{plugin}': inverse stage '{name}' has method {cls.method!r}; "
+                    f"expected one of {', '.join(INVERSE_METHODS)}"
+                )
+            inverts, method = forward.name, cls.method
+        records.append(
+            ComponentRecord(name, kind, cls, plugin, distribution, version, inverts, method)
+        )
+
+    return register
 
 
 _default_host: PluginHost | None = None

@@ -14,6 +14,7 @@ import re
 from attrs import frozen
 
 from ispengine.errors import PluginError, UnknownComponentError
+from ispengine.stage import INVERSE_METHODS
 
 KINDS = ("stage", "inverse_stage", "param_predictor", "srgb_to_raw", "filter", "lut_backend")
 KIND_LABELS = {
@@ -24,8 +25,6 @@ KIND_LABELS = {
     "filter": "filter",
     "lut_backend": "LUT backend",
 }
-# Which inverse is used when a pipeline does not choose: most accurate first.
-INVERSE_PREFERENCE = ("exact", "lut", "numerical", "learned")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -61,13 +60,23 @@ class Registry:
                 f"{record.source}: invalid {KIND_LABELS[record.kind]} name {record.name!r} "
                 "(lower-case letters, digits and '_', starting with a letter)"
             )
-        existing = self._records[record.kind].get(record.name)
+        # Stages and filters share one namespace: both are pipeline stage types.
+        shared = ("stage", "filter") if record.kind in ("stage", "filter") else (record.kind,)
+        existing = next(
+            (self._records[k][record.name] for k in shared if record.name in self._records[k]), None
+        )
         if existing is not None:
             raise PluginError(
                 f"{KIND_LABELS[record.kind]} name '{record.name}' is registered twice: "
                 f"by {existing.source} and by {record.source}"
             )
         self._records[record.kind][record.name] = record
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Forget everything ``plugin`` registered."""
+        for records in self._records.values():
+            for name in [n for n, r in records.items() if r.plugin == plugin]:
+                del records[name]
 
     def records(self, kind: str) -> list[ComponentRecord]:
         return sorted(self._records[kind].values(), key=lambda r: r.name)
@@ -94,7 +103,7 @@ class Registry:
     def inverses_of(self, stage_name: str) -> list[ComponentRecord]:
         """Inverse-stage records of a forward stage, in preference order."""
         found = [r for r in self._records["inverse_stage"].values() if r.inverts == stage_name]
-        return sorted(found, key=lambda r: (INVERSE_PREFERENCE.index(r.method), r.name))
+        return sorted(found, key=lambda r: (INVERSE_METHODS.index(r.method), r.name))
 
     def inverse_kinds(self, stage_name: str) -> list[str]:
         """The inverse methods available for a stage; ``["none"]`` when there is none."""

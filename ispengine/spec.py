@@ -108,10 +108,25 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"TOML syntax error: {error}", source=str(path)) from None
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], what: str, **where: Any) -> Any:
+TOML_TYPE_NAMES = {
+    dict: "table",
+    list: "array",
+    str: "string",
+    int: "integer",
+    float: "float",
+    bool: "boolean",
+}
+
+
+def _type_name(kind: type) -> str:
+    return TOML_TYPE_NAMES.get(kind, kind.__name__)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], **where: Any) -> Any:
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", **where)
+        kinds = (kind,) if isinstance(kind, type) else kind
+        expected = " or ".join(_type_name(k) for k in kinds)
+        raise SpecError(f"expected {expected}, got {_type_name(type(value))} {value!r}", **where)
     return value
 
 
@@ -126,19 +141,19 @@ def _reject_unknown(table: dict, allowed: tuple[str, ...], prefix: str, **where:
 def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
     """Check the envelope of a spec dict (from TOML or Python); return a :class:`PipelineSpec`."""
     where = {"source": source}
-    _expect(data, dict, "spec", **where)
+    _expect(data, dict, **where)
     _reject_unknown(data, ENVELOPE_KEYS, "", **where)
     schema = data.get("schema", SCHEMA_VERSION)
-    if schema != SCHEMA_VERSION:
+    if type(schema) is not int or schema != SCHEMA_VERSION:
         raise SpecError(
             f"unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})",
             key="schema",
             **where,
         )
-    name = _expect(data.get("name", Path(source).stem), str, "name", key="name", **where)
+    name = _expect(data.get("name", Path(source).stem), str, key="name", **where)
     spaces = {}
     for key, default in (("input", "camera_rgb"), ("output", "srgb")):
-        value = _expect(data.get(key, default), str, key, key=key, **where)
+        value = _expect(data.get(key, default), str, key=key, **where)
         if value not in SPACES:
             raise SpecError(
                 f"unknown colour space {value!r} (known: {', '.join(SPACES)})", key=key, **where
@@ -147,50 +162,48 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
     raw_stages = data.get("stage")
     if raw_stages is None or raw_stages == []:
         raise SpecError("a pipeline needs at least one [[stage]]", key="stage", **where)
-    _expect(raw_stages, list, "stage", key="stage", **where)
+    _expect(raw_stages, list, key="stage", **where)
     stages = []
     labels: dict[str, int] = {}
     for index, raw in enumerate(raw_stages, start=1):
         at = {"source": source, "stage_index": index}
-        _expect(raw, dict, "stage", **at)
+        _expect(raw, dict, **at)
         if "type" not in raw:
             raise SpecError("missing key", key="type", **at)
-        stage_type = _expect(raw["type"], str, "type", key="type", **at)
+        stage_type = _expect(raw["type"], str, key="type", **at)
         at["stage_type"] = stage_type
         _reject_unknown(raw, STAGE_KEYS, "", **at)
         label = raw.get("name")
         if label is None:
             label = stage_type if stage_type not in labels else f"{stage_type}_{index}"
-        _expect(label, str, "name", key="name", **at)
+        _expect(label, str, key="name", **at)
         if label in labels:
             raise SpecError(
                 f"stage name {label!r} is already used by stage {labels[label]}", key="name", **at
             )
         labels[label] = index
-        params = _expect(raw.get("params", {}), dict, "params", key="params", **at)
+        params = _expect(raw.get("params", {}), dict, key="params", **at)
         stages.append(StageSpec(index, stage_type, label, dict(params)))
     inverse = {}
-    raw_inverse = _expect(data.get("inverse", {}), dict, "inverse", key="inverse", **where)
+    raw_inverse = _expect(data.get("inverse", {}), dict, key="inverse", **where)
     for label, table in raw_inverse.items():
         key = f"inverse.{label}"
         if label not in labels:
             raise SpecError(
                 f"no stage is named {label!r} (stage names: {', '.join(labels)})", key=key, **where
             )
-        _expect(table, dict, key, key=key, **where)
+        _expect(table, dict, key=key, **where)
         settings = dict(table)
         method = settings.pop("method", None)
         if method is not None:
-            _expect(method, str, "method", key=f"{key}.method", **where)
+            _expect(method, str, key=f"{key}.method", **where)
         inverse[label] = InverseSpec(label, method, settings)
     predictor = data.get("predictor")
     if predictor is not None:
-        _expect(predictor, dict, "predictor", key="predictor", **where)
+        _expect(predictor, dict, key="predictor", **where)
         if "type" not in predictor:
             raise SpecError("missing key", key="predictor.type", **where)
-    description = _expect(
-        data.get("description", ""), str, "description", key="description", **where
-    )
+    description = _expect(data.get("description", ""), str, key="description", **where)
     return PipelineSpec(
         name,
         spaces["input"],

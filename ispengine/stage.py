@@ -21,14 +21,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import array_api_compat
 import numpy as np
 
 from ispengine.arrays import as_param, check_image
 from ispengine.errors import ParamError
 from ispengine.params import OptionSpec, ParamSpec, broadcast_param
 
-LAYOUTS = ("rgb", "mosaic", "packed")
+# Inverse methods, most accurate first: the default choice follows this order.
 INVERSE_METHODS = ("exact", "lut", "numerical", "learned")
+
+
+def _is_device_array(value: Any) -> bool:
+    """A torch or CuPy array (not numpy, not a Python or numpy scalar)."""
+    return array_api_compat.is_array_api_obj(value) and not isinstance(
+        value, (np.ndarray, np.generic)
+    )
 
 
 class Stage:
@@ -109,14 +117,21 @@ class Stage:
         """The range of input values the stage is defined on, given its constants."""
         return self.input_range
 
+    def monotone_domain(self, p: Mapping[str, Any], xp: Any) -> tuple[Any, Any]:
+        """The interval (per element, for parameters ``p``) on which a monotone stage
+        stays increasing; numerical inverses solve inside it. Defaults to
+        :meth:`input_domain`."""
+        return self.input_domain()
+
     # -- application ------------------------------------------------------
     def resolve(self, x: Any, xp: Any, overrides: Mapping[str, Any] | None = None) -> dict:
         """Parameters as arrays of ``xp`` that broadcast against ``x``.
 
         ``overrides`` (per-image arrays or per-pixel maps, e.g. from a predictor)
-        replace the constants. numpy overrides are validated against their
-        ranges; tensors from a predictor are trusted (the predictor squashes
-        into the declared ranges).
+        replace the constants. numpy arrays, numbers and lists are validated
+        against the declared ranges; torch and CuPy arrays are trusted as they
+        are (a predictor squashes its outputs into the declared ranges, and
+        checking would break autograd or synchronise the device).
         """
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.values))
@@ -129,7 +144,7 @@ class Stage:
             value = overrides.get(spec.name, self.values[spec.name])
             if value is None:
                 raise ParamError(f"{spec.name}: missing (range {spec.range_text()}, no default)")
-            if isinstance(value, (np.ndarray, float, int, list, tuple)):
+            if not _is_device_array(value):  # numpy, numbers, lists: validate
                 value = spec.coerce(value)
                 if spec.name in overrides:
                     checked[spec.name] = value

@@ -31,7 +31,7 @@ def test_builtins_register_through_entry_points():
 def test_inverse_kinds_are_recorded():
     registry = PluginHost().registry
     assert registry.inverse_kind("gain") == "exact"
-    assert registry.inverse_kinds("gamma_tone") == ["exact", "numerical"]
+    assert registry.inverse_kinds("gamma_tone") == ["exact", "lut", "numerical"]
     assert registry.inverse_kind("clip") == "none"
 
 

@@ -21,8 +21,8 @@ The paper defines the curve on [0, 1]. Colour correction can push pixels
 slightly below 0, so the engine extends the curve oddly, ``f(−I) = −f(I)``,
 which keeps those values invertible instead of destroying them. Beyond ``|I| = 1`` the
 formula goes on and stays increasing while ``u <= 1/(2(1 − g2))`` (at least
-``u <= 1.25``); the exact inverse covers that whole branch and clips targets
-past its turning point to it. The numerical reference inverts on [-1, 1].
+``u <= 1.25``); the exact and numerical inverses cover that whole branch and
+clip targets past its turning point to it. LUTs cover [-1, 1].
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from ispengine.arrays import safe_power
 from ispengine.numerical_inverse import numerical_inverse_of
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
+
+UNBOUNDED = 1e6
 
 
 def _normaliser(g1: Any, g2: Any, k: Any) -> Any:
@@ -82,6 +84,15 @@ class GammaTone(Stage):
         g1, g2, k = p["g1"], p["g2"], p["k"]
         u = safe_power(xp.abs(x), 1 / g1, xp)
         return xp.sign(x) * u * (1 - (1 - g2) * u) / _normaliser(g1, g2, k)
+
+    def monotone_domain(self, p: Mapping[str, Any], xp: Any) -> tuple[Any, Any]:
+        """``|I| <= (1 / (2 (1 − g2)))^g1``, the increasing branch (unbounded for g2 >= 1,
+        capped at :data:`UNBOUNDED`)."""
+        shoulder = 1 - p["g2"]
+        safe = xp.where(shoulder > 0, shoulder, xp.ones_like(shoulder))
+        cap = xp.full_like(safe, UNBOUNDED)
+        edge = xp.minimum(xp.where(shoulder > 0, (1 / (2 * safe)) ** p["g1"], cap), cap)
+        return -edge, edge
 
     def derivative(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         """``d f_GM / dI`` (even in ``I``); reported as 0 at ``I = 0``."""

@@ -13,8 +13,8 @@ Parameter ranges (per channel), all giving strictly increasing curves on [0, 1]:
     g3 in [0.4, 3] (exponent; default 1), g4 in [0, 5] (default 0),
     k2 in [0.05, 1] (normalisation point; default 0.5).
 Like f_GM, the curve is extended oddly, ``f(−I) = −f(I)``, so slightly negative
-pixels stay invertible; it is invertible on [-1, 1] (the exact inverse on all
-reals).
+pixels stay invertible; it is increasing on the whole line, and the exact and numerical inverses
+cover it there (the numerical one up to ±1e6). LUTs cover [-1, 1].
 """
 
 from __future__ import annotations
@@ -68,6 +68,10 @@ class InverseTone(Stage):
         g3, g4, k2 = p["g3"], p["g4"], p["k2"]
         base = xp.abs(x)
         return xp.sign(x) * safe_power(base * (1 + g4 + g4 * base) / (1 + g4 * (k2 + 1)), g3, xp)
+
+    def monotone_domain(self, p: Mapping[str, Any], xp: Any) -> tuple[float, float]:
+        """Increasing on the whole line; capped at ``±1e6`` for the numerical solve."""
+        return -1e6, 1e6
 
     def derivative(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         """``d f_IT / dI`` (even in ``I``); reported as 0 at ``I = 0``."""
