@@ -47,6 +47,7 @@ def invert_monotone(
     xp: Any = np,
     dfdx: Curve | None = None,
     max_iter: int = 200,
+    x0: Any = None,
 ) -> Any:
     """Solve ``f(x) = y`` elementwise for ``x`` in ``[lo, hi]``.
 
@@ -58,6 +59,7 @@ def invert_monotone(
         dfdx: derivative of ``f``; without it the iteration bisects (about 60
             evaluations of ``f`` for float64).
         max_iter: iteration cap; reaching it leaves the best bracketed value.
+        x0: optional starting point (clipped into the bracket).
     """
     lo_arr = xp.full_like(y, lo) if isinstance(lo, (int, float)) else lo + xp.zeros_like(y)
     hi_arr = xp.full_like(y, hi) if isinstance(hi, (int, float)) else hi + xp.zeros_like(y)
@@ -65,7 +67,7 @@ def invert_monotone(
     f_lo, f_hi = f(lo_arr), f(hi_arr)
     below_range, above_range = y <= f_lo, y >= f_hi
     y = xp.minimum(xp.maximum(y, f_lo), f_hi)
-    x = (lo_arr + hi_arr) / 2
+    x = (lo_arr + hi_arr) / 2 if x0 is None else xp.minimum(xp.maximum(x0, lo_arr), hi_arr)
     eps = float(np.finfo(np.float64).eps) if y.dtype == xp.float64 else 1.2e-7
     for _ in range(max_iter):
         residual = f(x) - y
@@ -85,8 +87,7 @@ def invert_monotone(
         moved = step != x
         x = step
         width = hi_arr - lo_arr
-        scale = xp.maximum(xp.abs(x), xp.ones_like(x))
-        converged = ~moved | (width <= 4 * eps * scale)
+        converged = ~moved | (width <= 4 * eps * xp.abs(x))
         if bool(xp.all(converged)):
             break
     return xp.where(below_range, lo_end, xp.where(above_range, hi_end, x))

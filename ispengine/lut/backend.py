@@ -78,6 +78,23 @@ def _warped_position(a: Any, y_lo: Any, y_hi: Any, points: int, xp: Any) -> tupl
     return xp.astype(index, xp.int64), position - index
 
 
+def _interpolate_cell(left: Any, right: Any, after: Any, index: Any, frac: Any, xp: Any) -> Any:
+    """Interpolate ``x`` inside table cell ``index`` at fraction ``frac``.
+
+    Linear, except in the first cell of a curve that starts at ``x = 0``: there
+    ``x = x₁·t^q`` with ``q = log₂(x₂/x₁)`` through the first two nodes, because
+    curves behave like powers at their foot and a straight line would overshoot
+    by orders of magnitude where ``f`` is steep (f_GM with large ``g1``).
+    """
+    linear = left + frac * (right - left)
+    power_law = (index == 0) & (left == 0) & (right > 0) & (after > right)
+    safe_right = xp.where(power_law, right, xp.ones_like(right))
+    safe_after = xp.where(power_law, after, 2 * xp.ones_like(after))
+    exponent = xp.log2(safe_after / safe_right)
+    curved = safe_right * xp.where(frac > 0, frac, xp.ones_like(frac)) ** exponent
+    return xp.where(power_law, xp.where(frac > 0, curved, xp.zeros_like(frac)), linear)
+
+
 def _axis_position(values: Any, axis: np.ndarray, xp: Any) -> tuple[Any, Any, int]:
     count = len(axis)
     if count == 1:
@@ -91,8 +108,10 @@ def _axis_position(values: Any, axis: np.ndarray, xp: Any) -> tuple[Any, Any, in
 def newton_refine(x: Any, a: Any, params: Any, curve: Curve, xp: Any) -> Any:
     """``curve.newton_steps`` safeguarded Newton steps towards ``f(x) = a`` (vectorised).
 
-    A step is taken only where the derivative is positive and the new value
-    stays inside the domain.
+    On domains starting at 0, where ``x``, ``a`` and ``f(x)`` are positive, the
+    step is Newton's on ``ln f(e^s) = ln a`` (``s = ln x``), which is exact for
+    power laws and so does not overshoot at a steep foot. A step is taken only
+    where the derivative is positive, and its result is clipped to the domain.
     """
     stage = curve.stage.__new__(curve.stage)
     derivative = getattr(stage, "derivative", None)
@@ -101,10 +120,18 @@ def newton_refine(x: Any, a: Any, params: Any, curve: Curve, xp: Any) -> Any:
     low, high = curve.domain
     p = {spec.name: params[..., k] for k, spec in enumerate(curve.stage.params)}
     for _ in range(curve.newton_steps):
+        value = stage.apply(x, p, xp)
         slope = derivative(x, p, xp)
         good = slope > 0
-        moved = x - (stage.apply(x, p, xp) - a) / xp.where(good, slope, xp.ones_like(slope))
-        x = xp.where(good & (moved >= low) & (moved <= high), moved, x)
+        safe_slope = xp.where(good, slope, xp.ones_like(slope))
+        moved = x - (value - a) / safe_slope
+        if low >= 0:  # log-log Newton where everything is positive: exact for powers
+            positive = (x > 0) & (a > 0) & (value > 0)
+            one = xp.ones_like(x)
+            ratio = xp.log(xp.where(positive, value, one) / xp.where(positive, a, one))
+            elasticity = xp.where(positive, x, one) * safe_slope / xp.where(positive, value, one)
+            moved = xp.where(positive, x * xp.exp(-ratio / elasticity), moved)
+        x = xp.where(good, xp.clip(moved, low, high), x)
     return x
 
 
@@ -126,9 +153,16 @@ class ArrayLutBackend(LutBackend):
         base = (xp.arange(batch)[:, None, None] * channels + xp.arange(channels)) * points
         flat_index = base + index
         flat = xp.reshape(nodes, (-1,))
-        left = xp.take(flat, xp.reshape(flat_index, (-1,)))
-        right = xp.take(flat, xp.reshape(flat_index + 1, (-1,)))
-        x = xp.reshape(left + xp.reshape(frac, (-1,)) * (right - left), work.shape)
+        flat_index = xp.reshape(flat_index, (-1,))
+        left = xp.take(flat, flat_index)
+        right = xp.take(flat, flat_index + 1)
+        after = xp.take(
+            flat, xp.where(flat_index % points < points - 2, flat_index + 2, flat_index + 1)
+        )
+        x = _interpolate_cell(
+            left, right, after, xp.reshape(index, (-1,)), xp.reshape(frac, (-1,)), xp
+        )
+        x = xp.reshape(x, work.shape)
         x = newton_refine(x, a, params[:, None, :, :], curve, xp)
         return xp.astype(xp.sign(work) * x if curve.odd else x, y.dtype)
 
@@ -162,10 +196,13 @@ class ArrayLutBackend(LutBackend):
                     corner_hi = corner_hi + weight * y_hi[idx[0], idx[1], idx[2]]
         points = nodes.shape[-1]
         j, frac_j = _warped_position(a, corner_lo, corner_hi, points, xp)
-        x = xp.zeros_like(a)
+        left = xp.zeros_like(a)
+        right = xp.zeros_like(a)
+        after = xp.zeros_like(a)
         for weight, idx in corners:
-            left = nodes[idx[0], idx[1], idx[2], j]
-            right = nodes[idx[0], idx[1], idx[2], j + 1]
-            x = x + weight * (left + frac_j * (right - left))
+            left = left + weight * nodes[idx[0], idx[1], idx[2], j]
+            right = right + weight * nodes[idx[0], idx[1], idx[2], j + 1]
+            after = after + weight * nodes[idx[0], idx[1], idx[2], xp.minimum(j + 2, points - 1)]
+        x = _interpolate_cell(left, right, after, j, frac_j, xp)
         x = newton_refine(x, a, params, curve, xp)
         return xp.sign(y) * x if curve.odd else x

@@ -10,7 +10,8 @@ Settings (a pipeline's ``[inverse.<stage>]`` table, all optional):
   [2, 512] (default: the paper's 60, 30, 30);
 * ``output_points``: output nodes of the 4-D table, [16, 65536] (default 512);
 * ``global_points``: nodes of the per-image 1-D tables, [16, 1048576] (default 8192);
-* ``newton_steps``: Newton steps after a local lookup, [0, 4] (default 1);
+* ``newton_steps``: Newton steps after a local lookup, [0, 4] (default 2, which
+  brings the paper grid to max |f(f⁻¹(y)) − y| below 1e-9 for f_GM);
 * ``global_newton_steps``: Newton steps after a global lookup, [0, 4] (default 0).
 
 Targets outside the curve's output range are clipped to its ends (the
@@ -211,7 +212,7 @@ def lut_inverse_of(forward: type[Stage]) -> type[LutInverse]:
             default=8192,
             description="nodes of the per-image 1-D tables",
         ),
-        ParamSpec("newton_steps", (), 0, 4, default=1, description="Newton steps, local path"),
+        ParamSpec("newton_steps", (), 0, 4, default=2, description="Newton steps, local path"),
         ParamSpec(
             "global_newton_steps", (), 0, 4, default=0, description="Newton steps, global path"
         ),

@@ -89,6 +89,39 @@ def _curve_stage(stage: type[Stage]) -> Stage:
     return stage.__new__(stage)
 
 
+def _samples(low: float, high: float) -> np.ndarray:
+    """Sample points of a domain: even spacing plus geometric spacing towards 0."""
+    points = [np.linspace(low, high, 257)]
+    if high > 0:
+        points.append(np.geomspace(1e-80, high, 320))
+    if low < 0:
+        points.append(-np.geomspace(1e-80, -low, 320))
+    merged = np.unique(np.concatenate(points))
+    return merged[(merged >= low) & (merged <= high)]
+
+
+def _bracket(
+    curve: Stage, values: dict[str, np.ndarray], targets: np.ndarray, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target: the sample cell that brackets it, and a linear guess inside it."""
+    samples = _samples(low, high)
+    rows = targets.reshape(-1, targets.shape[-1])
+    params = {
+        k: np.broadcast_to(v, targets.shape[:-1] + (1,)).reshape(-1, 1) for k, v in values.items()
+    }
+    grid = np.broadcast_to(samples, (rows.shape[0], samples.size))
+    curves = np.maximum.accumulate(curve.apply(grid, params, np), axis=-1)
+    lo, hi, guess = (np.empty_like(rows) for _ in range(3))
+    for r in range(rows.shape[0]):
+        cell = np.clip(np.searchsorted(curves[r], rows[r], side="right") - 1, 0, samples.size - 2)
+        lo[r], hi[r] = samples[cell], samples[cell + 1]
+        f_lo, f_hi = curves[r, cell], curves[r, cell + 1]
+        span = np.where(f_hi > f_lo, f_hi - f_lo, 1.0)
+        guess[r] = lo[r] + np.clip((rows[r] - f_lo) / span, 0, 1) * (hi[r] - lo[r])
+    shape = targets.shape
+    return lo.reshape(shape), hi.reshape(shape), guess.reshape(shape)
+
+
 def solve_nodes(
     stage: type[Stage], params: list[np.ndarray], points: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,13 +148,15 @@ def solve_nodes(
     t = np.linspace(0.0, 1.0, points)
     targets = y_lo + (y_hi - y_lo) * t * t
     full = {k: np.broadcast_to(v, targets.shape) for k, v in values.items()}
+    cell_lo, cell_hi, guess = _bracket(curve, values, targets, low, high)
     derivative = getattr(curve, "derivative", None)
     nodes = invert_monotone(
         lambda x: curve.apply(x, full, np),
         targets,
-        low,
-        high,
+        cell_lo,
+        cell_hi,
         dfdx=None if derivative is None else (lambda x: derivative(x, full, np)),
+        x0=guess,
     )
     nodes[..., 0], nodes[..., -1] = low, high
     return nodes, y_lo[..., 0], y_hi[..., 0]

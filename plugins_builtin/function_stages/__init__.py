@@ -6,7 +6,6 @@ LUT inverses (methods.md §2).
 """
 
 from ispengine.hookspecs import hookimpl
-from ispengine.lut.inverse import lut_inverse_of
 from plugins_builtin.function_stages.color_correction import (
     ColorCorrection,
     ColorCorrectionInverse,
@@ -14,11 +13,13 @@ from plugins_builtin.function_stages.color_correction import (
 from plugins_builtin.function_stages.gamma_tone import (
     GammaTone,
     GammaToneInverse,
+    GammaToneLutInverse,
     GammaToneNumericalInverse,
 )
 from plugins_builtin.function_stages.inverse_tone import (
     InverseTone,
     InverseToneInverse,
+    InverseToneLutInverse,
     InverseToneNumericalInverse,
 )
 from plugins_builtin.function_stages.piecewise_gain import (
@@ -27,9 +28,6 @@ from plugins_builtin.function_stages.piecewise_gain import (
     Gain,
     GainInverse,
 )
-
-GammaToneLutInverse = lut_inverse_of(GammaTone)
-InverseToneLutInverse = lut_inverse_of(InverseTone)
 
 FORWARD = (ColorCorrection, Gain, GammaTone, ContrastStretch, InverseTone)
 INVERSE = (

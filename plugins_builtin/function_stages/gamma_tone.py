@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ispengine.arrays import safe_power
+from ispengine.lut.inverse import lut_inverse_of
 from ispengine.numerical_inverse import numerical_inverse_of
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
@@ -119,3 +120,4 @@ class GammaToneInverse(InverseStage):
 
 
 GammaToneNumericalInverse = numerical_inverse_of(GammaTone)
+GammaToneLutInverse = lut_inverse_of(GammaTone)

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ispengine.arrays import safe_power
+from ispengine.lut.inverse import lut_inverse_of
 from ispengine.numerical_inverse import numerical_inverse_of
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
@@ -97,3 +98,4 @@ class InverseToneInverse(InverseStage):
 
 
 InverseToneNumericalInverse = numerical_inverse_of(InverseTone)
+InverseToneLutInverse = lut_inverse_of(InverseTone)

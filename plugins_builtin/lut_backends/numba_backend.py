@@ -36,13 +36,26 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
     def refine(
         x: float, a: float, p0: float, p1: float, p2: float, steps: int, low: float, high: float
     ) -> float:
+        # Same rule as ispengine.lut.backend.newton_refine.
         for _ in range(steps):
             slope = df(x, p0, p1, p2)
             if slope > 0.0:
-                moved = x - (f(x, p0, p1, p2) - a) / slope
-                if low <= moved <= high:
-                    x = moved
+                value = f(x, p0, p1, p2)
+                if low >= 0.0 and x > 0.0 and a > 0.0 and value > 0.0:
+                    moved = x * math.exp(-math.log(value / a) * value / (x * slope))
+                else:
+                    moved = x - (value - a) / slope
+                x = min(max(moved, low), high)
         return x
+
+    @jit
+    def cell(left: float, right: float, after: float, index: int, frac: float) -> float:
+        # Same rule as ispengine.lut.backend._interpolate_cell.
+        if index == 0 and left == 0.0 and right > 0.0 and after > right:
+            if frac <= 0.0:
+                return 0.0
+            return right * frac ** math.log2(after / right)
+        return left + frac * (right - left)
 
     @numba.njit(parallel=True, nogil=True)
     def global_kernel(y, nodes, y_lo, y_hi, params, steps, low, high, out):  # noqa: ANN001
@@ -64,8 +77,13 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
                     t = math.sqrt(r) * (points - 1)
                     i = min(int(t), points - 2)
                     frac = t - i
-                    left = nodes[b, c, i]
-                    x = left + frac * (nodes[b, c, i + 1] - left)
+                    x = cell(
+                        nodes[b, c, i],
+                        nodes[b, c, i + 1],
+                        nodes[b, c, min(i + 2, points - 1)],
+                        i,
+                        frac,
+                    )
                     if steps > 0:
                         x = refine(
                             x,
@@ -125,7 +143,9 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
                 t = math.sqrt(r) * (points - 1)
                 j = min(int(t), points - 2)
                 fj = t - j
-                x = 0.0
+                left = 0.0
+                right = 0.0
+                after = 0.0
                 for e0 in range(2):
                     w0 = frac[0] if e0 else 1.0 - frac[0]
                     i0 = index[0] + e0 * step[0]
@@ -135,8 +155,10 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
                         for e2 in range(2):
                             w = w1 * (frac[2] if e2 else 1.0 - frac[2])
                             i2 = index[2] + e2 * step[2]
-                            left = nodes[i0, i1, i2, j]
-                            x += w * (left + fj * (nodes[i0, i1, i2, j + 1] - left))
+                            left += w * nodes[i0, i1, i2, j]
+                            right += w * nodes[i0, i1, i2, j + 1]
+                            after += w * nodes[i0, i1, i2, min(j + 2, points - 1)]
+                x = cell(left, right, after, j, fj)
                 if steps > 0:
                     x = refine(
                         x, v, params[q, c, 0], params[q, c, 1], params[q, c, 2], steps, low, high
