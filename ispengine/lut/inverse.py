@@ -93,16 +93,6 @@ class LutInverse(InverseStage):
             return self._numerical(x, p, xp)
         settings = self.method_settings
         channels = x.shape[-1]
-        stacked = xp.stack(
-            [
-                xp.broadcast_to(
-                    p[s.name] if s.shape else p[s.name][..., None],
-                    tuple(x.shape[:-1]) + (channels,),
-                )
-                for s in self.params
-            ],
-            axis=-1,
-        )
         path = settings["path"]
         spatially_constant = all(_spatially_constant(p[s.name], s) for s in self.params)
         if path == "auto":
@@ -113,8 +103,17 @@ class LutInverse(InverseStage):
         batch = math.prod(x.shape[:-3])
         pixels = x.shape[-3] * x.shape[-2]
         if path == "global":
-            per_image = xp.reshape(stacked[..., 0, 0, :, :], (batch, channels, len(self.params)))
-            host = _to_numpy(per_image)
+            per_image = [
+                xp.reshape(
+                    xp.broadcast_to(
+                        p[s.name] if s.shape else p[s.name][..., None],
+                        tuple(x.shape[:-3]) + (1, 1, channels),
+                    ),
+                    (batch, channels),
+                )
+                for s in self.params
+            ]
+            host = np.stack([_to_numpy(v) for v in per_image], axis=-1)
             nodes, y_lo, y_hi = solve_nodes(
                 self.forward,
                 [host[..., k] for k in range(host.shape[-1])],
@@ -131,6 +130,13 @@ class LutInverse(InverseStage):
             )
         else:
             curve = Curve(self.forward, int(_integer_setting(settings, "newton_steps")))
+            stacked = xp.stack(
+                [
+                    xp.broadcast_to(p[s.name] if s.shape else p[s.name][..., None], x.shape)
+                    for s in self.params
+                ],
+                axis=-1,
+            )
             params = xp.reshape(stacked, (batch * pixels, channels, len(self.params)))
             out = backend.local_lookup(
                 xp.reshape(x, (batch * pixels, channels)),

@@ -57,85 +57,86 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
             return right * frac ** math.log2(after / right)
         return left + frac * (right - left)
 
-    @numba.njit(parallel=True, nogil=True)
-    def global_kernel(y, nodes, y_lo, y_hi, params, steps, low, high, out):  # noqa: ANN001
-        batch, pixels, channels = y.shape
-        points = nodes.shape[2]
-        for b in range(batch):
-            for q in numba.prange(pixels):
-                for c in range(channels):
-                    v = np.float64(y[b, q, c])
-                    sign = 1.0
-                    if odd and v < 0.0:
-                        sign = -1.0
-                        v = -v
-                    span = y_hi[b, c] - y_lo[b, c]
-                    if span <= 0.0:
-                        span = 1.0
-                    r = (v - y_lo[b, c]) / span
-                    r = min(max(r, 0.0), 1.0)
-                    t = math.sqrt(r) * (points - 1)
-                    i = min(int(t), points - 2)
-                    frac = t - i
-                    x = cell(
-                        nodes[b, c, i],
-                        nodes[b, c, i + 1],
-                        nodes[b, c, min(i + 2, points - 1)],
-                        i,
-                        frac,
-                    )
-                    if steps > 0:
-                        x = refine(
-                            x,
-                            v,
-                            params[b, c, 0],
-                            params[b, c, 1],
-                            params[b, c, 2],
-                            steps,
-                            low,
-                            high,
-                        )
-                    out[b, q, c] = sign * x
+    def make_global_kernel(dtype: Any) -> Any:
+        zero, one = dtype(0.0), dtype(1.0)
+
+        @numba.njit(parallel=True, nogil=True, fastmath=True)
+        def global_kernel(y, nodes, y_lo, scale, params, steps, low, high, out):  # noqa: ANN001
+            # Arithmetic in y's dtype (float32 images stay in float32 registers). The
+            # first cell is linear here: with global_points nodes it spans only
+            # y < range / (points - 1)^2, so its error is below that bound.
+            batch, pixels, channels = y.shape
+            points = nodes.shape[2]
+            last = dtype(points - 1)
+            for b in range(batch):
+                for q in numba.prange(pixels):
+                    for c in range(channels):
+                        v = y[b, q, c]
+                        a = abs(v) if odd else v
+                        r = min(max((a - y_lo[b, c]) * scale[b, c], zero), one)
+                        t = math.sqrt(r) * last
+                        i = min(int(t), points - 2)
+                        frac = t - dtype(i)
+                        left = nodes[b, c, i]
+                        x = left + frac * (nodes[b, c, i + 1] - left)
+                        if steps > 0:
+                            x = dtype(
+                                refine(
+                                    x,
+                                    a,
+                                    params[b, c, 0],
+                                    params[b, c, 1],
+                                    params[b, c, 2],
+                                    steps,
+                                    low,
+                                    high,
+                                )
+                            )
+                        out[b, q, c] = math.copysign(x, v) if odd else x
+
+        return global_kernel
+
+    global_kernels = {
+        np.float32: make_global_kernel(np.float32),
+        np.float64: make_global_kernel(np.float64),
+    }
+
+    @jit
+    def axis(value: float, start: float, scale: float, size: int) -> tuple[int, float, int]:
+        if size == 1:
+            return 0, 0.0, 0
+        u = (value - start) * scale
+        i = min(max(int(math.floor(u)), 0), size - 2)
+        return i, min(max(u - i, 0.0), 1.0), 1
 
     @numba.njit(parallel=True, nogil=True)
     def local_kernel(y, params, start, scale, nodes, y_lo, y_hi, steps, low, high, out):  # noqa: ANN001
         pixels, channels = y.shape
         d0, d1, d2, points = nodes.shape
-        dims = (d0, d1, d2)
         for q in numba.prange(pixels):
-            index = np.empty(3, np.int64)
-            frac = np.empty(3, np.float64)
-            step = np.empty(3, np.int64)
             for c in range(channels):
                 v = np.float64(y[q, c])
                 sign = 1.0
                 if odd and v < 0.0:
                     sign = -1.0
                     v = -v
-                for k in range(3):
-                    if dims[k] == 1:
-                        index[k] = 0
-                        frac[k] = 0.0
-                        step[k] = 0
-                    else:
-                        u = (params[q, c, k] - start[k]) * scale[k]
-                        i = min(max(int(math.floor(u)), 0), dims[k] - 2)
-                        index[k] = i
-                        frac[k] = min(max(u - i, 0.0), 1.0)
-                        step[k] = 1
+                p0, p1, p2 = params[q, c, 0], params[q, c, 1], params[q, c, 2]
+                i0, f0, s0 = axis(p0, start[0], scale[0], d0)
+                i1, f1, s1 = axis(p1, start[1], scale[1], d1)
+                i2, f2, s2 = axis(p2, start[2], scale[2], d2)
                 lo = 0.0
                 hi = 0.0
                 for e0 in range(2):
-                    w0 = frac[0] if e0 else 1.0 - frac[0]
-                    i0 = index[0] + e0 * step[0]
+                    w0 = f0 if e0 else 1.0 - f0
+                    a0 = i0 + e0 * s0
                     for e1 in range(2):
-                        w1 = w0 * (frac[1] if e1 else 1.0 - frac[1])
-                        i1 = index[1] + e1 * step[1]
+                        w1 = w0 * (f1 if e1 else 1.0 - f1)
+                        a1 = i1 + e1 * s1
                         for e2 in range(2):
-                            w = w1 * (frac[2] if e2 else 1.0 - frac[2])
-                            i2 = index[2] + e2 * step[2]
-                            lo += w * y_lo[i0, i1, i2]
-                            hi += w * y_hi[i0, i1, i2]
+                            w = w1 * (f2 if e2 else 1.0 - f2)
+                            a2 = i2 + e2 * s2
+                            lo += w * y_lo[a0, a1, a2]
+                            hi += w * y_hi[a0, a1, a2]
                 span = hi - lo
                 if span <= 0.0:
                     span = 1.0
@@ -143,29 +144,28 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
                 t = math.sqrt(r) * (points - 1)
                 j = min(int(t), points - 2)
                 fj = t - j
+                jn = min(j + 2, points - 1)
                 left = 0.0
                 right = 0.0
                 after = 0.0
                 for e0 in range(2):
-                    w0 = frac[0] if e0 else 1.0 - frac[0]
-                    i0 = index[0] + e0 * step[0]
+                    w0 = f0 if e0 else 1.0 - f0
+                    a0 = i0 + e0 * s0
                     for e1 in range(2):
-                        w1 = w0 * (frac[1] if e1 else 1.0 - frac[1])
-                        i1 = index[1] + e1 * step[1]
+                        w1 = w0 * (f1 if e1 else 1.0 - f1)
+                        a1 = i1 + e1 * s1
                         for e2 in range(2):
-                            w = w1 * (frac[2] if e2 else 1.0 - frac[2])
-                            i2 = index[2] + e2 * step[2]
-                            left += w * nodes[i0, i1, i2, j]
-                            right += w * nodes[i0, i1, i2, j + 1]
-                            after += w * nodes[i0, i1, i2, min(j + 2, points - 1)]
+                            w = w1 * (f2 if e2 else 1.0 - f2)
+                            a2 = i2 + e2 * s2
+                            left += w * nodes[a0, a1, a2, j]
+                            right += w * nodes[a0, a1, a2, j + 1]
+                            after += w * nodes[a0, a1, a2, jn]
                 x = cell(left, right, after, j, fj)
                 if steps > 0:
-                    x = refine(
-                        x, v, params[q, c, 0], params[q, c, 1], params[q, c, 2], steps, low, high
-                    )
+                    x = refine(x, v, p0, p1, p2, steps, low, high)
                 out[q, c] = sign * x
 
-    return global_kernel, local_kernel
+    return global_kernels, local_kernel
 
 
 def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
@@ -193,11 +193,18 @@ class NumbaLutBackend(LutBackend):
     def global_lookup(
         self, y: Any, nodes: Any, y_lo: Any, y_hi: Any, params: Any, curve: Curve
     ) -> Any:
-        global_kernel, _, inside = kernels_for(curve)
+        global_kernels, _, inside = kernels_for(curve)
         low, high = curve.domain
-        out = np.empty_like(y)
+        dtype = np.float32 if y.dtype == np.float32 else np.float64
+        work = np.ascontiguousarray(y, dtype=dtype)
+        span = y_hi - y_lo
+        scale = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 1.0).astype(dtype)
+        out = np.empty_like(work)
         steps = curve.newton_steps if inside else 0
-        global_kernel(np.ascontiguousarray(y), nodes, y_lo, y_hi, params, steps, low, high, out)
+        global_kernels[dtype](
+            work, nodes.astype(dtype), y_lo.astype(dtype), scale, params, steps, low, high, out
+        )
+        out = out.astype(y.dtype, copy=False)
         if curve.newton_steps and not inside:
             a = np.abs(y) if curve.odd else y
             refined = newton_refine(
