@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from attrs import frozen
 
-from ispengine.arrays import check_finite, namespace
+from ispengine.arrays import check_finite, check_image, namespace
 from ispengine.errors import (
     InputError,
     ISPEngineError,
@@ -24,6 +25,8 @@ from ispengine.errors import (
     SpecError,
     UnknownComponentError,
 )
+from ispengine.fused import numba_available, run_fused
+from ispengine.fused import plan as fused_plan
 from ispengine.registry import Registry
 from ispengine.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.stage import InverseStage, Stage
@@ -86,6 +89,7 @@ class Pipeline:
                     key=key,
                 )
         self._registry = registry
+        self._plan: list[tuple[int, int, Any]] | None = None
         self._check_layouts()
 
     # -- construction ---------------------------------------------------------
@@ -200,7 +204,12 @@ class Pipeline:
         return tuple(step.label for step in self.steps)
 
     def __call__(
-        self, x: Any, params: Mapping[str, Mapping[str, Any]] | None = None, *, check: bool = True
+        self,
+        x: Any,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        check: bool = True,
+        fuse: bool = True,
     ) -> Any:
         """Run every stage in order.
 
@@ -209,6 +218,10 @@ class Pipeline:
             params: per-call values by stage label, e.g. per-image arrays or
                 per-pixel maps from a predictor; they override the constants.
             check: reject NaN/Inf inputs (one pass over the image).
+            fuse: run runs of two or more pixelwise stages with constant
+                parameters as one compiled pass (numpy inputs, Numba installed;
+                see :mod:`ispengine.fused`). Results equal the stage-by-stage ones
+                to rounding.
         """
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.labels))
@@ -218,12 +231,41 @@ class Pipeline:
             )
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
-        for index, step in enumerate(self.steps, start=1):
+        fusing = fuse and not params and isinstance(x, np.ndarray)
+        for first, _last, programs in self._segments() if fusing else self._unfused():
+            step = self.steps[first - 1]
             try:
-                x = step.stage(x, params.get(step.label))
+                if programs is not None:
+                    check_image(x, "rgb")
+                    x = run_fused(programs, x)
+                else:
+                    x = step.stage(x, params.get(step.label))
             except (InputError, ParamError) as error:
-                raise type(error)(f"stage {index} ({step.label}): {error}") from None
+                raise type(error)(f"stage {first} ({step.label}): {error}") from None
         return x
+
+    def _unfused(self) -> list[tuple[int, int, None]]:
+        return [(i, i, None) for i in range(1, len(self.steps) + 1)]
+
+    def _segments(self) -> list[tuple[int, int, Any]]:
+        """Stages grouped for execution: (first, last, fused programs or None), 1-based."""
+        if self._plan is None:
+            self._plan = self._unfused()
+            if numba_available():
+                self._plan = []
+                index = 1
+                while index <= len(self.steps):
+                    end = index
+                    while end <= len(self.steps) and fused_plan([self.steps[end - 1].stage]):
+                        end += 1
+                    if end - index >= 2:
+                        stages = [s.stage for s in self.steps[index - 1 : end - 1]]
+                        self._plan.append((index, end - 1, fused_plan(stages)))
+                        index = end
+                    else:
+                        self._plan.append((index, index, None))
+                        index += 1
+        return self._plan
 
     def inverse(self) -> Pipeline:
         """The inverse pipeline: each stage's registered inverse, in reverse order.

@@ -22,6 +22,7 @@ numerical inverse (the LUT is not differentiable).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ import array_api_compat
 import numpy as np
 
 from ispengine.errors import ParamError
+from ispengine.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
 from ispengine.lut.cache import load_or_build, table_path
 from ispengine.lut.table import LutGrid, LutTable, check_lut_invertible, lut_domain, solve_nodes
@@ -37,7 +39,42 @@ from ispengine.params import OptionSpec, ParamSpec
 from ispengine.stage import InverseStage, Stage
 
 BACKENDS = ("auto", "numpy", "numba", "cupy")
+GLOBAL_TABLE_CACHE_SIZE = 64
 _loaded_tables: dict[str, LutTable] = {}
+_global_tables: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
+
+
+def global_tables(
+    stage: type[Stage], points: int, params: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1-D tables solved at ``params`` (``(..., k)``), memoised: pipelines apply the
+    same constants to image after image."""
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    key = (stage, stage.version, points, params.shape, params.tobytes())
+    if key in _global_tables:
+        _global_tables.move_to_end(key)
+        return _global_tables[key]
+    solved = solve_nodes(stage, [params[..., k] for k in range(params.shape[-1])], points)
+    for array in solved:
+        array.setflags(write=False)
+    _global_tables[key] = solved
+    if len(_global_tables) > GLOBAL_TABLE_CACHE_SIZE:
+        _global_tables.popitem(last=False)
+    return solved
+
+
+def lut_channel(v: float, prm: Any, o: int) -> float:
+    """Global-table lookup of one value (fused kernels); row layout of
+    :meth:`LutInverse.channel_params`: odd flag, y_lo, (n − 1)²/(y_hi − y_lo),
+    n − 1, n − 2, then the n nodes."""
+    odd = prm[o] > 0.5
+    a = abs(v) if odd else v
+    last = prm[o + 3]
+    t = math.sqrt(min(max((a - prm[o + 1]) * prm[o + 2], 0.0), last * last))
+    i = int(min(t, prm[o + 4]))
+    left = prm[o + 5 + i]
+    x = left + (t - i) * (prm[o + 6 + i] - left)
+    return math.copysign(x, v) if odd else x
 
 
 def _integer_setting(settings: Mapping[str, Any], name: str) -> Any:
@@ -71,6 +108,30 @@ class LutInverse(InverseStage):
     """Inverse of a monotone per-channel stage by lookup tables (method ``lut``)."""
 
     method = "lut"
+    channel_kernel = staticmethod(lut_channel)
+
+    def channel_params(self) -> np.ndarray | None:
+        """Packed global tables for fused chains (None unless constant and global)."""
+        constants = constant_channel_params(self)
+        if constants is None or self.method_settings["path"] == "local":
+            return None
+        if int(_integer_setting(self.method_settings, "global_newton_steps")):
+            return None
+        nodes, y_lo, y_hi = global_tables(self.forward, self.grid().global_points, constants)
+        span = y_hi - y_lo
+        scale = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 1.0)
+        last = nodes.shape[-1] - 1
+        head = np.stack(
+            [
+                np.full(3, float(self.forward.odd_symmetric)),
+                y_lo,
+                scale * last * last,
+                np.full(3, last),
+                np.full(3, last - 1),
+            ],
+            axis=-1,
+        )
+        return np.concatenate([head, nodes], axis=-1)
 
     def grid(self) -> LutGrid:
         settings = self.method_settings
@@ -114,11 +175,7 @@ class LutInverse(InverseStage):
                 for s in self.params
             ]
             host = np.stack([_to_numpy(v) for v in per_image], axis=-1)
-            nodes, y_lo, y_hi = solve_nodes(
-                self.forward,
-                [host[..., k] for k in range(host.shape[-1])],
-                self.grid().global_points,
-            )
+            nodes, y_lo, y_hi = global_tables(self.forward, self.grid().global_points, host)
             curve = Curve(self.forward, int(_integer_setting(settings, "global_newton_steps")))
             out = backend.global_lookup(
                 xp.reshape(x, (batch, pixels, channels)),

@@ -52,6 +52,21 @@ def check_matrix_condition(name: str, matrix: np.ndarray) -> None:
         raise ParamError(f"{name}: matrix 2-norm {norm:.3g} is below {MIN_MATRIX_NORM:g}")
 
 
+def color_matrix_pixel(r: float, g: float, b: float, prm: Any, o: int) -> tuple:
+    """``M · (r, g, b)`` with ``M`` row-major at ``prm[o:o + 9]`` (fused kernels)."""
+    return (
+        prm[o] * r + prm[o + 1] * g + prm[o + 2] * b,
+        prm[o + 3] * r + prm[o + 4] * g + prm[o + 5] * b,
+        prm[o + 6] * r + prm[o + 7] * g + prm[o + 8] * b,
+    )
+
+
+def constant_matrix(stage: Stage) -> np.ndarray | None:
+    """The stage's constant 3×3 matrix, or None when it is per image or per pixel."""
+    matrix = stage.values["matrix"]
+    return None if matrix is None or matrix.shape != (3, 3) else matrix
+
+
 class ColorCorrection(Stage):
     """f_CC: a 3×3 colour matrix per pixel, ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
@@ -72,6 +87,11 @@ class ColorCorrection(Stage):
         if "matrix" in values:
             check_matrix_condition("matrix", values["matrix"])
 
+    pixel_kernel = staticmethod(color_matrix_pixel)
+
+    def pixel_params(self) -> np.ndarray | None:
+        return constant_matrix(self)
+
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return apply_matrix(x, p["matrix"], xp)
 
@@ -82,6 +102,12 @@ class ColorCorrectionInverse(InverseStage):
     name = "color_correction_inverse"
     forward = ColorCorrection
     method = "exact"
+
+    pixel_kernel = staticmethod(color_matrix_pixel)
+
+    def pixel_params(self) -> np.ndarray | None:
+        matrix = constant_matrix(self)
+        return None if matrix is None else np.linalg.inv(matrix)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return apply_matrix(x, xp.linalg.inv(p["matrix"]), xp)

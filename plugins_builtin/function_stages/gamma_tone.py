@@ -104,12 +104,21 @@ class GammaTone(Stage):
         return (1 - 2 * (1 - g2) * u) * du / _normaliser(g1, g2, k)
 
 
+def gamma_tone_inverse_scalar(y: float, g1: float, g2: float, k: float) -> float:
+    """f_GM⁻¹ of one value ``y >= 0`` in closed form (fused kernels)."""
+    scaled = y * (1.0 - (1.0 - g2) * k ** (1.0 / g1))
+    discriminant = max(1.0 - 4.0 * (1.0 - g2) * scaled, 0.0)
+    return (2.0 * scaled / (1.0 + discriminant**0.5)) ** g1
+
+
 class GammaToneInverse(InverseStage):
     """f_GM⁻¹ in closed form: ``I = (2 y D / (1 + sqrt(1 − 4 c y D)))^g1``, odd (exact)."""
 
     name = "gamma_tone_inverse"
     forward = GammaTone
     method = "exact"
+    odd_symmetric = True
+    scalar_forward = staticmethod(gamma_tone_inverse_scalar)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         g1, g2, k = p["g1"], p["g2"], p["k"]

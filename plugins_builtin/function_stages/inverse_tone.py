@@ -83,12 +83,21 @@ class InverseTone(Stage):
         return g3 * safe_power(inner, g3 - 1, xp) * inner_slope
 
 
+def inverse_tone_inverse_scalar(y: float, g3: float, g4: float, k2: float) -> float:
+    """f_IT⁻¹ of one value ``y >= 0`` in closed form (fused kernels)."""
+    v = (1.0 + g4 * (k2 + 1.0)) * y ** (1.0 / g3)
+    linear = 1.0 + g4
+    return 2.0 * v / (linear + (linear * linear + 4.0 * g4 * v) ** 0.5)
+
+
 class InverseToneInverse(InverseStage):
     """f_IT⁻¹ in closed form (exact)."""
 
     name = "inverse_tone_inverse"
     forward = InverseTone
     method = "exact"
+    odd_symmetric = True
+    scalar_forward = staticmethod(inverse_tone_inverse_scalar)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         g3, g4, k2 = p["g3"], p["g4"], p["k2"]

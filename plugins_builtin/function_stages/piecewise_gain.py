@@ -22,6 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from ispengine.fused import constant_channel_params
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
 
@@ -44,13 +47,32 @@ WINDOW_PARAMS = (
 
 
 def piecewise_gain(x: Any, p_x: Any, p_w: Any, p_h: Any, xp: Any) -> Any:
-    """The f_GA / f_CS map, elementwise, parameters broadcast against ``x``."""
+    """The f_GA / f_CS map, elementwise, parameters broadcast against ``x``.
+
+    Evaluated branch-free as ``s·x + (p_h/p_w − s)·clip(x − a, 0, p_w)`` with the
+    outer slope ``s = (1 − p_h)/(1 − p_w)``, which equals the three-segment form
+    (below ``a`` the clip is 0; inside it is ``x − a``; above it is ``p_w``).
+    """
     start = p_x * (1 - p_w)
-    outer_slope = (1 - p_h) / (1 - p_w)
-    below = outer_slope * x
-    inside = (p_h / p_w) * (x - start) + p_x * (1 - p_h)
-    above = outer_slope * x + (p_h - p_w) / (1 - p_w)
-    return xp.where(x < start, below, xp.where(x <= start + p_w, inside, above))
+    outer = (1 - p_h) / (1 - p_w)
+    window = xp.minimum(xp.maximum(x - start, xp.zeros_like(x)), p_w + xp.zeros_like(x))
+    return outer * x + (p_h / p_w - outer) * window
+
+
+def piecewise_gain_channel(v: float, prm: Any, o: int) -> float:
+    """The map for one value (fused kernels), with the coefficients of
+    :func:`piecewise_gain_coefficients` at ``prm[o:o + 4]``."""
+    return prm[o + 2] * v + prm[o + 3] * min(max(v - prm[o], 0.0), prm[o + 1])
+
+
+def piecewise_gain_coefficients(window: np.ndarray | None) -> np.ndarray | None:
+    """Per channel ``[start, p_w, outer slope, inner − outer slope]`` from ``(3, 3)`` rows
+    of ``p_x, p_w, p_h`` (precomputed, so kernels never divide)."""
+    if window is None:
+        return None
+    p_x, p_w, p_h = window[:, 0], window[:, 1], window[:, 2]
+    outer = (1 - p_h) / (1 - p_w)
+    return np.stack([p_x * (1 - p_w), p_w, outer, p_h / p_w - outer], axis=-1)
 
 
 class Gain(Stage):
@@ -58,6 +80,10 @@ class Gain(Stage):
 
     name = "gain"
     params = WINDOW_PARAMS
+    channel_kernel = staticmethod(piecewise_gain_channel)
+
+    def channel_params(self) -> np.ndarray | None:
+        return piecewise_gain_coefficients(constant_channel_params(self, ("p_x", "p_w", "p_h")))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return piecewise_gain(x, p["p_x"], p["p_w"], p["p_h"], xp)
@@ -69,6 +95,10 @@ class GainInverse(InverseStage):
     name = "gain_inverse"
     forward = Gain
     method = "exact"
+    channel_kernel = staticmethod(piecewise_gain_channel)
+
+    def channel_params(self) -> np.ndarray | None:
+        return piecewise_gain_coefficients(constant_channel_params(self, ("p_x", "p_h", "p_w")))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return piecewise_gain(x, p["p_x"], p["p_h"], p["p_w"], xp)

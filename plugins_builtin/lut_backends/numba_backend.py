@@ -202,7 +202,15 @@ class NumbaLutBackend(LutBackend):
         out = np.empty_like(work)
         steps = curve.newton_steps if inside else 0
         global_kernels[dtype](
-            work, nodes.astype(dtype), y_lo.astype(dtype), scale, params, steps, low, high, out
+            work,
+            nodes.astype(dtype, copy=False),
+            y_lo.astype(dtype),
+            scale,
+            params,
+            steps,
+            low,
+            high,
+            out,
         )
         out = out.astype(y.dtype, copy=False)
         if curve.newton_steps and not inside:
