@@ -19,6 +19,9 @@ mode, scipy.ndimage's ``mirror``), which keeps the Bayer parity at the
 borders. Away from a 1-pixel (bilinear) or 2-pixel (Malvar) border the result
 equals colour-demosaicing's, whose scipy convolution pads differently.
 
+numpy inputs run through compiled Numba kernels (:mod:`.demosaic_kernels`)
+with the same arithmetic; other arrays (torch, CuPy) through the array-API code.
+
 Shapes: mosaic ``(..., H, W)``, H and W even; RGB ``(..., H, W, 3)``. No
 numeric parameters; the ``pattern`` option is one of rggb, bggr, grbg, gbrg.
 """
@@ -28,7 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ispengine.stage import InverseStage, Stage
+from plugins_builtin.canonical_stages import demosaic_kernels
 from plugins_builtin.canonical_stages.cfa import (
     CFA_CHANNELS,
     CFA_COLOUR,
@@ -154,7 +160,11 @@ class BayerDemosaic(Stage):
     output_layout = "rgb"
     needs_even_size = True
 
+    method: ClassVar[str]
+
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        if isinstance(x, np.ndarray) and min(x.shape[-2:]) > 2 and demosaic_kernels.available():
+            return demosaic_kernels.demosaic_numpy(x, self.settings["pattern"], self.method)
         return demosaic(x, self.settings["pattern"], self.kernels, xp)
 
 
@@ -163,6 +173,7 @@ class DemosaicBilinear(BayerDemosaic):
 
     name = "demosaic_bilinear"
     kernels = BILINEAR
+    method = "bilinear"
 
 
 class DemosaicMalvar(BayerDemosaic):
@@ -170,6 +181,7 @@ class DemosaicMalvar(BayerDemosaic):
 
     name = "demosaic_malvar"
     kernels = MALVAR
+    method = "malvar"
 
 
 class Mosaic(Stage):
