@@ -47,32 +47,42 @@ WINDOW_PARAMS = (
 
 
 def piecewise_gain(x: Any, p_x: Any, p_w: Any, p_h: Any, xp: Any) -> Any:
-    """The f_GA / f_CS map, elementwise, parameters broadcast against ``x``.
-
-    Evaluated branch-free as ``s·x + (p_h/p_w − s)·clip(x − a, 0, p_w)`` with the
-    outer slope ``s = (1 − p_h)/(1 − p_w)``, which equals the three-segment form
-    (below ``a`` the clip is 0; inside it is ``x − a``; above it is ``p_w``).
-    """
+    """The f_GA / f_CS map, elementwise, parameters broadcast against ``x``."""
     start = p_x * (1 - p_w)
-    outer = (1 - p_h) / (1 - p_w)
-    window = xp.minimum(xp.maximum(x - start, xp.zeros_like(x)), p_w + xp.zeros_like(x))
-    return outer * x + (p_h / p_w - outer) * window
+    outer_slope = (1 - p_h) / (1 - p_w)
+    below = outer_slope * x
+    inside = (p_h / p_w) * (x - start) + p_x * (1 - p_h)
+    above = outer_slope * x + (p_h - p_w) / (1 - p_w)
+    return xp.where(x < start, below, xp.where(x <= start + p_w, inside, above))
 
 
 def piecewise_gain_channel(v: float, prm: Any, o: int) -> float:
-    """The map for one value (fused kernels), with the coefficients of
-    :func:`piecewise_gain_coefficients` at ``prm[o:o + 4]``."""
-    return prm[o + 2] * v + prm[o + 3] * min(max(v - prm[o], 0.0), prm[o + 1])
+    """The map for one value (fused kernels), coefficients of
+    :func:`piecewise_gain_coefficients` at ``prm[o:o + 5]``.
+
+    Branch-free on the pixel value: the map is the lower line, the window line
+    and the upper line combined by min/max (which order depends only on whether
+    the window is steeper than the outer segments, a per-channel constant).
+    """
+    lower = prm[o] * v
+    window = prm[o + 1] * v + prm[o + 2]
+    upper = prm[o] * v + prm[o + 3]
+    if prm[o + 4] > 0.5:  # window steeper than the outer segments
+        return min(max(lower, window), upper)
+    return max(min(lower, window), upper)
 
 
 def piecewise_gain_coefficients(window: np.ndarray | None) -> np.ndarray | None:
-    """Per channel ``[start, p_w, outer slope, inner − outer slope]`` from ``(3, 3)`` rows
-    of ``p_x, p_w, p_h`` (precomputed, so kernels never divide)."""
+    """Per channel ``[outer slope, window slope, window offset, upper offset, steep]``
+    from ``(3, 3)`` rows of ``p_x, p_w, p_h`` (precomputed: kernels never divide)."""
     if window is None:
         return None
     p_x, p_w, p_h = window[:, 0], window[:, 1], window[:, 2]
     outer = (1 - p_h) / (1 - p_w)
-    return np.stack([p_x * (1 - p_w), p_w, outer, p_h / p_w - outer], axis=-1)
+    inner = p_h / p_w
+    offset = p_x * (1 - p_h) - inner * p_x * (1 - p_w)
+    steep = (inner > outer).astype(np.float64)
+    return np.stack([outer, inner, offset, (p_h - p_w) / (1 - p_w), steep], axis=-1)
 
 
 class Gain(Stage):
