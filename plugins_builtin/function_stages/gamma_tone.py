@@ -57,6 +57,17 @@ def gamma_tone_scalar_derivative(x: float, g1: float, g2: float, k: float) -> fl
     return (1.0 - 2.0 * (1.0 - g2) * u) * u / (g1 * x) / (1.0 - (1.0 - g2) * k ** (1.0 / g1))
 
 
+def gamma_tone_scalar_with_derivative(x: float, g1: float, g2: float, k: float) -> tuple:
+    """``(f_GM(x), f_GM'(x))`` for ``x >= 0`` sharing the powers (Newton steps)."""
+    shoulder = 1.0 - g2
+    norm = 1.0 / (1.0 - shoulder * k ** (1.0 / g1))
+    u = x ** (1.0 / g1)
+    value = u * (1.0 - shoulder * u) * norm
+    if x <= 0.0:
+        return value, 0.0
+    return value, (1.0 - 2.0 * shoulder * u) * u / (g1 * x) * norm
+
+
 class GammaTone(Stage):
     """f_GM: per-channel gamma tone curve, ``(..., H, W, 3)``."""
 
@@ -65,6 +76,7 @@ class GammaTone(Stage):
     odd_symmetric = True
     scalar_forward = staticmethod(gamma_tone_scalar)
     scalar_derivative = staticmethod(gamma_tone_scalar_derivative)
+    scalar_forward_and_derivative = staticmethod(gamma_tone_scalar_with_derivative)
     input_range = (-1.0, 1.0)
     params = (
         ParamSpec("g1", PER_CHANNEL, 0.5, 4.0, default=1.0, description="gamma: u = I^(1/g1)"),

@@ -43,6 +43,16 @@ def inverse_tone_scalar_derivative(x: float, g3: float, g4: float, k2: float) ->
     return g3 * inner ** (g3 - 1.0) * (1.0 + g4 + 2.0 * g4 * x) / scale
 
 
+def inverse_tone_scalar_with_derivative(x: float, g3: float, g4: float, k2: float) -> tuple:
+    """``(f_IT(x), f_IT'(x))`` for ``x >= 0`` sharing the power (Newton steps)."""
+    scale = 1.0 + g4 * (k2 + 1.0)
+    inner = x * (1.0 + g4 + g4 * x) / scale
+    if x <= 0.0:
+        return 0.0, 0.0
+    value = inner**g3
+    return value, g3 * value / inner * (1.0 + g4 + 2.0 * g4 * x) / scale
+
+
 class InverseTone(Stage):
     """f_IT: per-channel inverse tone curve, ``(..., H, W, 3)``."""
 
@@ -51,6 +61,7 @@ class InverseTone(Stage):
     odd_symmetric = True
     scalar_forward = staticmethod(inverse_tone_scalar)
     scalar_derivative = staticmethod(inverse_tone_scalar_derivative)
+    scalar_forward_and_derivative = staticmethod(inverse_tone_scalar_with_derivative)
     input_range = (-1.0, 1.0)
     params = (
         ParamSpec("g3", PER_CHANNEL, 0.4, 3.0, default=1.0, description="exponent"),

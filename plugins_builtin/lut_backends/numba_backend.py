@@ -25,12 +25,19 @@ def _no_curve(x: float, a: float, b: float, c: float) -> float:
     return x
 
 
-def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
+def _build_kernels(forward: Any, derivative: Any, combined: Any, odd: bool) -> tuple[Any, Any]:
     import numba
 
     jit = numba.njit(cache=False, fastmath=False, nogil=True)
-    f = jit(forward)
-    df = jit(derivative)
+    if combined is not None:
+        fdf = jit(combined)
+    else:
+        f = jit(forward)
+        df = jit(derivative)
+
+        @jit
+        def fdf(x: float, p0: float, p1: float, p2: float) -> tuple[float, float]:
+            return f(x, p0, p1, p2), df(x, p0, p1, p2)
 
     @jit
     def refine(
@@ -38,13 +45,11 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
     ) -> float:
         # Same rule as ispengine.lut.backend.newton_refine.
         for _ in range(steps):
-            slope = df(x, p0, p1, p2)
+            value, slope = fdf(x, p0, p1, p2)
             if slope > 0.0:
-                value = f(x, p0, p1, p2)
-                if low >= 0.0 and x > 0.0 and a > 0.0 and value > 0.0:
+                moved = x - (value - a) / slope
+                if moved <= 0.5 * x and low >= 0.0 and x > 0.0 and a > 0.0 and value > 0.0:
                     moved = x * math.exp(-math.log(value / a) * value / (x * slope))
-                else:
-                    moved = x - (value - a) / slope
                 x = min(max(moved, low), high)
         return x
 
@@ -109,61 +114,74 @@ def _build_kernels(forward: Any, derivative: Any, odd: bool) -> tuple[Any, Any]:
         i = min(max(int(math.floor(u)), 0), size - 2)
         return i, min(max(u - i, 0.0), 1.0), 1
 
-    @numba.njit(parallel=True, nogil=True)
+    @numba.njit(inline="always")
+    def trilinear(t, i0, i1, i2, s0, s1, s2, w):  # noqa: ANN001, ANN202
+        j0, j1, j2 = i0 + s0, i1 + s1, i2 + s2
+        return (
+            w[0] * t[i0, i1, i2]
+            + w[1] * t[i0, i1, j2]
+            + w[2] * t[i0, j1, i2]
+            + w[3] * t[i0, j1, j2]
+            + w[4] * t[j0, i1, i2]
+            + w[5] * t[j0, i1, j2]
+            + w[6] * t[j0, j1, i2]
+            + w[7] * t[j0, j1, j2]
+        )
+
+    @numba.njit(inline="always")
+    def trilinear_node(t, i0, i1, i2, s0, s1, s2, w, j):  # noqa: ANN001, ANN202
+        j0, j1, j2 = i0 + s0, i1 + s1, i2 + s2
+        return (
+            w[0] * t[i0, i1, i2, j]
+            + w[1] * t[i0, i1, j2, j]
+            + w[2] * t[i0, j1, i2, j]
+            + w[3] * t[i0, j1, j2, j]
+            + w[4] * t[j0, i1, i2, j]
+            + w[5] * t[j0, i1, j2, j]
+            + w[6] * t[j0, j1, i2, j]
+            + w[7] * t[j0, j1, j2, j]
+        )
+
+    @numba.njit(parallel=True, nogil=True, fastmath=True)
     def local_kernel(y, params, start, scale, nodes, y_lo, y_hi, steps, low, high, out):  # noqa: ANN001
         pixels, channels = y.shape
         d0, d1, d2, points = nodes.shape
         for q in numba.prange(pixels):
             for c in range(channels):
                 v = np.float64(y[q, c])
-                sign = 1.0
-                if odd and v < 0.0:
-                    sign = -1.0
-                    v = -v
+                a = abs(v) if odd else v
                 p0, p1, p2 = params[q, c, 0], params[q, c, 1], params[q, c, 2]
                 i0, f0, s0 = axis(p0, start[0], scale[0], d0)
                 i1, f1, s1 = axis(p1, start[1], scale[1], d1)
                 i2, f2, s2 = axis(p2, start[2], scale[2], d2)
-                lo = 0.0
-                hi = 0.0
-                for e0 in range(2):
-                    w0 = f0 if e0 else 1.0 - f0
-                    a0 = i0 + e0 * s0
-                    for e1 in range(2):
-                        w1 = w0 * (f1 if e1 else 1.0 - f1)
-                        a1 = i1 + e1 * s1
-                        for e2 in range(2):
-                            w = w1 * (f2 if e2 else 1.0 - f2)
-                            a2 = i2 + e2 * s2
-                            lo += w * y_lo[a0, a1, a2]
-                            hi += w * y_hi[a0, a1, a2]
-                span = hi - lo
+                g0, g1, g2 = 1.0 - f0, 1.0 - f1, 1.0 - f2
+                w = (
+                    g0 * g1 * g2,
+                    g0 * g1 * f2,
+                    g0 * f1 * g2,
+                    g0 * f1 * f2,
+                    f0 * g1 * g2,
+                    f0 * g1 * f2,
+                    f0 * f1 * g2,
+                    f0 * f1 * f2,
+                )
+                lo = trilinear(y_lo, i0, i1, i2, s0, s1, s2, w)
+                span = trilinear(y_hi, i0, i1, i2, s0, s1, s2, w) - lo
                 if span <= 0.0:
                     span = 1.0
-                r = min(max((v - lo) / span, 0.0), 1.0)
+                r = min(max((a - lo) / span, 0.0), 1.0)
                 t = math.sqrt(r) * (points - 1)
                 j = min(int(t), points - 2)
-                fj = t - j
-                jn = min(j + 2, points - 1)
-                left = 0.0
-                right = 0.0
-                after = 0.0
-                for e0 in range(2):
-                    w0 = f0 if e0 else 1.0 - f0
-                    a0 = i0 + e0 * s0
-                    for e1 in range(2):
-                        w1 = w0 * (f1 if e1 else 1.0 - f1)
-                        a1 = i1 + e1 * s1
-                        for e2 in range(2):
-                            w = w1 * (f2 if e2 else 1.0 - f2)
-                            a2 = i2 + e2 * s2
-                            left += w * nodes[a0, a1, a2, j]
-                            right += w * nodes[a0, a1, a2, j + 1]
-                            after += w * nodes[a0, a1, a2, jn]
-                x = cell(left, right, after, j, fj)
+                left = trilinear_node(nodes, i0, i1, i2, s0, s1, s2, w, j)
+                right = trilinear_node(nodes, i0, i1, i2, s0, s1, s2, w, j + 1)
+                if j == 0:
+                    after = trilinear_node(nodes, i0, i1, i2, s0, s1, s2, w, min(2, points - 1))
+                    x = cell(left, right, after, j, t - j)
+                else:
+                    x = left + (t - j) * (right - left)
                 if steps > 0:
-                    x = refine(x, v, p0, p1, p2, steps, low, high)
-                out[q, c] = sign * x
+                    x = refine(x, a, p0, p1, p2, steps, low, high)
+                out[q, c] = -x if odd and v < 0.0 else x
 
     return global_kernels, local_kernel
 
@@ -172,11 +190,15 @@ def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
     """The compiled (global, local) kernels of a curve, and whether Newton runs inside them."""
     forward = getattr(curve.stage, "scalar_forward", None)
     derivative = getattr(curve.stage, "scalar_derivative", None)
+    combined = getattr(curve.stage, "scalar_forward_and_derivative", None)
     inside = forward is not None and derivative is not None
-    key = (forward, derivative, curve.odd) if inside else (None, None, curve.odd)
+    key = (forward, derivative, combined, curve.odd) if inside else (None, None, None, curve.odd)
     if key not in _kernels:
         _kernels[key] = _build_kernels(
-            forward if inside else _no_curve, derivative if inside else _no_curve, curve.odd
+            forward if inside else _no_curve,
+            derivative if inside else _no_curve,
+            combined if inside else None,
+            curve.odd,
         )
     return (*_kernels[key], inside)
 
