@@ -24,19 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import median_seconds
 
 from ispengine import Pipeline
 from ispengine.specs import shipped_specs
-
-
-def _median_seconds(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _by_hand(pipeline: Pipeline, x: np.ndarray):
@@ -77,8 +68,8 @@ def main() -> int:
     y = forward(x)
     rows = []
     for label, pipeline, data in (("forward", forward, x), ("inverse", inverse, y)):
-        engine = _median_seconds(lambda p=pipeline, d=data: p(d), args.repeat)
-        hand = _median_seconds(_by_hand(pipeline, data), args.repeat)
+        engine = median_seconds(lambda p=pipeline, d=data: p(d), args.repeat)
+        hand = median_seconds(_by_hand(pipeline, data), args.repeat)
         rows.append(
             {
                 "pipeline": f"function_isp {label}",

@@ -21,27 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from timing import median_seconds
 
 PAPER_GRID = (60, 30, 30)
 PAPER_OUTPUTS = 512
 PAPER_INPUTS = 10_000
-
-
-def median_seconds(fn: Any, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def gamma_tone(x: np.ndarray, g1: Any, g2: Any, k: Any) -> np.ndarray:

@@ -115,21 +115,26 @@ class NumericalInverse(InverseStage):
     )
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        forward = self.forward_stage
-        y = xp.astype(x, xp.float64)
-        p64 = {k: xp.astype(v, xp.float64) for k, v in p.items()}
-        derivative = getattr(forward, "derivative", None)
-        lo, hi = forward.monotone_domain(p64, xp)
-        solution = invert_monotone(
-            lambda t: forward.apply(t, p64, xp),
-            y,
-            lo,
-            hi,
-            xp=xp,
-            dfdx=None if derivative is None else (lambda t: derivative(t, p64, xp)),
-            max_iter=int(self.method_settings["max_iter"]),
-        )
-        return xp.astype(solution, x.dtype)
+        return invert_stage(self.forward_stage, x, p, xp, int(self.method_settings["max_iter"]))
+
+
+def invert_stage(forward: Stage, x: Any, p: Mapping[str, Any], xp: Any, max_iter: int = 200) -> Any:
+    """Invert a configured monotone stage at ``x`` (resolved parameters ``p``) in float64,
+    on its :meth:`~ispengine.stage.Stage.monotone_domain`; the result has ``x``'s dtype."""
+    y = xp.astype(x, xp.float64)
+    p64 = {k: xp.astype(v, xp.float64) for k, v in p.items()}
+    derivative = getattr(forward, "derivative", None)
+    lo, hi = forward.monotone_domain(p64, xp)
+    solution = invert_monotone(
+        lambda t: forward.apply(t, p64, xp),
+        y,
+        lo,
+        hi,
+        xp=xp,
+        dfdx=None if derivative is None else (lambda t: derivative(t, p64, xp)),
+        max_iter=max_iter,
+    )
+    return xp.astype(solution, x.dtype)
 
 
 def numerical_inverse_of(forward: type[Stage]) -> type[NumericalInverse]:

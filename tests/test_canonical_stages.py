@@ -361,3 +361,18 @@ def test_srgb_gradients_are_finite_at_zero():
     SRGBOETF()(x).sum().backward()
     assert bool(torch.all(torch.isfinite(x.grad)))
     np.testing.assert_allclose(x.grad[0, 0, :2].numpy(), [12.92, 12.92])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("method", ["malvar", "bilinear"])
+def test_compiled_demosaic_kernels_equal_the_array_api_reference(method, pattern, dtype):
+    from plugins_builtin.canonical_stages import demosaic_kernels
+    from plugins_builtin.canonical_stages.demosaic import BILINEAR, MALVAR, demosaic
+
+    mosaic = RNG.uniform(0, 1, size=(2, 12, 18)).astype(dtype)
+    compiled = demosaic_kernels.demosaic_numpy(mosaic, pattern, method)
+    reference = demosaic(mosaic, pattern, MALVAR if method == "malvar" else BILINEAR, np)
+    assert compiled.dtype == mosaic.dtype and compiled.shape == reference.shape
+    tolerance = 1e-6 if dtype == np.float32 else 1e-13
+    assert np.max(np.abs(compiled - reference)) <= tolerance

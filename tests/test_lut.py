@@ -237,3 +237,20 @@ def test_concurrent_builds_leave_a_valid_cache(tmp_path):
     reference = build_lut_table(_gamma_tone(), LutGrid((4, 4, 4), 32))
     with np.load(files[0]) as data:
         assert np.array_equal(data["nodes"], reference.nodes)
+
+
+def test_cupy_backend_matches_numpy_on_a_gpu():
+    cupy = pytest.importorskip("cupy")
+    from plugins_builtin.lut_backends.cupy_backend import CupyLutBackend
+
+    if not CupyLutBackend.available():
+        pytest.skip("no CUDA device")
+    from plugins_builtin.function_stages.gamma_tone import GammaTone, GammaToneLutInverse
+
+    rng = np.random.default_rng(5)
+    constant = GammaTone(g1=[2.2, 1.0, 3.0], g2=0.8, k=0.3)
+    y = constant(rng.uniform(0, 1, (6, 7, 3)))
+    on_gpu = GammaToneLutInverse.from_forward(constant)(cupy.asarray(y))
+    assert isinstance(on_gpu, cupy.ndarray)
+    on_cpu = GammaToneLutInverse.from_forward(constant, backend="numpy")(y)
+    assert np.allclose(cupy.asnumpy(on_gpu), on_cpu, atol=1e-12)

@@ -34,7 +34,7 @@ from ispengine.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
 from ispengine.lut.cache import load_or_build, table_path
 from ispengine.lut.table import LutGrid, LutTable, check_lut_invertible, lut_domain, solve_nodes
-from ispengine.numerical_inverse import invert_monotone
+from ispengine.numerical_inverse import invert_stage
 from ispengine.params import OptionSpec, ParamSpec
 from ispengine.stage import InverseStage, Stage
 
@@ -151,7 +151,7 @@ class LutInverse(InverseStage):
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         if array_api_compat.is_torch_array(x):
-            return self._numerical(x, p, xp)
+            return invert_stage(self.forward_stage, x, p, xp)
         settings = self.method_settings
         channels = x.shape[-1]
         path = settings["path"]
@@ -202,22 +202,6 @@ class LutInverse(InverseStage):
                 curve,
             )
         return xp.reshape(out, x.shape)
-
-    def _numerical(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        forward = self.forward_stage
-        y = xp.astype(x, xp.float64)
-        p64 = {k: xp.astype(v, xp.float64) for k, v in p.items()}
-        low, high = forward.input_domain()
-        derivative = getattr(forward, "derivative", None)
-        solution = invert_monotone(
-            lambda t: forward.apply(t, p64, xp),
-            y,
-            low,
-            high,
-            xp=xp,
-            dfdx=None if derivative is None else (lambda t: derivative(t, p64, xp)),
-        )
-        return xp.astype(solution, x.dtype)
 
 
 def _spatially_constant(value: Any, spec: ParamSpec) -> bool:
