@@ -100,7 +100,7 @@ def lut_figures(height: int, width: int, repeat: int) -> dict[str, Any]:
     query = np.column_stack(
         [rng.uniform(lo, hi, ref_values) for lo, hi in ranges] + [rng.uniform(0, 1, ref_values)]
     )
-    reference_s = median_seconds(lambda: interpolator(query), 1)
+    reference_s = median_seconds(lambda: interpolator(query), 1, warmup=1)
     scale = height * width * 3 / ref_values
     reference_12mp_s = reference_s * scale
 
@@ -203,7 +203,7 @@ def pipeline_figures(height: int, width: int, repeat: int) -> dict[str, Any]:
     fused_s = median_seconds(lambda: inverse(y, check=False), repeat)
     checked_s = median_seconds(lambda: inverse(y), repeat)
     forward_s = median_seconds(lambda: forward(x, check=False), repeat)
-    staged_s = median_seconds(lambda: inverse(y, check=False, fuse=False), 1)
+    staged_s = median_seconds(lambda: inverse(y, check=False, fuse=False), 1, warmup=1)
     return {
         "3_inverse_function_isp_vs_copy": {
             "chain": "CS^-1, GM^-1 (lut, global), GA^-1, CC^-1 of the shipped function_isp, fused",
@@ -233,7 +233,7 @@ def demosaic_figures(height: int, width: int, repeat: int) -> dict[str, Any]:
         ("4b_bilinear_vs_colour_demosaicing", DemosaicBilinear(), demosaicing_CFA_Bayer_bilinear),
     ):
         engine_s = median_seconds(lambda st=stage: st(mosaic), repeat)
-        reference_s = median_seconds(lambda ref=reference: ref(mosaic, "RGGB"), 1)
+        reference_s = median_seconds(lambda ref=reference: ref(mosaic, "RGGB"), 1, warmup=1)
         difference = np.abs(stage(mosaic) - reference(mosaic, "RGGB"))[2:-2, 2:-2].max()
         out[key] = {
             "engine_s": engine_s,

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls of ``fn`` after one warm-up call."""
-    fn()
+def median_seconds(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> float:
+    """Median wall time of ``repeat`` calls of ``fn`` after ``warmup`` calls (compilation,
+    memoised tables, thread start-up and first-touch page faults stay out)."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

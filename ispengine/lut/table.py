@@ -135,6 +135,22 @@ def solve_nodes(
     Returns:
         ``(nodes, y_lo, y_hi)`` of shapes ``S + (points,)``, ``S`` and ``S``.
     """
+    t = np.linspace(0.0, 1.0, points)
+    nodes, y_lo, y_hi = solve_targets(stage, params, lambda lo, hi: lo + (hi - lo) * t * t)
+    low, high = lut_domain(stage)
+    nodes[..., 0], nodes[..., -1] = low, high
+    return nodes, y_lo, y_hi
+
+
+def solve_targets(
+    stage: type[Stage], params: list[np.ndarray], targets: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Solve ``f(x) = y`` for the targets of every parameter set.
+
+    ``targets(y_lo, y_hi)`` gets the output ranges (shape ``S + (1,)``) and
+    returns the targets (shape ``S + (n,)``); targets outside a range come back
+    as the domain ends. Returns ``(x, y_lo, y_hi)`` shaped ``S + (n,)``, ``S``, ``S``.
+    """
     low, high = lut_domain(stage)
     curve = _curve_stage(stage)
     values = {
@@ -145,20 +161,19 @@ def solve_nodes(
     values = {k: np.broadcast_to(v, shape) for k, v in values.items()}
     y_lo = curve.apply(np.full(shape, low), values, np)
     y_hi = curve.apply(np.full(shape, high), values, np)
-    t = np.linspace(0.0, 1.0, points)
-    targets = y_lo + (y_hi - y_lo) * t * t
-    full = {k: np.broadcast_to(v, targets.shape) for k, v in values.items()}
-    cell_lo, cell_hi, guess = _bracket(curve, values, targets, low, high)
+    wanted = np.asarray(targets(y_lo, y_hi), dtype=np.float64)
+    wanted = np.broadcast_to(wanted, np.broadcast_shapes(wanted.shape, shape)).copy()
+    full = {k: np.broadcast_to(v, wanted.shape) for k, v in values.items()}
+    cell_lo, cell_hi, guess = _bracket(curve, values, wanted, low, high)
     derivative = getattr(curve, "derivative", None)
     nodes = invert_monotone(
         lambda x: curve.apply(x, full, np),
-        targets,
+        wanted,
         cell_lo,
         cell_hi,
         dfdx=None if derivative is None else (lambda x: derivative(x, full, np)),
         x0=guess,
     )
-    nodes[..., 0], nodes[..., -1] = low, high
     return nodes, y_lo[..., 0], y_hi[..., 0]
 
 

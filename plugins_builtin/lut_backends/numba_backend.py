@@ -17,6 +17,7 @@ import numpy as np
 
 from ispengine.lut.backend import Curve, LutBackend, newton_refine
 from ispengine.lut.table import LutTable
+from plugins_builtin.lut_backends import octave_tables
 
 _kernels: dict[tuple[Any, ...], Any] = {}
 
@@ -217,6 +218,12 @@ class NumbaLutBackend(LutBackend):
     ) -> Any:
         global_kernels, _, inside = kernels_for(curve)
         low, high = curve.domain
+        if (
+            y.dtype == np.float32
+            and not curve.newton_steps
+            and octave_tables.applies(curve.stage, np.asarray(y_lo))
+        ):
+            return self._octave_lookup(y, params, curve)
         dtype = np.float32 if y.dtype == np.float32 else np.float64
         work = np.ascontiguousarray(y, dtype=dtype)
         span = y_hi - y_lo
@@ -245,6 +252,18 @@ class NumbaLutBackend(LutBackend):
                 np,
             )
             out = (np.sign(y) * refined if curve.odd else refined).astype(y.dtype)
+        return out
+
+    def _octave_lookup(self, y: np.ndarray, params: np.ndarray, curve: Curve) -> np.ndarray:
+        """float32 images of curves through 0: bucket index from the float bits."""
+        key = ("octave", curve.odd, curve.domain[1])
+        if key not in _kernels:
+            _kernels[key] = octave_tables.build_kernel(curve.odd, curve.domain[1])
+        count = len(curve.stage.params)
+        tables = octave_tables.octave_tables(curve.stage, params[..., :count])
+        work = np.ascontiguousarray(y)
+        out = np.empty_like(work)
+        _kernels[key](work, work.view(np.uint32), *tables, out)
         return out
 
     def local_lookup(self, y: Any, params: Any, table: LutTable, curve: Curve) -> Any:
