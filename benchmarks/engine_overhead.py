@@ -2,9 +2,10 @@
 
 Measures, in one run on this machine:
 1. the shipped function ISP (CC → GA → GM → CS) and its inverse through
-   ``Pipeline`` (validation, finiteness check, parameter resolution included)
-   against the same stages' ``apply`` called by hand with pre-resolved
-   parameters, as a ratio (target ≤ 1.1, benchmarks.md);
+   ``Pipeline`` stage by stage (``fuse=False``: validation, finiteness check,
+   parameter resolution included) against the same stages' ``apply`` called by
+   hand with pre-resolved parameters, as a ratio (target ≤ 1.1, benchmarks.md),
+   and the default fused pipeline for comparison;
 2. the wall time of ``ispengine plugins`` and of ``python -c "import ispengine"``
    in fresh processes (target < 0.5 s, no torch import).
 
@@ -68,14 +69,16 @@ def main() -> int:
     y = forward(x)
     rows = []
     for label, pipeline, data in (("forward", forward, x), ("inverse", inverse, y)):
-        engine = median_seconds(lambda p=pipeline, d=data: p(d), args.repeat)
+        engine = median_seconds(lambda p=pipeline, d=data: p(d, fuse=False), args.repeat)
         hand = median_seconds(_by_hand(pipeline, data), args.repeat)
+        fused = median_seconds(lambda p=pipeline, d=data: p(d), args.repeat)
         rows.append(
             {
                 "pipeline": f"function_isp {label}",
                 "engine_s": engine,
                 "by_hand_s": hand,
                 "ratio": engine / hand,
+                "engine_fused_s": fused,
             }
         )
 

@@ -212,12 +212,8 @@ class DemosaicBilinearInverse(InverseStage):
         return mosaic(x, self.settings["pattern"], xp)
 
 
-class DemosaicMalvarInverse(InverseStage):
+class DemosaicMalvarInverse(DemosaicBilinearInverse):
     """Mosaicing: exact inverse of Malvar demosaicing (it keeps the measured samples)."""
 
     name = "demosaic_malvar_inverse"
     forward = DemosaicMalvar
-    method = "exact"
-
-    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return mosaic(x, self.settings["pattern"], xp)
