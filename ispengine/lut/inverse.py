@@ -22,7 +22,6 @@ numerical inverse (the LUT is not differentiable).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,34 +32,33 @@ from ispengine.errors import ParamError
 from ispengine.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
 from ispengine.lut.cache import load_or_build, table_path
-from ispengine.lut.table import LutGrid, LutTable, check_lut_invertible, lut_domain, solve_nodes
+from ispengine.lut.table import (
+    LutGrid,
+    LutTable,
+    TableMemo,
+    check_lut_invertible,
+    lut_domain,
+    solve_nodes,
+)
 from ispengine.numerical_inverse import invert_stage
 from ispengine.params import OptionSpec, ParamSpec
 from ispengine.stage import InverseStage, Stage
 
 BACKENDS = ("auto", "numpy", "numba", "cupy")
-GLOBAL_TABLE_CACHE_SIZE = 64
 _loaded_tables: dict[str, LutTable] = {}
-_global_tables: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
+_global_tables = TableMemo()
 
 
 def global_tables(
     stage: type[Stage], points: int, params: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """1-D tables solved at ``params`` (``(..., k)``), memoised: pipelines apply the
-    same constants to image after image."""
-    params = np.ascontiguousarray(params, dtype=np.float64)
-    key = (stage, stage.version, points, params.shape, params.tobytes())
-    if key in _global_tables:
-        _global_tables.move_to_end(key)
-        return _global_tables[key]
-    solved = solve_nodes(stage, [params[..., k] for k in range(params.shape[-1])], points)
-    for array in solved:
-        array.setflags(write=False)
-    _global_tables[key] = solved
-    if len(_global_tables) > GLOBAL_TABLE_CACHE_SIZE:
-        _global_tables.popitem(last=False)
-    return solved
+    """1-D tables solved at ``params`` (``(..., k)``), memoised."""
+    return _global_tables.get(
+        stage,
+        points,
+        params,
+        lambda p: solve_nodes(stage, [p[..., k] for k in range(p.shape[-1])], points),
+    )
 
 
 def lut_channel(v: float, prm: Any, o: int) -> float:

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -244,3 +246,39 @@ def build_lut_table(stage: type[Stage], grid: LutGrid, progress: Any = None) -> 
         if progress is not None:
             progress(i + 1, len(axes[0]))
     return LutTable(stage.name, stage.version, grid, lut_domain(stage), axes, nodes, y_lo, y_hi)
+
+
+class TableMemo:
+    """A small LRU of read-only tables solved for parameter values.
+
+    Pipelines apply the same constants image after image, so tables solved for
+    them are kept, keyed by the stage (and its version), a tag, and the
+    parameter values.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(
+        self,
+        stage: type[Stage],
+        tag: Any,
+        params: np.ndarray,
+        build: Callable[[np.ndarray], tuple[np.ndarray, ...]],
+    ) -> tuple[np.ndarray, ...]:
+        params = np.ascontiguousarray(params, dtype=np.float64)
+        key = (stage, stage.version, tag, params.shape, params.tobytes())
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        tables = build(params)
+        for array in tables:
+            array.setflags(write=False)
+        self._items[key] = tables
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return tables

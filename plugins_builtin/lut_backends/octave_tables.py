@@ -17,20 +17,18 @@ tone curves; the tables hold 49 octaves × 1024 float32 nodes per channel.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
-from ispengine.lut.table import lut_domain, solve_targets
+from ispengine.lut.table import TableMemo, lut_domain, solve_targets
 from ispengine.stage import Stage
 
 MANTISSA_BITS = 10
 SHIFT = 23 - MANTISSA_BITS
 MIN_TARGET = np.float32(2.0**-48)
 BASE = int(MIN_TARGET.view(np.uint32)) >> SHIFT
-CACHE_SIZE = 64
-_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
+_memo = TableMemo()
 
 
 def applies(stage: type[Stage], y_lo: np.ndarray) -> bool:
@@ -50,12 +48,11 @@ def octave_tables(stage: type[Stage], params: np.ndarray) -> tuple[np.ndarray, .
     Returns ``(nodes (B, C, K) float32, y_hi, last, y_last, last_slope, small_slope)``,
     the per-channel arrays shaped ``(B, C)`` (``last`` int64, the others float32).
     """
-    params = np.ascontiguousarray(params, dtype=np.float64)
-    key = (stage, stage.version, params.shape, params.tobytes())
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    low, high = lut_domain(stage)
+    return _memo.get(stage, "octave", params, lambda p: _solve(stage, p))
+
+
+def _solve(stage: type[Stage], params: np.ndarray) -> tuple[np.ndarray, ...]:
+    high = lut_domain(stage)[1]
     columns = [params[..., k] for k in range(params.shape[-1])]
     _, _, y_hi = solve_targets(stage, columns, lambda lo, hi: lo)
     top = np.float32(max(float(np.max(y_hi)), float(MIN_TARGET)))
@@ -65,12 +62,11 @@ def octave_tables(stage: type[Stage], params: np.ndarray) -> tuple[np.ndarray, .
         stage, columns, lambda lo, hi: np.broadcast_to(starts, lo.shape[:-1] + starts.shape)
     )
     hi32 = y_hi.astype(np.float32)
-    last = (hi32.view(np.uint32).astype(np.int64) >> SHIFT) - BASE
-    last = np.clip(last, 0, count - 2)
+    last = np.clip((hi32.view(np.uint32).astype(np.int64) >> SHIFT) - BASE, 0, count - 2)
     y_last = starts[last]
     x_last = np.take_along_axis(nodes, last[..., None], axis=-1)[..., 0]
     span = np.maximum(y_hi - y_last, np.finfo(np.float64).tiny)
-    tables = (
+    return (
         nodes.astype(np.float32),
         hi32,
         last,
@@ -78,12 +74,6 @@ def octave_tables(stage: type[Stage], params: np.ndarray) -> tuple[np.ndarray, .
         ((high - x_last) / span).astype(np.float32),
         (nodes[..., 0] / float(MIN_TARGET)).astype(np.float32),
     )
-    for array in tables:
-        array.setflags(write=False)
-    _cache[key] = tables
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
-    return tables
 
 
 def build_kernel(odd: bool, high: float) -> Any:
