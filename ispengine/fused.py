@@ -34,7 +34,7 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _program(stage: Stage) -> tuple[str, Any, np.ndarray] | None:
+def program(stage: Stage) -> tuple[str, Any, np.ndarray] | None:
     """How ``stage`` runs per pixel: (kind, kernel function, packed parameters), or None."""
     cls = type(stage)
     if stage.input_layout != "rgb" or stage.output_layout != "rgb":
@@ -70,11 +70,30 @@ def plan(stages: Sequence[Stage]) -> list[tuple[str, Any, np.ndarray]] | None:
     """The per-pixel programs of all ``stages``, or None if any cannot be fused."""
     programs = []
     for stage in stages:
-        program = _program(stage)
-        if program is None:
+        step = program(stage)
+        if step is None:
             return None
-        programs.append(program)
+        programs.append(step)
     return programs
+
+
+def segments(stages: Sequence[Stage]) -> list[tuple[int, list[tuple[str, Any, np.ndarray]] | None]]:
+    """Execution groups: ``(first stage index, programs)`` for runs of two or more
+    fusable stages, ``(index, None)`` for a stage that runs on its own (0-based)."""
+    programs = [program(stage) for stage in stages] if numba_available() else []
+    groups: list[tuple[int, list[tuple[str, Any, np.ndarray]] | None]] = []
+    index = 0
+    while index < len(stages):
+        end = index
+        while end < len(programs) and programs[end] is not None:
+            end += 1
+        if end - index >= 2:
+            groups.append((index, programs[index:end]))
+            index = end
+        else:
+            groups.append((index, None))
+            index += 1
+    return groups
 
 
 def _bind(kind: str, kernel: Any, offsets: tuple[int, ...]) -> Any:

@@ -25,8 +25,8 @@ from ispengine.errors import (
     SpecError,
     UnknownComponentError,
 )
-from ispengine.fused import numba_available, run_fused
-from ispengine.fused import plan as fused_plan
+from ispengine.fused import run_fused
+from ispengine.fused import segments as fused_segments
 from ispengine.registry import Registry
 from ispengine.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.stage import InverseStage, Stage
@@ -89,7 +89,7 @@ class Pipeline:
                     key=key,
                 )
         self._registry = registry
-        self._plan: list[tuple[int, int, Any]] | None = None
+        self._groups: list[tuple[int, Any]] | None = None
         self._check_layouts()
 
     # -- construction ---------------------------------------------------------
@@ -232,8 +232,9 @@ class Pipeline:
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
         fusing = fuse and not params and isinstance(x, np.ndarray)
-        for first, _last, programs in self._segments() if fusing else self._unfused():
-            step = self.steps[first - 1]
+        groups = self._fused_groups() if fusing else [(i, None) for i in range(len(self.steps))]
+        for first, programs in groups:
+            step = self.steps[first]
             try:
                 if programs is not None:
                     check_image(x, "rgb")
@@ -241,31 +242,14 @@ class Pipeline:
                 else:
                     x = step.stage(x, params.get(step.label))
             except (InputError, ParamError) as error:
-                raise type(error)(f"stage {first} ({step.label}): {error}") from None
+                raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
         return x
 
-    def _unfused(self) -> list[tuple[int, int, None]]:
-        return [(i, i, None) for i in range(1, len(self.steps) + 1)]
-
-    def _segments(self) -> list[tuple[int, int, Any]]:
-        """Stages grouped for execution: (first, last, fused programs or None), 1-based."""
-        if self._plan is None:
-            self._plan = self._unfused()
-            if numba_available():
-                self._plan = []
-                index = 1
-                while index <= len(self.steps):
-                    end = index
-                    while end <= len(self.steps) and fused_plan([self.steps[end - 1].stage]):
-                        end += 1
-                    if end - index >= 2:
-                        stages = [s.stage for s in self.steps[index - 1 : end - 1]]
-                        self._plan.append((index, end - 1, fused_plan(stages)))
-                        index = end
-                    else:
-                        self._plan.append((index, index, None))
-                        index += 1
-        return self._plan
+    def _fused_groups(self) -> list[tuple[int, Any]]:
+        """How the stages run with fusion (computed once; see :func:`ispengine.fused.segments`)."""
+        if self._groups is None:
+            self._groups = fused_segments(self.stages)
+        return self._groups
 
     def inverse(self) -> Pipeline:
         """The inverse pipeline: each stage's registered inverse, in reverse order.

@@ -66,7 +66,7 @@ def test_fused_chain_equals_stage_by_stage(spec, seed, dtype):
 def test_chains_are_fused_only_with_constant_parameters():
     pipeline = Pipeline.from_dict({"stage": [{"type": "gain"}, {"type": "gamma_tone"}]})
     assert plan(list(pipeline.stages)) is not None
-    assert pipeline._segments()[0][2] is not None
+    assert pipeline._fused_groups()[0][1] is not None
     x = np.full((2, 2, 3), 0.4)
     maps = {"gain": {"p_h": np.full((2, 2, 3), 0.7)}}
     assert np.allclose(pipeline(x, maps), pipeline(x, maps, fuse=False))

@@ -204,6 +204,13 @@ def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
     return (*_kernels[key], inside)
 
 
+def _refine_outside(out: np.ndarray, y: np.ndarray, params: np.ndarray, curve: Curve) -> np.ndarray:
+    """Newton steps with the vectorised reference, for stages without scalar kernels."""
+    a = np.abs(y) if curve.odd else y
+    refined = newton_refine(np.abs(out).astype(np.float64), a.astype(np.float64), params, curve, np)
+    return (np.sign(y) * refined if curve.odd else refined).astype(y.dtype)
+
+
 class NumbaLutBackend(LutBackend):
     """Parallel CPU lookups compiled with Numba."""
 
@@ -243,15 +250,7 @@ class NumbaLutBackend(LutBackend):
         )
         out = out.astype(y.dtype, copy=False)
         if curve.newton_steps and not inside:
-            a = np.abs(y) if curve.odd else y
-            refined = newton_refine(
-                np.abs(out).astype(np.float64),
-                a.astype(np.float64),
-                params[:, None, :, :],
-                curve,
-                np,
-            )
-            out = (np.sign(y) * refined if curve.odd else refined).astype(y.dtype)
+            out = _refine_outside(out, y, params[:, None, :, :], curve)
         return out
 
     def _octave_lookup(self, y: np.ndarray, params: np.ndarray, curve: Curve) -> np.ndarray:
@@ -289,9 +288,5 @@ class NumbaLutBackend(LutBackend):
             out,
         )
         if curve.newton_steps and not inside:
-            a = np.abs(y) if curve.odd else y
-            refined = newton_refine(
-                np.abs(out).astype(np.float64), a.astype(np.float64), params, curve, np
-            )
-            out = (np.sign(y) * refined if curve.odd else refined).astype(y.dtype)
+            out = _refine_outside(out, y, params, curve)
         return out
