@@ -207,7 +207,8 @@ def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
 def _refine_outside(out: np.ndarray, y: np.ndarray, params: np.ndarray, curve: Curve) -> np.ndarray:
     """Newton steps with the vectorised reference, for stages without scalar kernels."""
     a = np.abs(y) if curve.odd else y
-    refined = newton_refine(np.abs(out).astype(np.float64), a.astype(np.float64), params, curve, np)
+    start = np.abs(out) if curve.odd else out
+    refined = newton_refine(start.astype(np.float64), a.astype(np.float64), params, curve, np)
     return (np.sign(y) * refined if curve.odd else refined).astype(y.dtype)
 
 
