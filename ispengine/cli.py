@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,31 +148,50 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _transform(args: argparse.Namespace, *, invert: bool) -> int:
-    from ispengine.image_files import check_output_path, read_image, write_image
+    from ispengine.convert import batch_jobs, check_target, convert_file, convert_job
 
-    check_output_path(args.output)
+    source, target = Path(args.input), Path(args.output)
     pipeline = _load_pipeline(args.spec)
     if invert:
         pipeline = pipeline.inverse()
-    image = read_image(args.input)
-    start = time.perf_counter()
-    try:
-        result = pipeline(image)
-    except ISPEngineError as error:
-        raise type(error)(f"{args.input}: {error}") from None
-    elapsed = time.perf_counter() - start
-    clipped = write_image(args.output, result)
-    print(
-        f"{args.input} -> {args.output}: {pipeline.name}, shape {tuple(result.shape)}, "
-        f"{elapsed * 1000:.1f} ms"
-    )
-    if clipped:
-        share = 100.0 * clipped / result.size
+    like = None
+    if args.like:
+        from ispengine.raw.reader import read_raw
+
+        like = read_raw(args.like)
+    if source.is_dir():
+        suffix = args.format if args.format.startswith(".") else f".{args.format}"
+        check_target(f"x{suffix}")
+        jobs = [
+            (args.spec, s, t, invert, args.like, args.bits)
+            for s, t in batch_jobs(source, target, suffix)
+        ]
+        from ispengine.executors import make_executor
+
+        with make_executor(args.executor, args.workers, args.address) as executor:
+            results = executor.map(convert_job, jobs, progress=f"{pipeline.name}")
+    else:
+        results = [convert_file(pipeline, source, target, like=like, bits=args.bits)]
+    failures = [r for r in results if isinstance(r, str)]
+    for result in results:
+        if isinstance(result, str):
+            print(f"ispengine: error: {result}", file=sys.stderr)
+            continue
+        print(result.summary(pipeline.name))
+        if result.clipped:
+            share = 100.0 * result.clipped / result.size
+            print(
+                f"ispengine: warning: {result.clipped} values ({share:.2f}%) outside the output "
+                f"range were clipped in {result.target}; write .npy to keep them",
+                file=sys.stderr,
+            )
+    if failures:
         print(
-            f"ispengine: warning: {clipped} values ({share:.2f}%) outside [0, 1] were clipped in "
-            f"{args.output}; write .npy to keep them",
+            f"ispengine: error: {len(failures)} of {len(results)} files failed "
+            "(nothing written for them)",
             file=sys.stderr,
         )
+        return EXIT_USAGE
     return 0
 
 
@@ -218,8 +236,36 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("spec", help="spec file, or the name of a shipped spec")
-        sub.add_argument("input", help="input image: .npy (float), .png or .tif/.tiff")
-        sub.add_argument("output", help="output image: .npy (lossless), .png or .tif (16-bit)")
+        sub.add_argument(
+            "input",
+            help="input: a camera RAW file (.dng, .cr2, .nef, ... via LibRaw), an image "
+            "(.png, .jpg, .tif, .npy), or a folder of them",
+        )
+        sub.add_argument(
+            "output",
+            help="output: .png/.tif (16-bit unless --bits 8), .jpg, .npy (lossless) or .dng "
+            "(RAW mosaic); a folder when the input is a folder",
+        )
+        sub.add_argument(
+            "--like",
+            metavar="RAW",
+            help="take from_metadata values (pattern, levels, white balance, colour matrix) "
+            "from this RAW file when the input has none",
+        )
+        sub.add_argument("--bits", type=int, choices=(8, 16), help="bit depth of PNG/TIFF output")
+        sub.add_argument(
+            "--format",
+            default="png" if name == "run" else "dng",
+            help="output type for a folder input (default: %(default)s)",
+        )
+        sub.add_argument(
+            "--executor",
+            default="process",
+            choices=("serial", "process", "dask"),
+            help="how a folder is processed (default: %(default)s, a local process pool)",
+        )
+        sub.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+        sub.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
         sub.set_defaults(func=func)
 
     demo = commands.add_parser("demo", help="run the shipped function ISP on a built-in image")

@@ -7,7 +7,9 @@ compile (nothing is imported or compiled until a chain first runs):
   ``prm[o:]``; the stage's ``channel_params()`` returns them as a ``(3, k)``
   array, one row per channel; or
 * ``pixel_kernel(r, g, b, prm, o) -> (r, g, b)``: a whole pixel (3×3 matrices),
-  with ``pixel_params()`` returning a 1-D array; or
+  with ``pixel_params()`` returning a 1-D array (``pixel_kernel_factory()``
+  may build that kernel on first use, when it needs Numba-compiled helpers,
+  e.g. :func:`ispengine.curve_table.table_pixel_kernel`); or
 * ``scalar_forward(x, a, b, c)`` of a monotone curve (the LUT declaration),
   used per channel with the stage's three parameters (odd curves on ``|x|``).
 
@@ -42,6 +44,10 @@ def program(stage: Stage) -> tuple[str, Any, np.ndarray] | None:
     if getattr(cls, "pixel_kernel", None) is not None:
         packed = stage.pixel_params()
         return None if packed is None else ("pixel", cls.pixel_kernel, np.ravel(packed))
+    if getattr(cls, "pixel_kernel_factory", None) is not None:
+        packed = stage.pixel_params()
+        kernel = cls.pixel_kernel_factory() if packed is not None else None
+        return None if packed is None else ("pixel", kernel, np.ravel(packed))
     if getattr(cls, "channel_kernel", None) is not None:
         packed = stage.channel_params()
         return None if packed is None else ("channel", cls.channel_kernel, np.asarray(packed))
@@ -77,23 +83,54 @@ def plan(stages: Sequence[Stage]) -> list[tuple[str, Any, np.ndarray]] | None:
     return programs
 
 
-def segments(stages: Sequence[Stage]) -> list[tuple[int, list[tuple[str, Any, np.ndarray]] | None]]:
+def segments(stages: Sequence[Stage]) -> list[tuple[int, list | None]]:
     """Execution groups: ``(first stage index, programs)`` for runs of two or more
-    fusable stages, ``(index, None)`` for a stage that runs on its own (0-based)."""
-    programs = [program(stage) for stage in stages] if numba_available() else []
-    groups: list[tuple[int, list[tuple[str, Any, np.ndarray]] | None]] = []
+    fusable stages, ``(index, None)`` for a stage that runs on its own (0-based).
+
+    A run is either pixelwise RGB stages, or a camera front end: per-site mosaic
+    corrections, optionally a demosaic and pixelwise RGB stages after it
+    (:mod:`ispengine.fused_mosaic`), all with the same Bayer pattern.
+    """
+    if not numba_available():
+        return [(i, None) for i in range(len(stages))]
+    from ispengine.fused_mosaic import mosaic_program
+
+    rgb = [program(stage) for stage in stages]
+    mosaic = [mosaic_program(stage) for stage in stages]
+    groups: list[tuple[int, list | None]] = []
     index = 0
     while index < len(stages):
         end = index
-        while end < len(programs) and programs[end] is not None:
-            end += 1
+        if mosaic[index] is not None:
+            pattern = mosaic[index][2]
+            while end < len(stages) and mosaic[end] is not None and mosaic[end][2] == pattern:
+                end += 1
+                if mosaic[end - 1][0] == "demosaic":
+                    while end < len(stages) and rgb[end] is not None:
+                        end += 1
+                    break
+            programs = [mosaic[i] or rgb[i] for i in range(index, end)]
+        else:
+            while end < len(stages) and rgb[end] is not None:
+                end += 1
+            programs = rgb[index:end]
         if end - index >= 2:
-            groups.append((index, programs[index:end]))
+            groups.append((index, programs))
             index = end
         else:
             groups.append((index, None))
             index += 1
     return groups
+
+
+def run_group(programs: list, x: np.ndarray) -> np.ndarray:
+    """Run one fused group from :func:`segments` on a numpy image."""
+    if programs[0][0] in ("cfa_affine", "demosaic"):
+        from ispengine.fused_mosaic import run_mosaic_fused
+
+        head = [p for p in programs if p[0] in ("cfa_affine", "demosaic")]
+        return run_mosaic_fused(head, programs[len(head) :], x)
+    return run_fused(programs, x)
 
 
 def _bind(kind: str, kernel: Any, offsets: tuple[int, ...]) -> Any:
@@ -146,30 +183,36 @@ def _chain(steps: list[Any]) -> Any:
     return run
 
 
-def _kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarray]:
-    """The compiled chain (cached by structure) and its packed parameters."""
-    import numba
-
+def chain_kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarray, tuple]:
+    """The compiled per-pixel chain ``(r, g, b, prm) -> (r, g, b)`` (cached by
+    structure), its packed parameters, and its cache key."""
     packed, offsets, key = [], [], []
     position = 0
     for kind, kernel, params in programs:
         if kind == "pixel":
             channel_offsets = (position, position, position)
-            packed.append(params)
-            position += params.size
         else:
             width = params.shape[-1]
             channel_offsets = tuple(position + c * width for c in range(3))
-            packed.append(params.ravel())
-            position += params.size
+        packed.append(np.ravel(params))
+        position += params.size
         offsets.append(channel_offsets)
         key.append((kind, kernel, channel_offsets))
     key = tuple(key)
-    if key not in _compiled:
+    if ("chain", key) not in _compiled:
         steps = [
             _bind(kind, kernel, o) for (kind, kernel, _), o in zip(programs, offsets, strict=True)
         ]
-        chain = _chain(steps)
+        _compiled[("chain", key)] = _chain(steps)
+    return _compiled[("chain", key)], np.concatenate(packed) if packed else np.zeros(1), key
+
+
+def _kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarray]:
+    """The compiled pass over pixels (cached by structure) and its packed parameters."""
+    import numba
+
+    chain, packed, key = chain_kernel(programs)
+    if key not in _compiled:
 
         @numba.njit(parallel=True, nogil=True, fastmath=True)
         def run_all(x, prm, out):  # noqa: ANN001, ANN202
@@ -180,7 +223,7 @@ def _kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarra
                 out[q, 2] = b
 
         _compiled[key] = run_all
-    return _compiled[key], np.concatenate(packed) if packed else np.zeros(0)
+    return _compiled[key], packed
 
 
 def run_fused(programs: list[tuple[str, Any, np.ndarray]], x: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from ispengine.errors import (
     SpecError,
     UnknownComponentError,
 )
-from ispengine.fused import run_fused
+from ispengine.fused import run_group
 from ispengine.fused import segments as fused_segments
 from ispengine.registry import Registry
 from ispengine.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
@@ -66,6 +66,7 @@ class Pipeline:
         inverse_choices: Mapping[str, InverseChoice] | None = None,
         registry: Registry | None = None,
         source: str = "<python>",
+        bindings: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         steps = []
         for item in stages:
@@ -90,6 +91,14 @@ class Pipeline:
                 )
         self._registry = registry
         self._groups: list[tuple[int, Any]] | None = None
+        # Stage values taken from each input's metadata: {label: {param or option: key}}.
+        self.bindings: dict[str, dict[str, str]] = {
+            label: dict(b) for label, b in (bindings or {}).items() if b
+        }
+        unknown = sorted(set(self.bindings) - {s.label for s in self.steps})
+        if unknown:
+            raise SpecError(f"from_metadata: no stage is labelled {unknown[0]!r}", source=source)
+        self._binder = self.bind
         self._check_layouts()
 
     # -- construction ---------------------------------------------------------
@@ -131,7 +140,16 @@ class Pipeline:
                     raise SpecError(str(error), key="type", **at) from None
                 record = registry.get("filter", entry.type)
             stage = _build(lambda r=record, e=entry: _configured(r.cls, e.params), at)
-            missing = stage.missing_params()
+            settable = {p.name for p in stage.params} | {o.name for o in stage.options}
+            for name in entry.from_metadata:
+                if name not in settable:
+                    raise SpecError(
+                        f"{entry.type!r} has no parameter or option {name!r} "
+                        f"(known: {', '.join(sorted(settable)) or 'none'})",
+                        key=f"from_metadata.{name}",
+                        **at,
+                    )
+            missing = [m for m in stage.missing_params() if m not in entry.from_metadata]
             if missing:
                 spec_ = stage.param_spec(missing[0])
                 raise SpecError(
@@ -172,6 +190,7 @@ class Pipeline:
             inverse_choices=choices,
             registry=registry,
             source=spec.source,
+            bindings={e.label: e.from_metadata for e in spec.stages},
         )
 
     def _check_layouts(self) -> None:
@@ -210,11 +229,15 @@ class Pipeline:
         *,
         check: bool = True,
         fuse: bool = True,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Any:
         """Run every stage in order.
 
         Args:
-            x: the input image (layout of the pipeline's ``input`` space).
+            x: the input image (layout of the pipeline's ``input`` space), or a
+                :class:`~ispengine.raw.RawImage`, whose mosaic is the input and
+                whose :meth:`~ispengine.raw.RawImage.metadata` fills the
+                ``from_metadata`` values.
             params: per-call values by stage label, e.g. per-image arrays or
                 per-pixel maps from a predictor; they override the constants.
             check: reject NaN/Inf inputs (one pass over the image).
@@ -222,7 +245,22 @@ class Pipeline:
                 parameters as one compiled pass (numpy inputs, Numba installed;
                 see :mod:`ispengine.fused`). Results equal the stage-by-stage ones
                 to rounding.
+            metadata: values for the stages' ``from_metadata`` bindings (e.g.
+                ``raw.metadata()``), when ``x`` is an array.
         """
+        from ispengine.raw.image import RawImage
+
+        if isinstance(x, RawImage):
+            metadata = {**x.metadata(), **(metadata or {})}
+            x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
+        if self.bindings:
+            if metadata is None:
+                label, names = next(iter(self.bindings.items()))
+                raise ParamError(
+                    f"stage {label!r} takes {', '.join(names)} from the input's metadata; "
+                    "pass a RawImage or metadata=..."
+                )
+            return self._binder(metadata)(x, params, check=check, fuse=fuse)
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.labels))
         if unknown:
@@ -236,9 +274,12 @@ class Pipeline:
         for first, programs in groups:
             step = self.steps[first]
             try:
-                if programs is not None:
-                    check_image(x, "rgb")
-                    x = run_fused(programs, x)
+                if programs is not None and _fusable(step.stage, x):
+                    x = run_group(programs, x)
+                elif programs is not None:  # too small for the fused kernels
+                    for offset in range(len(programs)):
+                        inner = self.steps[first + offset]
+                        x = inner.stage(x, params.get(inner.label))
                 else:
                     x = step.stage(x, params.get(step.label))
             except (InputError, ParamError) as error:
@@ -250,6 +291,46 @@ class Pipeline:
         if self._groups is None:
             self._groups = fused_segments(self.stages)
         return self._groups
+
+    def bind(self, metadata: Mapping[str, Any]) -> Pipeline:
+        """This pipeline with every ``from_metadata`` value taken from ``metadata``.
+
+        Raises :class:`ParamError` naming the stage when a key is missing or a
+        value is outside the parameter's declared range.
+        """
+        steps = []
+        for index, step in enumerate(self.steps, start=1):
+            names = self.bindings.get(step.label)
+            if not names:
+                steps.append((step.label, step.stage))
+                continue
+            stage = step.stage
+            values = {k: v for k, v in stage.values.items() if v is not None} | stage.settings
+            for name, key in names.items():
+                if key not in metadata:
+                    raise ParamError(
+                        f"stage {index} ({step.label}): {name} comes from metadata {key!r}, "
+                        "which the input does not have"
+                    )
+                values[name] = metadata[key]
+            try:
+                bound = type(stage)(**values)
+                if isinstance(stage, InverseStage):
+                    bound = type(stage).from_forward(
+                        type(stage.forward_stage)(**values), **stage.method_settings
+                    )
+            except ParamError as error:
+                raise ParamError(f"stage {index} ({step.label}), from metadata: {error}") from None
+            steps.append((step.label, bound))
+        return Pipeline(
+            steps,
+            name=self.name,
+            input=self.input,
+            output=self.output,
+            inverse_choices=self.inverse_choices,
+            registry=self._registry,
+            source=self.source,
+        )
 
     def inverse(self) -> Pipeline:
         """The inverse pipeline: each stage's registered inverse, in reverse order.
@@ -276,18 +357,28 @@ class Pipeline:
                     )
                 choice = InverseChoice(records[0].cls, {})
             steps.append((step.label, choice.cls.from_forward(stage, **choice.settings)))
-        return Pipeline(
+        inverse = Pipeline(
             steps,
             name=f"{self.name}-inverse",
             input=self.output,
             output=self.input,
             registry=registry,
             source=self.source,
+            bindings=self.bindings,
         )
+        if self.bindings:  # bind the forward stages, then invert them
+            inverse._binder = lambda metadata: self.bind(metadata).inverse()
+        return inverse
 
     def __repr__(self) -> str:
         chain = " -> ".join(f"{s.label}:{s.stage.name}" for s in self.steps)
         return f"Pipeline({self.name!r}: {self.input} -> [{chain}] -> {self.output})"
+
+
+def _fusable(stage: Stage, x: np.ndarray) -> bool:
+    """Check ``x`` like ``stage`` would; False when a mosaic is too small to fuse."""
+    check_image(x, stage.input_layout, need_even=stage.needs_even_size)
+    return stage.input_layout != "mosaic" or min(x.shape[-2:]) > 2
 
 
 def _default_registry() -> Registry:

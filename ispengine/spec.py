@@ -17,6 +17,11 @@ Format (schema 1)::
     name = "gain"                 # optional label, defaults to the type
     params = { p_x = 0.3 }        # constants; omitted ones take the default
 
+    [[stage]]
+    type = "mosaic_white_balance"
+    from_metadata = { gains = "wb_gains", pattern = "cfa_pattern" }
+                                  # values taken from each input file's metadata
+
     [inverse.gain]                # optional: how the stage labelled "gain" is inverted
     method = "exact"              # exact | lut | numerical | learned (others: method settings)
 """
@@ -30,6 +35,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ispengine.errors import SpecError
+from ispengine.raw.image import METADATA_KEYS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,7 +63,7 @@ ENVELOPE_KEYS = (
     "stage",
     "inverse",
 )
-STAGE_KEYS = ("type", "name", "params")
+STAGE_KEYS = ("type", "name", "params", "from_metadata")
 
 
 @frozen
@@ -68,6 +74,7 @@ class StageSpec:
     type: str
     label: str
     params: dict[str, Any] = field(factory=dict)
+    from_metadata: dict[str, str] = field(factory=dict)
 
 
 @frozen
@@ -183,7 +190,22 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
             )
         labels[label] = index
         params = _expect(raw.get("params", {}), dict, key="params", **at)
-        stages.append(StageSpec(index, stage_type, label, dict(params)))
+        bindings = _expect(raw.get("from_metadata", {}), dict, key="from_metadata", **at)
+        for bound, source_key in bindings.items():
+            _expect(source_key, str, key=f"from_metadata.{bound}", **at)
+            if source_key not in METADATA_KEYS:
+                raise SpecError(
+                    f"unknown metadata key {source_key!r} (known: {', '.join(METADATA_KEYS)})",
+                    key=f"from_metadata.{bound}",
+                    **at,
+                )
+            if bound in params:
+                raise SpecError(
+                    "given both as a constant in params and in from_metadata",
+                    key=f"from_metadata.{bound}",
+                    **at,
+                )
+        stages.append(StageSpec(index, stage_type, label, dict(params), dict(bindings)))
     inverse = {}
     raw_inverse = _expect(data.get("inverse", {}), dict, key="inverse", **where)
     for label, table in raw_inverse.items():

@@ -17,8 +17,10 @@ def shipped_specs() -> dict[str, Path]:
 
 
 def resolve_spec(name_or_path: str) -> Path:
-    """A spec path: an existing file, else a shipped spec of that name, else the path as given."""
+    """A spec path: an existing file, else a shipped spec of that name (with or without
+    ``.toml``), else the path as given."""
     path = Path(name_or_path)
     if path.exists():
         return path
-    return shipped_specs().get(name_or_path, path)
+    shipped = shipped_specs()
+    return shipped.get(name_or_path, shipped.get(path.stem if path.suffix == ".toml" else "", path))

@@ -80,6 +80,14 @@ class BlackLevel(Stage):
             return self.input_range
         return (0.0, float(np.max(white)))
 
+    def cfa_affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``y = x · scale[c] + offset[c]`` per CFA channel, for fused chains (constants only)."""
+        black, white = self.values["black"], self.values["white"]
+        if black is None or white is None or black.shape not in ((), (4,)) or white.shape != ():
+            return None
+        scale = 1.0 / (float(white) - np.broadcast_to(black, (4,)))
+        return scale, -np.broadcast_to(black, (4,)) * scale
+
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         black, white = p["black"], p["white"]
         planes = [

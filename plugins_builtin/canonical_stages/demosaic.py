@@ -162,6 +162,11 @@ class BayerDemosaic(Stage):
 
     method: ClassVar[str]
 
+    @property
+    def fused_demosaic(self) -> str:
+        """The method name for fused camera chains (:mod:`ispengine.fused_mosaic`)."""
+        return self.method
+
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         if isinstance(x, np.ndarray) and min(x.shape[-2:]) > 2 and demosaic_kernels.available():
             return demosaic_kernels.demosaic_numpy(x, self.settings["pattern"], self.method)

@@ -31,7 +31,16 @@ def _site_table(pattern: str) -> np.ndarray:
     return table
 
 
-def _build(method: str) -> Any:
+def estimates_function(method: str) -> Any:
+    """The compiled ``estimates(m, i, j) -> (green, row, column, cross)`` of ``method``:
+    the missing-colour estimates at site (i, j) of the padded mosaic ``m``."""
+    key = ("estimates", method)
+    if key not in _kernels:
+        _kernels[key] = _build_estimates(method)
+    return _kernels[key]
+
+
+def _build_estimates(method: str) -> Any:
     import numba
 
     malvar = method == "malvar"
@@ -49,6 +58,14 @@ def _build(method: str) -> Any:
         column = (5.0 * c + 4.0 * (n + s) - (n2 + s2 + diagonal) + 0.5 * (w2 + e2)) * 0.125
         cross = (6.0 * c + 2.0 * diagonal - 1.5 * (n2 + s2 + w2 + e2)) * 0.125
         return green, row, column, cross
+
+    return estimates
+
+
+def _build(method: str) -> Any:
+    import numba
+
+    estimates = estimates_function(method)
 
     @numba.njit(parallel=True, nogil=True)
     def kernel(padded, sites, out):  # noqa: ANN001, ANN202

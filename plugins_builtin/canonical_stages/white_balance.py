@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages.cfa import (
@@ -85,6 +87,14 @@ class MosaicWhiteBalance(Stage):
     input_layout = "mosaic"
     output_layout = "mosaic"
     needs_even_size = True
+
+    def cfa_affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``y = x · gain[colour of c]`` per CFA channel, for fused chains (constants only)."""
+        gains = self.values["gains"]
+        if gains is None or gains.shape not in ((), (3,)):
+            return None
+        scale = np.broadcast_to(gains, (3,))[list(CFA_COLOUR)].astype(np.float64)
+        return scale, np.zeros(4)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return scale_mosaic(x, p["gains"], self.settings["pattern"], xp)

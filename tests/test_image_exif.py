@@ -1,0 +1,61 @@
+"""sRGB image files keep EXIF capture parameters (PNG 8/16-bit, JPEG, TIFF)."""
+
+import numpy as np
+import pytest
+
+from ispengine.errors import InputError
+from ispengine.image_files import read_capture, read_image, write_image
+from ispengine.raw import CaptureParams
+
+CAPTURE = CaptureParams(
+    iso=1600, exposure_time=1 / 60, f_number=5.6, focal_length=85, make="Acme", model="Z9"
+)
+
+
+@pytest.mark.parametrize(
+    "name, bits, tolerance",
+    [
+        ("a.png", 8, 0.5 / 255),
+        ("b.png", 16, 0.5 / 65535),
+        ("c.jpg", 8, 0.08),
+        ("d.tif", 16, 0.5 / 65535),
+        ("e.tiff", 8, 0.5 / 255),
+    ],
+)
+def test_exif_round_trip(tmp_path, name, bits, tolerance):
+    image = np.random.default_rng(0).random((24, 32, 3))
+    write_image(tmp_path / name, image, capture=CAPTURE, bits=bits)
+    back = read_image(tmp_path / name)
+    assert back.shape == image.shape
+    assert np.abs(back - image).max() <= tolerance + 1e-12
+    assert read_capture(tmp_path / name) == CAPTURE
+
+
+def test_image_without_exif_has_unknown_capture(tmp_path):
+    write_image(tmp_path / "plain.png", np.zeros((4, 4, 3)))
+    assert read_capture(tmp_path / "plain.png") == CaptureParams()
+
+
+def test_unreadable_exif_is_one_clear_error(tmp_path):
+    write_image(tmp_path / "x.jpg", np.zeros((8, 8, 3)), capture=CAPTURE)
+    data = bytearray((tmp_path / "x.jpg").read_bytes())
+    at = data.find(b"Exif\0\0")
+    data[at + 6 : at + 14] = b"XX\x00\x2a\xff\xff\xff\xff"  # a broken TIFF header
+    (tmp_path / "x.jpg").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="unreadable EXIF"):
+        read_capture(tmp_path / "x.jpg")
+
+
+def test_bad_bit_depth_and_empty_images_are_refused(tmp_path):
+    with pytest.raises(InputError, match="cannot write 16-bit"):
+        write_image(tmp_path / "x.jpg", np.zeros((4, 4, 3)), bits=16)
+    with pytest.raises(InputError, match="empty"):
+        write_image(tmp_path / "x.png", np.zeros((0, 4, 3)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_png_passed_as_jpeg_is_refused(tmp_path):
+    write_image(tmp_path / "p.png", np.zeros((4, 4, 3)), bits=8)
+    (tmp_path / "p.jpg").write_bytes((tmp_path / "p.png").read_bytes())
+    with pytest.raises(InputError, match="not a JPEG"):
+        read_image(tmp_path / "p.jpg")
