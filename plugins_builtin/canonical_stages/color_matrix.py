@@ -11,7 +11,8 @@
   round trip is exact to rounding.
 
 Parameters:
-    matrix (``camera_to_srgb``): 3×3, every entry in [-4, 4], required; its
+    matrix (``camera_to_srgb``): 3×3, every entry in [-8, 8] (sensors with
+        strongly overlapping sensitivities, such as Foveon's, reach ±6), required; its
         condition number must be at most 20 (as for ``color_correction``) and
         its 2-norm at least 0.1 (it maps the camera's white to about 1; a
         near-zero matrix would underflow in float32). A constant or per-image
@@ -59,8 +60,8 @@ class CameraToSRGB(ColorCorrection):
         ParamSpec(
             "matrix",
             MATRIX_3X3,
-            -4.0,
-            4.0,
+            -8.0,
+            8.0,
             local=False,
             description="camera RGB to linear sRGB (D65), condition number <= 20",
         ),
