@@ -135,19 +135,23 @@ def _identity(r, g, b, prm):  # noqa: ANN001, ANN202
 
 
 def run_mosaic_fused(head: list[tuple[str, Any, str]], rgb_programs: list, x: np.ndarray):
-    """Run affine mosaic programs, then (if present) demosaic and the RGB chain."""
+    """Run affine mosaic programs, then (if present) demosaic and the RGB chain.
+
+    ``x`` may be float32/float64, or unsigned integer raw numbers (read directly,
+    with a float32 result), which saves converting a RAW mosaic first."""
     from ispengine.fused import chain_kernel
 
+    dtype = np.float32 if x.dtype.kind == "u" else x.dtype
     pattern = head[0][2]
     affines = [p[1] for p in head if p[0] == "cfa_affine"]
     scale, offset = _site_tables(affines, pattern)
     flat = x.reshape((-1,) + x.shape[-2:])
     demosaic = next((p[1] for p in head if p[0] == "demosaic"), None)
     if demosaic is None:  # corrections only: one pass, same layout
-        out = np.empty_like(flat)
+        out = np.empty(flat.shape, dtype=dtype)
         for index in range(flat.shape[0]):
             height, width = flat.shape[-2:]
-            padded = np.empty((height + 4, width + 4), dtype=x.dtype)
+            padded = np.empty((height + 4, width + 4), dtype=dtype)
             _prepass()(flat[index], scale, offset, padded)
             out[index] = padded[2:-2, 2:-2]
         return out.reshape(x.shape)
@@ -160,9 +164,9 @@ def run_mosaic_fused(head: list[tuple[str, Any, str]], rgb_programs: list, x: np
             _compiled["identity"] = numba.njit(inline="always")(_identity)
         chain, packed, key = _compiled["identity"], np.zeros(1), ()
     kernel = _cell_kernel(demosaic, pattern, chain, key)
-    out = np.empty(flat.shape + (3,), dtype=x.dtype)
+    out = np.empty(flat.shape + (3,), dtype=dtype)
     height, width = flat.shape[-2:]
-    padded = np.empty((height + 4, width + 4), dtype=x.dtype)
+    padded = np.empty((height + 4, width + 4), dtype=dtype)
     for index in range(flat.shape[0]):
         _prepass()(flat[index], scale, offset, padded)
         _mirror_pad_in_place(padded)

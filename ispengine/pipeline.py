@@ -252,6 +252,10 @@ class Pipeline:
 
         if isinstance(x, RawImage):
             metadata = {**x.metadata(), **(metadata or {})}
+            if self.bindings:
+                return self._binder(metadata)(x, params, check=check, fuse=fuse)
+            if fuse and not params and x.mosaic.dtype.kind == "u" and self._starts_fused_mosaic():
+                return self._run_raw_fused(x.mosaic)
             x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
         if self.bindings:
             if metadata is None:
@@ -282,6 +286,26 @@ class Pipeline:
                         x = inner.stage(x, params.get(inner.label))
                 else:
                     x = step.stage(x, params.get(step.label))
+            except (InputError, ParamError) as error:
+                raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
+        return x
+
+    def _starts_fused_mosaic(self) -> bool:
+        groups = self._fused_groups()
+        programs = groups[0][1]
+        return programs is not None and programs[0][0] in ("cfa_affine", "demosaic")
+
+    def _run_raw_fused(self, mosaic: np.ndarray) -> Any:
+        """A RAW mosaic of unsigned raw numbers straight into the fused front end (no
+        float copy first; integers need no finiteness check)."""
+        groups = self._fused_groups()
+        x = mosaic
+        if min(mosaic.shape[-2:]) <= 2:
+            return self(mosaic.astype(np.float32), fuse=False)
+        for first, programs in groups:
+            step = self.steps[first]
+            try:
+                x = run_group(programs, x) if programs is not None else step.stage(x)
             except (InputError, ParamError) as error:
                 raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
         return x
