@@ -242,6 +242,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out))
 
 
+def _add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    from ispengine.executors import EXECUTORS
+
+    parser.add_argument(
+        "--executor",
+        default="process",
+        choices=EXECUTORS,
+        help=f"{what} (default: %(default)s, a local process pool; dask: a cluster)",
+    )
+    parser.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    parser.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ispengine", description="A plugin-based, extensible camera ISP engine."
@@ -291,14 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
             default="png" if name == "run" else "dng",
             help="output type for a folder input (default: %(default)s)",
         )
-        sub.add_argument(
-            "--executor",
-            default="process",
-            choices=("serial", "process", "dask"),
-            help="how a folder is processed (default: %(default)s, a local process pool)",
-        )
-        sub.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-        sub.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
+        _add_executor_arguments(sub, "how a folder is processed")
         sub.set_defaults(func=func)
 
     synthcam = commands.add_parser("synthcam", help="the SynthCam paired-data simulator")
@@ -315,14 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="camera id (repeatable; default: alternate over all cameras)",
     )
-    generate.add_argument(
-        "--executor",
-        default="process",
-        choices=("serial", "process", "dask"),
-        help="where samples are made (default: %(default)s)",
-    )
-    generate.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    generate.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
+    _add_executor_arguments(generate, "where samples are made")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=cmd_synthcam_generate)
 
