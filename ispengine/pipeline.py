@@ -338,11 +338,12 @@ class Pipeline:
                     )
                 values[name] = metadata[key]
             try:
-                bound = type(stage)(**values)
                 if isinstance(stage, InverseStage):
                     bound = type(stage).from_forward(
                         type(stage.forward_stage)(**values), **stage.method_settings
                     )
+                else:
+                    bound = type(stage)(**values)
             except ParamError as error:
                 raise ParamError(f"stage {index} ({step.label}), from metadata: {error}") from None
             steps.append((step.label, bound))

@@ -76,7 +76,7 @@ def _black_levels(raw, pattern: str, cell: np.ndarray) -> np.ndarray:
     return np.array([per_index[int(cell[positions[c]])] for c in CFA_CHANNELS])
 
 
-def _wb_gains(raw, cell: np.ndarray, pattern: str) -> np.ndarray:
+def _wb_gains(raw) -> np.ndarray:
     desc = raw.color_desc.decode("ascii", "replace").upper()
     for source in (raw.camera_whitebalance, raw.daylight_whitebalance):
         values = np.asarray(source, dtype=np.float64)
@@ -168,7 +168,7 @@ def read_raw(path: str | Path) -> RawImage:
             mosaic = np.array(raw.raw_image_visible, dtype=np.uint16)
             black = _black_levels(raw, pattern, cell)
             white = float(raw.white_level)
-            gains = _wb_gains(raw, cell, pattern)
+            gains = _wb_gains(raw)
             rgb_cam = np.asarray(raw.color_matrix, dtype=np.float64)[:, :3]
             xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
             capture = _capture(raw, path)
