@@ -12,9 +12,9 @@ Zero or missing values mean "unknown" (``None``).
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
+from ispengine.raw.exif_ifd import rational
 from ispengine.raw.image import CaptureParams
 
 MAKE, MODEL, EXIF_IFD = 0x010F, 0x0110, 0x8769
@@ -25,10 +25,7 @@ EXIF_VERSION = 0x9000
 def _rational(value: float, *, exposure: bool = False) -> Any:
     from PIL.TiffImagePlugin import IFDRational
 
-    if exposure and value < 1 and abs(1 / value - round(1 / value)) < 1e-6 / value:
-        return IFDRational(1, int(round(1 / value)))
-    fraction = Fraction(float(value)).limit_denominator(100_000)
-    return IFDRational(fraction.numerator, fraction.denominator)
+    return IFDRational(*rational(value, exposure=exposure))
 
 
 def exif_bytes(capture: CaptureParams) -> bytes:

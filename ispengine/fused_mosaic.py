@@ -27,7 +27,6 @@ import numpy as np
 
 from ispengine.stage import Stage
 
-CFA_CHANNELS = ("R", "Gr", "Gb", "B")
 _compiled: dict[tuple[Any, ...], Any] = {}
 
 
@@ -50,16 +49,12 @@ def _site_tables(
     affines: list[tuple[np.ndarray, np.ndarray]], pattern: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """The composed scale and offset of every site of the 2×2 cell, each (2, 2)."""
-    from plugins_builtin.canonical_stages.cfa import cfa_positions
+    from plugins_builtin.canonical_stages.cfa import cfa_cell
 
     scale, offset = np.ones(4), np.zeros(4)
     for stage_scale, stage_offset in affines:
         scale, offset = scale * stage_scale, offset * stage_scale + stage_offset
-    scale_cell, offset_cell = np.empty((2, 2)), np.empty((2, 2))
-    for k, channel in enumerate(CFA_CHANNELS):
-        row, column = cfa_positions(pattern)[channel]
-        scale_cell[row, column], offset_cell[row, column] = scale[k], offset[k]
-    return scale_cell, offset_cell
+    return cfa_cell(scale, pattern), cfa_cell(offset, pattern)
 
 
 def _prepass():  # noqa: ANN202

@@ -24,15 +24,15 @@ levels; anything else is an :class:`InputError`, and nothing is written.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ispengine.atomic import atomic_output
 from ispengine.errors import InputError
-from ispengine.raw.exif_ifd import PLACEHOLDER_TAG, append_exif_ifd
+from ispengine.raw.exif_ifd import PLACEHOLDER_TAG, append_exif_ifd, rational
 from ispengine.raw.image import RawImage
+from plugins_builtin.canonical_stages.cfa import cfa_cell
 
 CFA_CODES = {"r": 0, "g": 1, "b": 2}
 D65_ILLUMINANT = 21
@@ -50,22 +50,11 @@ def _rationals(values: np.ndarray, *, signed: bool = False) -> tuple[int, ...]:
     """Flat numerator, denominator pairs for TIFF (S)RATIONAL tags."""
     out: list[int] = []
     for value in np.ravel(values):
-        fraction = Fraction(float(value)).limit_denominator(1_000_000)
-        if not signed and fraction < 0:
-            raise InputError(f"DNG: value {value:g} must not be negative")
-        numerator, denominator = fraction.numerator, fraction.denominator
-        limit = 2**31 - 1 if signed else 2**32 - 1
-        while abs(numerator) > limit:
-            numerator, denominator = numerator // 2, max(1, denominator // 2)
-        out += [numerator, denominator]
+        try:
+            out += rational(float(value), signed=signed)
+        except ValueError as error:
+            raise InputError(f"DNG: value {error}") from None
     return tuple(out)
-
-
-def _cell_positions(pattern: str) -> dict[str, int]:
-    """Index (row-major in the 2×2 cell) of the CFA channels R, Gr, Gb, B."""
-    red = pattern.index("r")
-    blue = pattern.index("b")
-    return {"R": red, "Gr": red ^ 1, "Gb": blue ^ 1, "B": blue}
 
 
 def raw_digital_numbers(raw: RawImage) -> np.ndarray:
@@ -91,10 +80,7 @@ def raw_digital_numbers(raw: RawImage) -> np.ndarray:
 def dng_tags(raw: RawImage) -> list[tuple[int, int, int, object, bool]]:
     """The tifffile ``extratags`` for ``raw``'s metadata."""
     pattern = raw.cfa_pattern
-    positions = _cell_positions(pattern)
-    cell_black = np.zeros(4)
-    for k, channel in enumerate(("R", "Gr", "Gb", "B")):
-        cell_black[positions[channel]] = raw.black_level[k]
+    cell_black = cfa_cell(raw.black_level, pattern).ravel()  # row-major, as BlackLevel wants
     xyz_to_camera = raw.xyz_to_camera
     if xyz_to_camera is None:  # a camera whose RGB is linear sRGB
         from ispengine.raw.image import SRGB_TO_XYZ

@@ -23,13 +23,25 @@ SHORT, RATIONAL, UNDEFINED = 3, 5, 7
 EXIF_VERSION = b"0231"
 
 
-def _rational(value: float, *, exposure: bool = False) -> tuple[int, int]:
+def rational(value: float, *, exposure: bool = False, signed: bool = False) -> tuple[int, int]:
+    """``value`` as a TIFF (S)RATIONAL numerator, denominator pair.
+
+    Exposure times below a second are written as ``1/n`` when they are one, as
+    cameras do; other values take the nearest fraction with a denominator up
+    to 10^6, halved until it fits 32 bits (31 bits and a sign when ``signed``).
+    """
     from fractions import Fraction
 
-    if exposure and value < 1 and abs(1 / value - round(1 / value)) < 1e-6 / value:
+    if exposure and 0 < value < 1 and abs(1 / value - round(1 / value)) < 1e-6 / value:
         return (1, int(round(1 / value)))
-    fraction = Fraction(float(value)).limit_denominator(100_000)
-    return (fraction.numerator, fraction.denominator)
+    fraction = Fraction(float(value)).limit_denominator(1_000_000)
+    if not signed and fraction < 0:
+        raise ValueError(f"{value:g} must not be negative")
+    numerator, denominator = fraction.numerator, fraction.denominator
+    limit = 2**31 - 1 if signed else 2**32 - 1
+    while abs(numerator) > limit:
+        numerator, denominator = numerator // 2, max(1, denominator // 2)
+    return (numerator, denominator)
 
 
 def exif_entries(capture: CaptureParams) -> list[tuple[int, int, int, bytes]]:
@@ -41,15 +53,15 @@ def exif_entries(capture: CaptureParams) -> list[tuple[int, int, int, bytes]]:
                 33434,
                 RATIONAL,
                 1,
-                struct.pack("<2I", *_rational(capture.exposure_time, exposure=True)),
+                struct.pack("<2I", *rational(capture.exposure_time, exposure=True)),
             )
         )
     if capture.f_number is not None:
-        entries.append((33437, RATIONAL, 1, struct.pack("<2I", *_rational(capture.f_number))))
+        entries.append((33437, RATIONAL, 1, struct.pack("<2I", *rational(capture.f_number))))
     if capture.iso is not None:
         entries.append((34855, SHORT, 1, struct.pack("<H", int(min(65535, round(capture.iso))))))
     if capture.focal_length is not None:
-        entries.append((37386, RATIONAL, 1, struct.pack("<2I", *_rational(capture.focal_length))))
+        entries.append((37386, RATIONAL, 1, struct.pack("<2I", *rational(capture.focal_length))))
     return sorted(entries)
 
 

@@ -13,13 +13,9 @@ from ispengine.raw.image import RawImage
 
 def _per_site(raw: RawImage) -> np.ndarray:
     """The black level of every site of one 2×2 cell, shaped (2, 2)."""
-    from plugins_builtin.canonical_stages.cfa import cfa_positions
+    from plugins_builtin.canonical_stages.cfa import cfa_cell
 
-    cell = np.zeros((2, 2))
-    for k, channel in enumerate(("R", "Gr", "Gb", "B")):
-        row, column = cfa_positions(raw.cfa_pattern)[channel]
-        cell[row, column] = raw.black_level[k]
-    return cell
+    return cfa_cell(raw.black_level, raw.cfa_pattern)
 
 
 def _tile(raw: RawImage, cell: np.ndarray) -> np.ndarray:

@@ -54,6 +54,7 @@ import numpy as np
 from ispengine.raw import RawImage
 from ispengine.stage import Stage
 from ispengine.synthcam.cameras import Camera
+from ispengine.synthcam.capture import EV100_RANGE
 from plugins_builtin.canonical_stages.black_level import BlackLevel
 from plugins_builtin.canonical_stages.clip import Clip
 from plugins_builtin.canonical_stages.color_matrix import CameraToSRGB
@@ -84,7 +85,6 @@ STAGE_TYPES: dict[str, type[Stage]] = {
         Quantize,
     )
 }
-EV100_SPAN = (2.0, 15.0)
 ISO_SPAN = (100.0, 6400.0)
 HIGHEST_LINEAR = 64.0
 MID_GREY = 0.18
@@ -131,7 +131,7 @@ def isp_parameters(raw: RawImage, camera: Camera, rng: np.random.Generator) -> d
     """The ISP's stages and values for ``raw`` (see the module docstring), JSON-ready."""
     capture = raw.capture
     ev100 = capture_ev100(raw)
-    brightness = _unit(ev100, EV100_SPAN)
+    brightness = _unit(ev100, EV100_RANGE)
     iso_level = float(np.clip(math.log2(capture.iso / ISO_SPAN[0]) / 6.0, 0.0, 1.0))
     height, width = raw.shape
     jitter = {

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ispengine.params import OptionSpec
 
 PATTERNS = ("rggb", "bggr", "grbg", "gbrg")
@@ -45,6 +47,20 @@ def cfa_positions(pattern: str) -> dict[str, tuple[int, int]]:
         "Gb": (blue[0], 1 - blue[1]),
         "B": blue,
     }
+
+
+def cfa_cell(values: Sequence[Any], pattern: str, dtype: Any = float) -> np.ndarray:
+    """The 2×2 cell of ``pattern`` holding, at each site, the value of its CFA channel.
+
+    ``values`` are given per CFA channel in the order R, Gr, Gb, B.
+
+    >>> cfa_cell([0, 1, 2, 3], "gbrg", int).tolist()
+    [[2, 3], [0, 1]]
+    """
+    cell = np.empty((2, 2), dtype=dtype)
+    for value, channel in zip(values, CFA_CHANNELS, strict=True):
+        cell[cfa_positions(pattern)[channel]] = value
+    return cell
 
 
 def split_cfa(x: Any, pattern: str) -> list[Any]:

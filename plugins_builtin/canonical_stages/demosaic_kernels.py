@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from plugins_builtin.canonical_stages.cfa import CFA_CHANNELS, cfa_positions
+from plugins_builtin.canonical_stages.cfa import cfa_cell
 
 _kernels: dict[str, Any] = {}
 
@@ -24,11 +24,7 @@ def available() -> bool:
 
 def _site_table(pattern: str) -> np.ndarray:
     """``table[i % 2, j % 2]``: 0 R, 1 Gr, 2 Gb, 3 B."""
-    table = np.empty((2, 2), np.int64)
-    for index, channel in enumerate(CFA_CHANNELS):
-        row, col = cfa_positions(pattern)[channel]
-        table[row, col] = index
-    return table
+    return cfa_cell(range(4), pattern, np.int64)
 
 
 def estimates_function(method: str) -> Any:
