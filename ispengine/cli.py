@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from ispengine.cli_srgb2raw import add_commands as add_srgb2raw_commands
 from ispengine.errors import ISPEngineError
 
 EXIT_USAGE = 2
@@ -324,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_executor_arguments(generate, "where samples are made")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=cmd_synthcam_generate)
+
+    add_srgb2raw_commands(commands)
 
     demo = commands.add_parser("demo", help="run the shipped function ISP on a built-in image")
     demo.add_argument(

@@ -21,8 +21,8 @@ from attrs import frozen
 from ispengine import hookspecs
 from ispengine.errors import PluginError
 from ispengine.registry import ComponentRecord, Registry
-from ispengine.stage import INVERSE_METHODS, InverseStage, Stage
 from ispengine.srgb_to_raw import SrgbToRawMethod
+from ispengine.stage import INVERSE_METHODS, InverseStage, Stage
 
 ENTRY_POINT_GROUP = "ispengine"
 HOOK_KINDS = {

@@ -1,0 +1,24 @@
+"""CycleISP, a learned sRGB-to-RAW baseline.
+
+Source: S. W. Zamir, A. Arora, S. Khan, M. Hayat, F. S. Khan, M.-H. Yang and
+L. Shao, "CycleISP: Real Image Restoration via Improved Data Synthesis",
+CVPR 2020. Its RGB2RAW network (dual attention blocks in recursive residual
+groups) maps sRGB to camera RGB, mosaicked to the target Bayer pattern; its
+RAW2RGB network maps RAW back to sRGB with a colour-correction branch that
+reads the sRGB image itself, so CycleISP has no standalone forward ISP.
+
+Registers the sRGB-to-RAW method ``cycleisp``
+(:class:`plugins_builtin.cycleisp.method.CycleISP`). Importing this package
+does not import torch: the networks (:mod:`plugins_builtin.cycleisp.networks`)
+are imported only when a model is built.
+"""
+
+from ispengine.hookspecs import hookimpl
+from plugins_builtin.cycleisp.method import CycleISP
+
+__all__ = ["CycleISP"]
+
+
+@hookimpl
+def ispengine_register_srgb_to_raw(register):
+    register(CycleISP)
