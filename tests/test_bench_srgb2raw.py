@@ -31,7 +31,7 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     assert code == 0
     document = json.loads((out / "results.json").read_text())
     labels = [m["label"] for m in document["methods"]]
-    assert labels == ["UPI faithful", "UPI exact", "UPI exact (dataset bank)", "CycleISP small"]
+    assert labels == ["UPI faithful", "UPI exact", "UPI exact (dataset bank)", "UPI exact (camera metadata)", "CycleISP small"]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
     for method in document["methods"]:
         assert method["error"] is None
@@ -39,7 +39,7 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
         for key in ("psnr", "ssim", "mae", "psnr_packed", "ssim_packed", "kl", "cycle_psnr"):
             assert math.isfinite(method["mean"][key]), (method["label"], key)
         assert 5 < method["mean"]["psnr"] < 80
-    upi, cycleisp = document["methods"][0], document["methods"][3]
+    upi, cycleisp = document["methods"][0], document["methods"][4]
     assert upi["mean"]["diversity"] > 0 and upi["parameters"] == 0
     assert "diversity" not in cycleisp["mean"]
     assert cycleisp["parameters"] > 0 and cycleisp["fit"]["steps"] == 5

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ispengine.atomic import atomic_output
 from ispengine.datasets import Sample
+from ispengine.json_values import json_ready
 from ispengine.raw.levels import normalize
 
 COLUMNS = (
@@ -145,7 +144,7 @@ def write_outputs(
     from ispengine.bench.figures import bar_chart, error_maps
 
     with atomic_output(out / "results.json") as temporary:
-        temporary.write_text(json.dumps(_json_ready(document), indent=2) + "\n")
+        temporary.write_text(json.dumps(json_ready(document), indent=2) + "\n")
     with atomic_output(out / "results.md") as temporary:
         temporary.write_text(markdown(document))
     ok = [r for r in results if r.error is None and r.per_image]
@@ -176,18 +175,3 @@ def write_outputs(
             [r.entry.label for r in ok],
             title="absolute error of the predicted RAW",
         )
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value

@@ -37,6 +37,7 @@ from attrs import frozen
 
 from ispengine.atomic import atomic_output
 from ispengine.errors import InputError
+from ispengine.json_values import json_ready
 from ispengine.raw import RawImage
 from ispengine.synthcam.cameras import CAMERAS, get_camera
 from ispengine.synthcam.scenes import SCENE_KINDS
@@ -89,7 +90,7 @@ class SynthSample:
 
     def manifest_entry(self) -> dict[str, Any]:
         raw = self.raw
-        return _json_ready(
+        return json_ready(
             {
                 "id": self.id,
                 "index": self.index,
@@ -110,23 +111,6 @@ class SynthSample:
                 "files": self.files(),
             }
         )
-
-
-def _json_ready(value: Any) -> Any:
-    """Plain JSON types: arrays to (nested) lists of floats, numpy scalars to Python."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    return value
 
 
 def sample_id(index: int) -> str:
@@ -193,13 +177,13 @@ def make_sample(
         seed=int(seed),
         camera=model.name,
         split=split_of(index),
-        scene=_json_ready(scene.info),
-        simulation=_json_ready(capture.info),
+        scene=json_ready(scene.info),
+        simulation=json_ready(capture.info),
         raw=capture.raw,
         srgb=srgb,
         camera_rgb=capture.camera_rgb,
         linear_srgb=capture.linear_srgb,
-        isp=_json_ready(isp),
+        isp=json_ready(isp),
     )
 
 
