@@ -92,6 +92,18 @@ def _stage_rows(registry) -> list[dict]:
                     }
                     for s in cls.params
                 ]
+            if kind == "srgb_to_raw":
+                row["summary"] = cls.summary
+                row["settings"] = [
+                    {
+                        "name": t.name,
+                        "kind": t.kind,
+                        "range": t.range_text(),
+                        "default": t.default,
+                        "description": t.description,
+                    }
+                    for t in cls.settings
+                ]
             if kind == "stage":
                 row["inverse"] = registry.inverse_kinds(record.name)
             if kind == "inverse_stage":
@@ -117,6 +129,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
         params = ", ".join(
             [f"{p['name']}[{p['range'][0]:g},{p['range'][1]:g}]" for p in row.get("params", [])]
             + [f"{o['name']}={'|'.join(o['choices'])}" for o in row.get("options", [])]
+            + [f"{t['name']}={t['range']}" for t in row.get("settings", [])]
         )
         table.append(
             [
