@@ -6,8 +6,18 @@ from hypothesis import HealthCheck, settings
 # LUT tables are cached on disk: keep the tests' cache in a temporary folder.
 os.environ["ISPENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="ispengine-test-cache-")
 
+# CI draws the same examples on every run (derandomize), so a red build is always
+# reproducible; the "thorough" profile keeps exploring with fresh random draws.
+# print_blob: a failure prints the @reproduce_failure line that replays it.
+# filter_too_much: colour matrices are drawn by rejection (condition number <= 20),
+# and a fixed seed can meet a run of rejections; the assertions are unchanged.
 settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
