@@ -187,11 +187,11 @@ def pack(mosaic: Any, pattern: str) -> np.ndarray:
     is the site of CFA channel k in the 2×2 cell of ``pattern``
     (``plugins_builtin.canonical_stages.cfa.cfa_positions``).
     """
-    from plugins_builtin.canonical_stages.cfa import split_cfa
+    from plugins_builtin.canonical_stages.cfa import pack_cfa
 
     array = _as_image(mosaic, "mosaic")
     _check_mosaic(array, "mosaic")
-    return np.stack(split_cfa(array, _check_pattern(pattern)), axis=-1)
+    return pack_cfa(array, _check_pattern(pattern), np)
 
 
 def _histogram(x: np.ndarray, bins: int, lo: float, hi: float, eps: float) -> np.ndarray:
@@ -218,7 +218,7 @@ def histogram_kl(
     target: Any,
     bins: int = 256,
     value_range: tuple[float, float] = (0.0, 1.0),
-    eps: float = 1e-6,
+    eps: float = 1e-7,
     *,
     pattern: str | None = None,
 ) -> float:
@@ -267,10 +267,10 @@ def diversity(samples: Sequence[Any] | np.ndarray) -> float:
     the samples.
     """
     if isinstance(samples, np.ndarray) and samples.ndim == 0:
-        raise ValueError("diversity needs a sequence of at least 2 samples, got a scalar")
+        raise InputError("diversity needs a sequence of at least 2 samples, got a scalar")
     items = list(samples)
     if len(items) < 2:
-        raise ValueError(f"diversity needs at least 2 samples, got {len(items)}")
+        raise InputError(f"diversity needs at least 2 samples, got {len(items)}")
     arrays = [_as_image(item, f"sample {n}") for n, item in enumerate(items)]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:

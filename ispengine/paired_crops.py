@@ -46,13 +46,6 @@ class CropBatch(NamedTuple):
     patterns: tuple[str, ...]
 
 
-def pack(mosaic: np.ndarray, pattern: str) -> np.ndarray:
-    """A mosaic ``(..., H, W)`` as planes ``(..., H/2, W/2, 4)`` in the order R, Gr, Gb, B."""
-    from plugins_builtin.canonical_stages.cfa import split_cfa
-
-    return np.stack(split_cfa(mosaic, pattern), axis=-1)
-
-
 def load_pair(sample) -> PairedImage:
     """A :class:`~ispengine.datasets.Sample` as a :class:`PairedImage` (checks the shapes)."""
     from ispengine.raw.levels import normalize
@@ -83,10 +76,6 @@ class PairedCrops:
     def __len__(self) -> int:
         return len(self.images)
 
-    @property
-    def smallest_side(self) -> int:
-        return min(min(image.shape) for image in self.images)
-
     def check_crop(self, crop: int) -> None:
         """Raise unless ``crop`` is even, >= 2 and fits inside every image."""
         if isinstance(crop, bool) or not isinstance(crop, int) or crop < 2 or crop % 2:
@@ -108,13 +97,15 @@ class PairedCrops:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ParamError(f"batch: expected a whole number >= 1, got {batch!r}")
         chosen = rng.integers(0, len(self.images), size=batch)
+        from plugins_builtin.canonical_stages.cfa import pack_cfa
+
         srgb, mosaics, packed, patterns = [], [], [], []
         for index in chosen:
             image = self.images[int(index)]
             top, left = (2 * int(rng.integers(0, (side - crop) // 2 + 1)) for side in image.shape)
             mosaic = image.mosaic[top : top + crop, left : left + crop]
             mosaics.append(mosaic)
-            packed.append(pack(mosaic, image.pattern))
+            packed.append(pack_cfa(mosaic, image.pattern, np))
             srgb.append(image.srgb[top : top + crop, left : left + crop])
             patterns.append(image.pattern)
         return CropBatch(np.stack(srgb), np.stack(packed), np.stack(mosaics), tuple(patterns))

@@ -76,8 +76,11 @@ class Setting:
     def coerce(self, value: Any) -> Any:
         where = f"setting '{self.name}'"
         if self.kind == "json":
+            from ispengine.json_values import json_ready
+
+            value = json_ready(value)  # numpy arrays (e.g. a camera bank) become lists
             try:
-                json.dumps(value)
+                json.dumps(value, allow_nan=False)
             except (TypeError, ValueError):
                 raise ParamError(f"{where}: not a JSON value: {value!r}") from None
             return value
@@ -95,15 +98,16 @@ class Setting:
             return value.lower() if self.choices else value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ParamError(f"{where}: {value!r} is outside {self.range_text()}")
         if self.kind == "int":
             if float(value) != int(value):
                 raise ParamError(f"{where}: expected a whole number, got {value!r}")
             value = int(value)
         else:
             value = float(value)
-        if not math.isfinite(value) or (
-            (self.low is not None and value < self.low)
-            or (self.high is not None and value > self.high)
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
         ):
             raise ParamError(f"{where}: {value!r} is outside {self.range_text()}")
         return value
@@ -192,6 +196,20 @@ def as_srgb(image: Any) -> np.ndarray:
     return np.clip(array, 0.0, 1.0)
 
 
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: Any) -> int:
+    """A seed as an int in [0, 2^63 − 1]; raises :class:`ParamError` otherwise."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ParamError(f"seed: expected a whole number in [0, 2^63 - 1], got {seed!r}")
+    return int(seed)
+
+
 @frozen
 class TargetCamera:
     """The camera a RAW is made for: pattern, levels, and (when known) colour data."""
@@ -219,16 +237,36 @@ class TargetCamera:
                 raise InputError(f"{key}: expected a finite 3x3 matrix, got shape {value.shape}")
             return value
 
-        black = np.broadcast_to(np.asarray(metadata.get("black_level", 0.0), float), (4,))
-        gains = metadata.get("wb_gains")
+        try:
+            black = np.broadcast_to(np.asarray(metadata.get("black_level", 0.0), float), (4,))
+            white = float(metadata.get("white_level", 1.0))
+            gains = metadata.get("wb_gains")
+            gains = None if gains is None else np.asarray(gains, dtype=np.float64).reshape(3)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"target camera metadata: {error}") from None
+        if not (np.all(np.isfinite(black)) and math.isfinite(white) and white > black.max()):
+            raise InputError(
+                f"target camera metadata: white_level {white:g} must exceed every black level "
+                f"{black.tolist()}"
+            )
+        if gains is not None and not np.all(np.isfinite(gains) & (gains > 0)):
+            raise InputError(f"wb_gains: must be positive numbers, got {gains.tolist()}")
         return cls(
-            pattern,
-            black.copy(),
-            float(metadata.get("white_level", 1.0)),
-            None if gains is None else np.asarray(gains, dtype=np.float64).reshape(3),
-            matrix("camera_to_srgb"),
-            matrix("xyz_to_camera"),
+            pattern, black.copy(), white, gains, matrix("camera_to_srgb"), matrix("xyz_to_camera")
         )
+
+    def as_metadata(self) -> dict[str, Any]:
+        """The target as metadata keys (JSON-ready), to give back to ``convert``."""
+        values: dict[str, Any] = {
+            "cfa_pattern": self.cfa_pattern,
+            "black_level": self.black_level.tolist(),
+            "white_level": self.white_level,
+        }
+        for key in ("wb_gains", "camera_to_srgb", "xyz_to_camera"):
+            value = getattr(self, key)
+            if value is not None:
+                values[key] = value.tolist()
+        return values
 
     def make_raw(
         self,
@@ -329,6 +367,7 @@ class SrgbToRawMethod:
         """``n`` RAWs of one image, sample ``i`` drawn with seed ``seed + i``."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ParamError(f"samples: expected a whole number >= 1, got {n!r}")
+        seed = check_seed(seed)
         return [
             self.convert(srgb, capture=capture, metadata=metadata, seed=seed + i) for i in range(n)
         ]

@@ -31,7 +31,13 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     assert code == 0
     document = json.loads((out / "results.json").read_text())
     labels = [m["label"] for m in document["methods"]]
-    assert labels == ["UPI faithful", "UPI exact", "UPI exact (dataset bank)", "UPI exact (camera metadata)", "CycleISP small"]
+    assert labels == [
+        "UPI faithful",
+        "UPI exact",
+        "UPI exact (dataset bank)",
+        "UPI exact (camera metadata)",
+        "CycleISP small",
+    ]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
     for method in document["methods"]:
         assert method["error"] is None
@@ -228,3 +234,37 @@ def test_unprocess_errors_are_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["unprocess", "--method", "upi", "--set", "mode=fast", str(SPEC), "b.dng"]) == 2
     assert "mode" in capsys.readouterr().err
+
+
+class _Oracle:
+    """Returns the true mosaic of one sample with a made-up white balance and colour matrix."""
+
+    one_to_many = False
+
+    def __init__(self, sample):
+        self.raw = sample.raw
+
+    def convert(self, srgb, *, capture=None, metadata=None, seed=None):
+        from ispengine.raw.levels import normalize
+        from ispengine.srgb_to_raw import TargetCamera, Unprocessed
+
+        target = TargetCamera.from_metadata(metadata)
+        made = target.make_raw(
+            normalize(self.raw), wb_gains=[3.0, 1.0, 0.7], camera_to_srgb=np.diag([1.3, 0.9, 1.1])
+        )
+        return Unprocessed(made)
+
+
+def test_cycle_develops_the_prediction_with_the_cameras_own_colour_data(tmp_path):
+    from ispengine.bench.spec import Protocol
+    from ispengine.bench.srgb2raw import evaluate_image, prepare_test_images
+    from ispengine.datasets import open_dataset
+
+    folder = _raw_folder(tmp_path / "raws")
+    dataset = open_dataset(folder)
+    test = list(dataset.split("test"))[:1]
+    image = prepare_test_images(test)[0]
+    measured, predicted = evaluate_image(_Oracle(test[0]), image, 0, Protocol())
+    assert measured["psnr"] == math.inf and measured["mae"] == 0
+    assert measured["cycle_psnr"] > 100  # the oracle's made-up WB and matrix are not used
+    np.testing.assert_array_equal(predicted, image.truth)

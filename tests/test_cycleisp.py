@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 
 from ispengine.datasets import open_dataset  # noqa: E402
 from ispengine.errors import InputError, ParamError  # noqa: E402
-from ispengine.paired_crops import PairedCrops, PairedImage, pack  # noqa: E402
+from ispengine.metrics import pack  # noqa: E402
+from ispengine.paired_crops import PairedCrops, PairedImage  # noqa: E402
 from ispengine.srgb_to_raw import Budget, SrgbToRawMethod  # noqa: E402
 from ispengine.synthcam.generate import generate_dataset  # noqa: E402
 from plugins_builtin.cycleisp.method import CycleISP  # noqa: E402

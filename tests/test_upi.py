@@ -243,3 +243,28 @@ def test_dataset_bank_is_fitted_saved_and_loaded(tmp_path):
     assert isinstance(loaded, UPI)
     again = loaded.convert(_image(0), seed=9)
     assert np.array_equal(expected.raw.mosaic, again.raw.mosaic)
+
+
+def test_metadata_alone_reproduces_a_non_rggb_raw_whatever_the_seed():
+    image = _image(6)
+    first = UPI().convert(image, metadata={"cfa_pattern": "gbrg"}, seed=21)
+    given = {k: v for k, v in first.metadata.items() if k != "seed"}
+    again = UPI().convert(image, metadata=given, seed=999)  # the drawn values override
+    assert again.raw.cfa_pattern == "gbrg"
+    assert np.array_equal(first.raw.mosaic, again.raw.mosaic)
+
+
+def test_bank_from_an_array_and_bad_values_are_clear_errors():
+    assert UPI(bank=XYZ2CAMS[:2]).convert(_image(0), seed=1).raw.shape == (24, 32)
+    with pytest.raises(ParamError, match="seed"):
+        UPI().convert(_image(0), seed=-1)
+    with pytest.raises(ParamError, match="seed"):
+        UPI().sample(_image(0), 2, seed=1.5)
+    with pytest.raises(InputError, match="rgb_gain"):
+        UPI().convert(_image(0), metadata={"rgb_gain": "abc"})
+    with pytest.raises(InputError, match="cam2rgb"):
+        UPI().convert(_image(0), metadata={"cam2rgb": np.zeros((3, 3))})
+    with pytest.raises(InputError, match="white_level"):
+        UPI().convert(_image(0), metadata={"black_level": 10, "white_level": 5})
+    with pytest.raises(InputError, match="noise levels"):
+        UPI(noise="upi").convert(_image(0), metadata={"shot_noise": -1.0})

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from attrs import define, field
+from attrs import define, field, frozen
 
 from ispengine.bench.spec import BenchSpec, MethodEntry
 from ispengine.datasets import PairedDataset, Sample, open_dataset
@@ -60,12 +60,14 @@ class MethodResult:
     maps: list[np.ndarray] = field(factory=list)  # predicted mosaics for the error maps
 
     def summary(self) -> dict[str, float]:
-        """Means over the test images (``diversity`` and ``seconds_per_mp`` too)."""
+        """Means over the test images (``diversity`` too); the median ``seconds_per_mp``
+        (so the first call's warm-up does not count)."""
         keys = [*METRIC_KEYS, "seconds_per_mp"] + (["diversity"] if self.one_to_many else [])
         out = {}
         for key in keys:
             values = [image[key] for image in self.per_image if key in image]
-            out[key] = float(np.mean(values)) if values else math.nan
+            average = np.median if key == "seconds_per_mp" else np.mean  # timing: no warm-up
+            out[key] = float(average(values)) if values else math.nan
         return out
 
     def spread(self) -> dict[str, float]:
@@ -126,6 +128,25 @@ def _same_synthcam(folder: Path, params: dict[str, Any]) -> bool:
 
 
 # -- the camera's forward ISP for the cycle metric --------------------------------
+@frozen(eq=False)
+class TestImage:
+    """A test sample with what every method is measured against: the normalised true
+    mosaic, the camera's forward ISP (``develop``: a RAW in digital numbers → sRGB) and
+    the sRGB the true RAW develops to."""
+
+    sample: Sample
+    truth: np.ndarray
+    develop: Callable[[RawImage], np.ndarray]
+    reference: np.ndarray
+
+    def cycle(self, predicted: RawImage) -> np.ndarray:
+        """The predicted mosaic developed as the camera would develop its own RAW: inside
+        the true RAW, so the camera's white balance and colour matrix apply, not any the
+        method drew."""
+        mosaic = denormalize(predicted).astype(np.float32)
+        return np.clip(self.develop(self.sample.raw.evolve(mosaic=mosaic)), 0.0, 1.0)
+
+
 def cycle_forward(sample: Sample) -> tuple[Callable[[RawImage], np.ndarray], np.ndarray, str]:
     """``(develop, reference, description)``: develops a RAW (in digital numbers) like the
     sample's camera did, and the sRGB the true RAW develops to."""
@@ -145,9 +166,13 @@ def cycle_forward(sample: Sample) -> tuple[Callable[[RawImage], np.ndarray], np.
     return develop, develop(sample.raw), "camera_default pipeline"
 
 
-def in_digital_numbers(raw: RawImage) -> RawImage:
-    """A normalised RAW as float32 digital numbers of its own levels."""
-    return raw.evolve(mosaic=denormalize(raw).astype(np.float32), normalized=False)
+def prepare_test_images(test: Sequence[Sample]) -> list[TestImage]:
+    """Each test sample with its truth and the camera's forward ISP, built once."""
+    images = []
+    for sample in test:
+        develop, reference, _ = cycle_forward(sample)
+        images.append(TestImage(sample, normalize(sample.raw), develop, reference))
+    return images
 
 
 # -- one method -------------------------------------------------------------------
@@ -160,7 +185,7 @@ def _build(entry: MethodEntry) -> Any:
 def evaluate_method(
     entry: MethodEntry,
     dataset: PairedDataset,
-    test: Sequence[Sample],
+    test: Sequence[TestImage],
     spec: BenchSpec,
     progress: bool,
     log: Callable[[str], None],
@@ -178,10 +203,10 @@ def evaluate_method(
         report = method.fit(dataset, protocol.budget, seed=protocol.seed, progress=progress)
         result.fit = {**report.as_dict(), "wall_seconds": time.perf_counter() - started}
         result.parameters = int(method.num_parameters())
-        for index, sample in enumerate(
+        for index, image in enumerate(
             tqdm(test, desc=entry.label, disable=not progress, unit="image", leave=False)
         ):
-            measured, mosaic = _evaluate_image(method, sample, index, protocol)
+            measured, mosaic = evaluate_image(method, image, index, protocol)
             result.per_image.append(measured)
             if index < protocol.error_map_images:
                 result.maps.append(mosaic)
@@ -193,15 +218,16 @@ def evaluate_method(
     return result
 
 
-def _evaluate_image(
-    method: Any, sample: Sample, index: int, protocol: Any
+def evaluate_image(
+    method: Any, image: TestImage, index: int, protocol: Any
 ) -> tuple[dict[str, Any], np.ndarray]:
+    """One method on one test image: the metrics, and the predicted normalised mosaic."""
+    sample, truth = image.sample, image.truth
     metadata = sample.raw.metadata()
     seed = protocol.seed + index
     started = time.perf_counter()
     made = method.convert(sample.srgb, capture=sample.capture, metadata=metadata, seed=seed)
     seconds = time.perf_counter() - started
-    truth = normalize(sample.raw)
     predicted = np.asarray(made.raw.mosaic, dtype=np.float64)
     if predicted.shape != truth.shape:
         raise InputError(f"{sample.id}: RAW of shape {predicted.shape}, expected {truth.shape}")
@@ -209,8 +235,7 @@ def _evaluate_image(
         "id": sample.id,
         **raw_metrics(predicted, truth, sample.raw.cfa_pattern),
     }
-    develop, reference, _ = cycle_forward(sample)
-    measured["cycle_psnr"] = psnr(np.clip(develop(in_digital_numbers(made.raw)), 0, 1), reference)
+    measured["cycle_psnr"] = psnr(image.cycle(made.raw), image.reference)
     measured["seconds"] = seconds
     measured["seconds_per_mp"] = seconds / (truth.size / 1e6)
     if method.one_to_many:
@@ -277,16 +302,15 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     entries = resolve_methods(spec, only)
     dataset, data_info = prepare_dataset(spec, out, progress)
-    train = dataset.split("train")
-    test = list(dataset.split("test"))
-    if not len(train) or not test:
+    train, test_split = dataset.split("train"), dataset.split("test")
+    if not len(train) or not len(test_split):
         raise InputError(
             f"{data_info['folder']}: need train and test samples "
-            f"(train {len(train)}, test {len(test)})"
+            f"(train {len(train)}, test {len(test_split)})"
         )
-    if spec.protocol.test_limit:
-        test = test[: spec.protocol.test_limit]
-    data_info.update(train=len(train), test=len(test), test_ids=[s.id for s in test])
+    test_ids = test_split.ids[: spec.protocol.test_limit or None]
+    test = prepare_test_images([test_split.load(i) for i in test_ids])
+    data_info.update(train=len(train), test=len(test), test_ids=test_ids)
     results = [evaluate_method(e, dataset, test, spec, progress, log) for e in entries]
     document = {
         "format": "ispengine-bench-srgb2raw",
@@ -297,7 +321,7 @@ def run_benchmark(
         "quick": quick,
         "command": command,
         "data": data_info,
-        "cycle_forward": cycle_forward(test[0])[2],
+        "cycle_forward": cycle_forward(test[0].sample)[2],
         "protocol": {
             "seed": spec.protocol.seed,
             "budget": spec.protocol.budget.as_dict(),
@@ -307,5 +331,7 @@ def run_benchmark(
         "environment": environment(),
         "methods": [r.as_dict() for r in results],
     }
-    write_outputs(out, document, results, test[: spec.protocol.error_map_images])
+    write_outputs(
+        out, document, results, [t.sample for t in test[: spec.protocol.error_map_images]]
+    )
     return document

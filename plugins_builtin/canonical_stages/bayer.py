@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ispengine.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, split_cfa
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, pack_cfa
 
 # The axes of a mosaic ``(..., H, W)`` to flip to bring each pattern to RGGB.
 FLIPS_TO_RGGB: dict[str, tuple[int, ...]] = {
@@ -72,7 +72,7 @@ class PackBayer(Stage):
     needs_even_size = True
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return xp.stack(split_cfa(x, self.settings["pattern"]), axis=-1)
+        return pack_cfa(x, self.settings["pattern"], xp)
 
 
 class UnpackBayer(InverseStage):

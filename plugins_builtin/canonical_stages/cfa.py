@@ -69,6 +69,11 @@ def split_cfa(x: Any, pattern: str) -> list[Any]:
     return [x[..., positions[c][0] :: 2, positions[c][1] :: 2] for c in CFA_CHANNELS]
 
 
+def pack_cfa(x: Any, pattern: str, xp: Any) -> Any:
+    """A mosaic ``(..., H, W)`` as planes ``(..., H/2, W/2, 4)`` in the order R, Gr, Gb, B."""
+    return xp.stack(split_cfa(x, pattern), axis=-1)
+
+
 def merge_cfa(planes: Sequence[Any], pattern: str, xp: Any) -> Any:
     """The mosaic ``(..., H, W)`` whose planes R, Gr, Gb, B are ``planes``.
 

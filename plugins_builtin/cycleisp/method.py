@@ -60,7 +60,9 @@ class CycleISP(SrgbToRawMethod):
     needs_srgb_for_forward = True
     settings = (
         Setting(
-            "config", "str", "small",
+            "config",
+            "str",
+            "small",
             "network size: 'small' (CPU-trainable) or 'published' (the paper's, ~3.1M)",
             choices=("published", "small"),
         ),
@@ -68,20 +70,33 @@ class CycleISP(SrgbToRawMethod):
         Setting("batch_size", "int", 4, "training crops per step", low=1, high=256),
         Setting("crop", "int", 64, "training crop side in pixels (even)", low=8, high=1024),
         Setting(
-            "train_raw2rgb", "bool", False,
+            "train_raw2rgb",
+            "bool",
+            False,
             "also train RAW2RGB and its colour-correction branch (L1 on the sRGB)",
         ),
         Setting(
-            "device", "str", "auto", "torch device: auto (CUDA if available), cpu or cuda",
+            "device",
+            "str",
+            "auto",
+            "torch device: auto (CUDA if available), cpu or cuda",
             choices=("auto", "cpu", "cuda"),
         ),
         Setting(
-            "checkpoint_every", "int", 200, "training steps between checkpoint saves",
-            low=1, high=1e9,
+            "checkpoint_every",
+            "int",
+            200,
+            "training steps between checkpoint saves",
+            low=1,
+            high=1e9,
         ),
         Setting(
-            "threads", "int", 0, "torch CPU threads in fit/convert (0: torch's default)",
-            low=0, high=1024,
+            "threads",
+            "int",
+            0,
+            "torch CPU threads in fit/convert (0: torch's default)",
+            low=0,
+            high=1024,
         ),
     )
 
@@ -165,7 +180,6 @@ class CycleISP(SrgbToRawMethod):
         data.check_crop(self.config["crop"])
         device = self._device()
         with self._threads():
-            torch.manual_seed(seed)
             networks = self.networks(seed).to(device).train()
             optimizer = torch.optim.Adam(networks.parameters(), lr=self.config["lr"])
             rng = np.random.default_rng(seed)
@@ -284,14 +298,14 @@ class CycleISP(SrgbToRawMethod):
 
     def num_parameters(self) -> int:
         """RGB2RAW's parameters, plus RAW2RGB's and CCM's with ``train_raw2rgb``."""
-        counts = self.parameter_counts()
-        return sum(counts[name] for name in self._branches())
+        from plugins_builtin.cycleisp.networks import count_parameters
+
+        return count_parameters(self.networks())
 
     def state(self) -> dict[str, Any]:
         """Every weight as a tensor, named ``BRANCH.PATH`` (e.g. ``rgb2raw.head.weight``)."""
         return {
-            name: tensor.detach().cpu()
-            for name, tensor in self.networks().state_dict().items()
+            name: tensor.detach().cpu() for name, tensor in self.networks().state_dict().items()
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -334,6 +348,8 @@ def _to_tensor(image: np.ndarray, device):
     """An ``(H, W, 3)`` array as a float32 ``(1, 3, H, W)`` tensor on ``device``."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[
-        None
-    ].to(device)
+    return (
+        torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+        .permute(2, 0, 1)[None]
+        .to(device)
+    )

@@ -39,11 +39,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from array_api_compat import array_namespace
 from attrs import frozen
 from torch import nn
 from torch.nn import functional as F
 
-from plugins_builtin.canonical_stages.cfa import CFA_CHANNELS, CFA_COLOUR, cfa_positions
+from plugins_builtin.canonical_stages.cfa import CFA_COLOUR, merge_cfa, split_cfa
 
 BLUR_SIZE = 21
 BLUR_SIGMA = 12.0
@@ -144,9 +145,7 @@ class ResidualTrunk(nn.Module):
 
     def __init__(self, config: CycleISPConfig, groups: int, blocks: int) -> None:
         super().__init__()
-        self.groups = nn.ModuleList(
-            RecursiveResidualGroup(config, blocks) for _ in range(groups)
-        )
+        self.groups = nn.ModuleList(RecursiveResidualGroup(config, blocks) for _ in range(groups))
 
     def forward(self, x: torch.Tensor, act: nn.Module) -> torch.Tensor:
         for group in self.groups:
@@ -207,9 +206,8 @@ class RAW2RGB(nn.Module):
         self.to_rgb = conv(channels, 12, 1)
 
     def forward(self, packed: torch.Tensor, ccm: torch.Tensor) -> torch.Tensor:
-        x = self.trunk(self.head(packed), self.act)
-        x = x * ccm + x
-        x = self.act(self.body_conv(x))
+        x = self.body_conv(self.trunk(self.head(packed), self.act))
+        x = self.act(x * ccm + x)  # the colour-correction gate, as in the reference
         x = self.act(self.tail(x))
         return F.pixel_shuffle(self.to_rgb(x), 2)
 
@@ -250,30 +248,30 @@ def pack_bayer(rgb: torch.Tensor, patterns: str | Sequence[str]) -> torch.Tensor
     """
     packed = []
     for image, pattern in zip(rgb, _patterns(patterns, rgb.shape[0]), strict=True):
-        positions = cfa_positions(pattern)
-        planes = [
-            image[colour, positions[name][0] :: 2, positions[name][1] :: 2]
-            for name, colour in zip(CFA_CHANNELS, CFA_COLOUR, strict=True)
-        ]
+        planes = [split_cfa(image[colour], pattern)[k] for k, colour in enumerate(CFA_COLOUR)]
         packed.append(torch.stack(planes))
     return torch.stack(packed)
 
 
 def pack_mosaic(mosaic: torch.Tensor, patterns: str | Sequence[str]) -> torch.Tensor:
     """A mosaic ``(B, H, W)`` as packed planes ``(B, 4, H/2, W/2)`` (R, Gr, Gb, B)."""
-    return pack_bayer(mosaic.unsqueeze(1).expand(-1, 3, -1, -1), patterns)
+    return torch.stack(
+        [
+            torch.stack(split_cfa(image, pattern))
+            for image, pattern in zip(mosaic, _patterns(patterns, mosaic.shape[0]), strict=True)
+        ]
+    )
 
 
 def unpack_mosaic(packed: torch.Tensor, patterns: str | Sequence[str]) -> torch.Tensor:
     """Packed planes ``(B, 4, h, w)`` (R, Gr, Gb, B) → mosaic ``(B, 2h, 2w)``."""
-    batch, _, height, width = packed.shape
-    mosaic = packed.new_empty(batch, 2 * height, 2 * width)
-    for index, pattern in enumerate(_patterns(patterns, batch)):
-        positions = cfa_positions(pattern)
-        for plane, name in enumerate(CFA_CHANNELS):
-            row, column = positions[name]
-            mosaic[index, row::2, column::2] = packed[index, plane]
-    return mosaic
+    xp = array_namespace(packed)
+    return torch.stack(
+        [
+            merge_cfa(list(planes), pattern, xp)
+            for planes, pattern in zip(packed, _patterns(patterns, packed.shape[0]), strict=True)
+        ]
+    )
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -296,7 +294,8 @@ def build(config: CycleISPConfig, *, with_raw2rgb: bool, seed: int = 0) -> nn.Mo
 
 
 def branch_parameter_counts(config: CycleISPConfig) -> dict[str, int]:
-    """Parameters of each branch (RGB2RAW, RAW2RGB, CCM) for ``config``."""
-    networks = build(config, with_raw2rgb=True)
+    """Parameters of each branch (RGB2RAW, RAW2RGB, CCM) for ``config`` (built on the
+    meta device: shapes only, no memory or initialisation)."""
+    with torch.device("meta"):
+        networks = build(config, with_raw2rgb=True)
     return {name: count_parameters(network) for name, network in networks.items()}
-

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.errors import InputError
+from ispengine.errors import InputError, ParamError
 
 # Constants of the UPI / CycleISP level line (shared; CycleISP reads them in log10).
 SHOT_MIN = 1e-4
@@ -72,7 +72,7 @@ SEMIISP_READ_MAX = 0.0002
 
 def _non_negative_finite(instance: Any, attribute: Any, value: float) -> None:
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name}: expected a finite variance >= 0, got {value!r}")
+        raise ParamError(f"{attribute.name}: expected a finite variance >= 0, got {value!r}")
 
 
 @frozen

@@ -48,9 +48,10 @@ from ispengine.srgb_to_raw import (
     TargetCamera,
     Unprocessed,
     as_srgb,
+    check_seed,
 )
 from plugins_builtin.upi import reference
-from plugins_builtin.upi.bank import check_bank, unique_matrices
+from plugins_builtin.upi.bank import MAX_CONDITION, check_bank, unique_matrices
 
 NOISE_CHOICES = ("none", "upi", "cycleisp", "semiisp")
 BANK_NAMES = ("published", "dataset", "target")
@@ -179,7 +180,8 @@ class UPI(SrgbToRawMethod):
         given = dict(metadata or {})
         target = TargetCamera.from_metadata(given)
         if seed is None:
-            seed = int(given.get("seed", np.random.SeedSequence().entropy % 2**63))
+            seed = given.get("seed", np.random.SeedSequence().entropy % 2**63)
+        seed = check_seed(seed)
         rng = np.random.default_rng(seed)
         draw = self.draw(rng, target, given)
         if self.config["mode"] == "faithful":
@@ -190,6 +192,7 @@ class UPI(SrgbToRawMethod):
             "method": self.name,
             "mode": self.config["mode"],
             "seed": seed,
+            **target.as_metadata(),
             **draw.as_metadata(),
         }
         if self.config["noise"] != "none":
@@ -244,15 +247,25 @@ class UPI(SrgbToRawMethod):
 
 
 def _checked_draw(values: Mapping[str, Any]) -> reference.UnprocessDraw:
-    cam2rgb = np.asarray(values["cam2rgb"], dtype=np.float64)
+    try:
+        cam2rgb = np.asarray(values["cam2rgb"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"cam2rgb: expected a 3x3 matrix, got {values['cam2rgb']!r}") from None
     if cam2rgb.shape != (3, 3) or not np.all(np.isfinite(cam2rgb)):
         raise InputError(f"cam2rgb: expected a finite 3x3 matrix, got shape {cam2rgb.shape}")
+    condition = np.linalg.cond(cam2rgb)
+    if not condition <= MAX_CONDITION:
+        raise InputError(f"cam2rgb: condition number {condition:.3g} exceeds {MAX_CONDITION:g}")
     gains = {}
     for key in ("rgb_gain", "red_gain", "blue_gain"):
-        value = float(values[key])
-        if not (np.isfinite(value) and value > 0):
-            raise InputError(f"{key}: must be a positive number, got {values[key]!r}")
-        gains[key] = value
+        value = values[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not (np.isfinite(value) and value > 0)
+        ):
+            raise InputError(f"{key}: must be a positive number, got {value!r}")
+        gains[key] = float(value)
     return reference.UnprocessDraw(cam2rgb, **gains)
 
 
@@ -263,8 +276,11 @@ def _add_noise(
 
     levels = NOISE_MODELS[model](rng)
     if "shot_noise" in given or "read_noise" in given:
-        levels = NoiseLevels(
-            float(given.get("shot_noise", levels.shot)), float(given.get("read_noise", levels.read))
-        )
+        try:
+            levels = NoiseLevels(
+                given.get("shot_noise", levels.shot), given.get("read_noise", levels.read)
+            )
+        except (TypeError, ValueError) as error:
+            raise InputError(f"noise levels from metadata: {error}") from None
     noisy = add_noise(mosaic, levels, rng)
     return noisy, {"noise": model, "shot_noise": levels.shot, "read_noise": levels.read}
