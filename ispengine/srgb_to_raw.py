@@ -199,6 +199,12 @@ def as_srgb(image: Any) -> np.ndarray:
 MAX_SEED = 2**63 - 1
 
 
+def train_split(dataset: Any) -> Any:
+    """The train split of a :class:`~ispengine.datasets.PairedDataset`; any other
+    sequence of samples is taken as the training data itself."""
+    return dataset.split("train") if hasattr(dataset, "split") else dataset
+
+
 def check_seed(seed: Any) -> int:
     """A seed as an int in [0, 2^63 − 1]; raises :class:`ParamError` otherwise."""
     if (

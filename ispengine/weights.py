@@ -26,7 +26,8 @@ FORMAT = "ispengine-srgb2raw"
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 
 
-def _as_numpy(value: Any) -> np.ndarray:
+def as_numpy(value: Any) -> np.ndarray:
+    """A numpy or torch array as a contiguous numpy array (on the CPU)."""
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     return np.ascontiguousarray(value)
@@ -41,11 +42,11 @@ def save_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:
         if path.suffix == ".safetensors":
             from safetensors.numpy import save_file
 
-            save_file({k: _as_numpy(v) for k, v in arrays.items()}, str(temporary))
+            save_file({k: as_numpy(v) for k, v in arrays.items()}, str(temporary))
         else:
             import torch
 
-            torch.save({k: torch.as_tensor(_as_numpy(v)) for k, v in arrays.items()}, temporary)
+            torch.save({k: torch.as_tensor(as_numpy(v)) for k, v in arrays.items()}, temporary)
     return path
 
 
@@ -68,7 +69,7 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: cannot read weights ({type(error).__name__}: {error})") from None
     if not isinstance(loaded, Mapping):
         raise InputError(f"{path}: expected a mapping of names to tensors")
-    return {str(k): _as_numpy(v) for k, v in loaded.items()}
+    return {str(k): as_numpy(v) for k, v in loaded.items()}
 
 
 def save_method(

@@ -19,10 +19,20 @@ from ispengine.raw.reader import read_raw
 SPEC = Path(__file__).parents[1] / "benchmarks" / "srgb2raw_synthcam.toml"
 
 
+def _quick_bench(spec, out, data=None, only=()):
+    """``ispengine bench srgb2raw --quick`` on ``spec`` into ``out``; its exit code."""
+    argv = ["bench", "srgb2raw", "--spec", str(spec), "--quick", "--out", str(out), "--quiet"]
+    for label in only:
+        argv += ["--only", label]
+    if data is not None:
+        argv += ["--data", str(data)]
+    return main(argv)
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    code = main(["bench", "srgb2raw", "--spec", str(SPEC), "--quick", "--out", str(out), "--quiet"])
+    code = _quick_bench(SPEC, out)
     return code, out
 
 
@@ -61,24 +71,7 @@ def test_a_rerun_reproduces_every_quality_number(quick_run, tmp_path):
     first = json.loads((out / "results.json").read_text())
     # Reuses the generated data folder; only the UPI methods, to stay quick.
     data = out / "data"
-    code = main(
-        [
-            "bench",
-            "srgb2raw",
-            "--spec",
-            str(SPEC),
-            "--quick",
-            "--out",
-            str(tmp_path),
-            "--quiet",
-            "--only",
-            "UPI faithful",
-            "--only",
-            "UPI exact",
-            "--data",
-            str(data),
-        ]
-    )
+    code = _quick_bench(SPEC, tmp_path, data, ["UPI faithful", "UPI exact"])
     assert code == 0
     again = json.loads((tmp_path / "results.json").read_text())
     for before, after in zip(first["methods"][:2], again["methods"], strict=True):
@@ -114,24 +107,7 @@ def _raw_folder(folder: Path) -> Path:
 def test_runs_unchanged_on_a_folder_of_real_raw_files(tmp_path):
     data = _raw_folder(tmp_path / "raws")
     out = tmp_path / "out"
-    code = main(
-        [
-            "bench",
-            "srgb2raw",
-            "--spec",
-            str(SPEC),
-            "--quick",
-            "--out",
-            str(out),
-            "--quiet",
-            "--only",
-            "UPI faithful",
-            "--only",
-            "UPI exact (dataset bank)",
-            "--data",
-            str(data),
-        ]
-    )
+    code = _quick_bench(SPEC, out, data, ["UPI faithful", "UPI exact (dataset bank)"])
     assert code == 0
     document = json.loads((out / "results.json").read_text())
     assert document["data"]["kind"] == "RawFolderDataset"
@@ -149,24 +125,7 @@ def test_a_failing_method_is_reported_and_the_others_still_run(tmp_path, quick_r
             'settings = { mode = "exact", bank = [[[1, 0, 0], [0, 1, 0], [1, 1, 1e-9]]] }',
         )
     )
-    code = main(
-        [
-            "bench",
-            "srgb2raw",
-            "--spec",
-            str(spec),
-            "--quick",
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-            "--only",
-            "UPI faithful",
-            "--only",
-            "UPI exact",
-            "--data",
-            str(previous / "data"),
-        ]
-    )
+    code = _quick_bench(spec, tmp_path / "o", previous / "data", ["UPI faithful", "UPI exact"])
     assert code == 2
     document = json.loads((tmp_path / "o" / "results.json").read_text())
     assert document["methods"][0]["error"] is None

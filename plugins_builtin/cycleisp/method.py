@@ -45,7 +45,9 @@ from ispengine.srgb_to_raw import (
     TargetCamera,
     Unprocessed,
     as_srgb,
+    train_split,
 )
+from ispengine.weights import as_numpy
 
 BRANCHES = ("rgb2raw", "raw2rgb", "ccm")
 
@@ -173,7 +175,7 @@ class CycleISP(SrgbToRawMethod):
         from ispengine.paired_crops import PairedCrops
         from ispengine.training import run_training
 
-        train = dataset.split("train") if hasattr(dataset, "split") else dataset
+        train = train_split(dataset)
         if len(train) == 0:
             raise InputError("cycleisp: the dataset has no 'train' samples to fit on")
         data = PairedCrops.from_dataset(train)
@@ -328,7 +330,7 @@ class CycleISP(SrgbToRawMethod):
             )
         loaded = {}
         for name, reference in expected.items():
-            array = torch.from_numpy(np.array(_as_numpy(state[name])))
+            array = torch.from_numpy(np.array(as_numpy(state[name])))
             if tuple(array.shape) != tuple(reference.shape):
                 raise InputError(
                     f"cycleisp weights: '{name}' has shape {tuple(array.shape)}, "
@@ -336,12 +338,6 @@ class CycleISP(SrgbToRawMethod):
                 )
             loaded[name] = array.to(reference.dtype)
         networks.load_state_dict(loaded)
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 def _to_tensor(image: np.ndarray, device):

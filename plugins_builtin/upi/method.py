@@ -49,6 +49,7 @@ from ispengine.srgb_to_raw import (
     Unprocessed,
     as_srgb,
     check_seed,
+    train_split,
 )
 from plugins_builtin.upi import reference
 from plugins_builtin.upi.bank import MAX_CONDITION, check_bank, unique_matrices
@@ -115,7 +116,7 @@ class UPI(SrgbToRawMethod):
         """With ``bank = "dataset"``, gather the training RAWs' colour matrices; else nothing."""
         if self.config["bank"] != "dataset":
             return FitReport(note="analytic: nothing to fit")
-        train = dataset.split("train") if hasattr(dataset, "split") else dataset
+        train = train_split(dataset)
         matrices = [s.raw.xyz_to_camera for s in train if s.raw.xyz_to_camera is not None]
         if not matrices:
             raise InputError("bank 'dataset': no training RAW has a colour matrix")
