@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ispengine.cli_srgb2raw import add_commands as add_srgb2raw_commands
+from ispengine.cli_train import add_commands as add_train_commands
 from ispengine.errors import ISPEngineError
 
 EXIT_USAGE = 2
@@ -92,7 +93,7 @@ def _stage_rows(registry) -> list[dict]:
                     }
                     for s in cls.params
                 ]
-            if kind == "srgb_to_raw":
+            if kind in ("srgb_to_raw", "param_predictor"):
                 row["summary"] = cls.summary
                 row["settings"] = [
                     {
@@ -256,14 +257,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out))
 
 
-def _add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+def add_executor_arguments(
+    parser: argparse.ArgumentParser, what: str, default: str = "process"
+) -> None:
+    """``--executor``, ``--workers`` and ``--address`` (see :mod:`ispengine.executors`)."""
     from ispengine.executors import EXECUTORS
 
     parser.add_argument(
         "--executor",
-        default="process",
+        default=default,
         choices=EXECUTORS,
-        help=f"{what} (default: %(default)s, a local process pool; dask: a cluster)",
+        help=f"{what} (default: %(default)s; process: a local process pool; dask: a cluster)",
     )
     parser.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     parser.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
@@ -318,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
             default="png" if name == "run" else "dng",
             help="output type for a folder input (default: %(default)s)",
         )
-        _add_executor_arguments(sub, "how a folder is processed")
+        add_executor_arguments(sub, "how a folder is processed")
         sub.set_defaults(func=func)
 
     synthcam = commands.add_parser("synthcam", help="the SynthCam paired-data simulator")
@@ -335,11 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="camera id (repeatable; default: alternate over all cameras)",
     )
-    _add_executor_arguments(generate, "where samples are made")
+    add_executor_arguments(generate, "where samples are made")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=cmd_synthcam_generate)
 
     add_srgb2raw_commands(commands)
+    add_train_commands(commands)
 
     demo = commands.add_parser("demo", help="run the shipped function ISP on a built-in image")
     demo.add_argument(

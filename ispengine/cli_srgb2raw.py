@@ -4,8 +4,19 @@
 runs the head-to-head protocol (:mod:`ispengine.bench.srgb2raw`).
 
 ``ispengine unprocess --method NAME [--set KEY=VALUE ...] [--weights SAVED] [--samples K]
-[--seed S] [--like RAW] INPUT OUTPUT`` turns sRGB images into RAW files with any
-registered method (one file per sample; ``NAME_s{k}`` when ``K > 1``).
+[--seed S] [--like RAW] [--executor serial|process|dask] [--workers N] [--address ADDR]
+INPUT OUTPUT`` turns sRGB images into RAW files with any registered method (one
+file per sample; ``NAME_s{k}`` when ``K > 1``).
+
+A folder input runs its images (sorted by name) on the chosen executor
+(:mod:`ispengine.executors`; serial by default). Each item carries only the
+method's name, settings and saved-weights path, the target metadata and the
+file paths; every worker process builds the method once and reuses it
+(:func:`cached_method`). Seeds do not depend on the order: every image draws
+its samples with seeds ``S, S + 1, ..., S + K - 1``, the same for every
+image, so serial, process and Dask runs write the same bytes. A bad image is
+reported on one line and skipped; the others are written, and the command
+exits with status 2.
 """
 
 from __future__ import annotations
@@ -15,11 +26,30 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ispengine.errors import InputError
+from ispengine.errors import InputError, ISPEngineError
+
+if TYPE_CHECKING:
+    from ispengine.srgb_to_raw import SrgbToRawMethod
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def cmd_bench_semiisp(args: argparse.Namespace) -> int:
+    """The SemiISP experiment (supervised vs semi-supervised; the built-in semiisp plugin)."""
+    from plugins_builtin.semiisp.experiment import load_experiment, run_experiment
+
+    spec = load_experiment(args.spec, quick=args.quick)
+    command = "ispengine " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ispengine") else ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the one-time "no VGG weights" note
+        document = run_experiment(spec, args.out, progress=not args.quiet, command=command)
+    for target, rows in document["results"].items():
+        cells = ", ".join(f"{c} {r['psnr']:.2f}" for c, r in rows.items())
+        print(f"{target}: test PSNR (dB) {cells}")
+    print(f"bench semiisp: results in {args.out}/results.md")
+    return 0
 
 
 def cmd_bench_srgb2raw(args: argparse.Namespace) -> int:
@@ -104,39 +134,167 @@ def _write_raw(path: Path, raw: Any) -> None:
     write_dng(path, raw)
 
 
-def cmd_unprocess(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ispengine.atomic import atomic_output
-    from ispengine.image_files import read_capture, read_image
+def build_method(
+    name: str, settings: dict[str, Any], weights: str | None = None
+) -> SrgbToRawMethod:
+    """The method ``name`` with ``settings``, or loaded from the saved ``weights``
+    (which must hold method ``name``; ``settings`` are then not used)."""
     from ispengine.plugins import get_registry
     from ispengine.srgb_to_raw import SrgbToRawMethod
 
+    cls = get_registry().get("srgb_to_raw", name).cls
+    if weights:
+        method = SrgbToRawMethod.load(weights)
+        if method.name != cls.name:
+            raise InputError(f"{weights}: holds method '{method.name}', not '{name}'")
+        return method
+    return cls(**settings)
+
+
+#: The method this process built last, by :func:`_method_key` (one entry: a worker
+#: serves one command at a time; a new key replaces it).
+_METHODS: dict[tuple[Any, ...], SrgbToRawMethod] = {}
+
+
+def _method_key(name: str, settings: dict[str, Any], weights: str | None) -> tuple[Any, ...]:
+    stamp = None
+    if weights:
+        saved = Path(weights)
+        saved = saved if saved.suffix == ".json" else saved.with_suffix(".json")
+        try:  # a re-saved method (same path, new files) is built again
+            status = saved.stat()
+            stamp = (str(saved.resolve()), status.st_mtime_ns, status.st_size)
+        except OSError:
+            stamp = (str(saved), None, None)
+    return (name, json.dumps(settings, sort_keys=True, default=repr), stamp)
+
+
+def cached_method(
+    name: str, settings: dict[str, Any], weights: str | None = None
+) -> SrgbToRawMethod:
+    """:func:`build_method`, built once per process and reused for every item."""
+    key = _method_key(name, settings, weights)
+    method = _METHODS.get(key)
+    if method is None:
+        _METHODS.clear()
+        method = _METHODS[key] = build_method(name, settings, weights)
+    return method
+
+
+class UnprocessJob(NamedTuple):
+    """One image of ``ispengine unprocess``: small and picklable (no model inside)."""
+
+    method: str
+    settings: dict[str, Any]
+    weights: str | None
+    metadata: dict[str, Any]
+    source: str
+    targets: tuple[str, ...]
+    samples: int
+    seed: int
+
+
+class UnprocessOutcome(NamedTuple):
+    """What one job did: ``error`` (one line) or ``None``, and the warnings it raised."""
+
+    error: str | None = None
+    warnings: tuple[tuple[str, type[Warning]], ...] = ()
+
+
+def _naming(source: str, error: BaseException) -> str:
+    if isinstance(error, OSError) and not isinstance(error, ISPEngineError):
+        where = error.filename or source
+        message = f"{where}: {error.strerror or error}"
+    else:
+        message = str(error)
+    return message if source in message else f"{source}: {message}"
+
+
+def unprocess_job(job: UnprocessJob) -> UnprocessOutcome:
+    """Convert one image and write its RAWs and JSON sidecars (atomically).
+
+    A module-level function, so every executor can run it. Engine errors and
+    file errors come back as the outcome's one-line ``error`` (nothing is
+    written for the image; the batch goes on); warnings come back to be shown
+    by the calling process.
+    """
+    from ispengine.atomic import atomic_output
+    from ispengine.image_files import read_capture, read_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            method = cached_method(job.method, job.settings, job.weights)
+            image, capture = read_image(job.source), read_capture(job.source)
+            made = method.sample(
+                image, job.samples, capture=capture, metadata=job.metadata, seed=job.seed
+            )
+            for target, result in zip(job.targets, made, strict=True):
+                path = Path(target)
+                _write_raw(path, result.raw)
+                with atomic_output(path.with_suffix(".json")) as temporary:
+                    temporary.write_text(
+                        json.dumps(result.metadata, indent=2, default=float) + "\n"
+                    )
+        except (ISPEngineError, OSError) as error:
+            return UnprocessOutcome(error=_naming(job.source, error))
+    return UnprocessOutcome(warnings=tuple((str(w.message), w.category) for w in caught))
+
+
+def cmd_unprocess(args: argparse.Namespace) -> int:
+    from ispengine.executors import make_executor
+
     if args.samples < 1:
         raise InputError(f"--samples: expected >= 1, got {args.samples}")
-    cls = get_registry().get("srgb_to_raw", args.method).cls
-    if args.weights:
-        method = SrgbToRawMethod.load(args.weights)
-        if method.name != cls.name:
-            raise InputError(f"{args.weights}: holds method '{method.name}', not '{args.method}'")
-    else:
-        method = cls(**dict(args.set or []))
-    sources = _inputs(Path(args.input))
-    many = Path(args.input).is_dir()
-    if many:
-        Path(args.output).mkdir(parents=True, exist_ok=True)
+    settings = dict(args.set or [])
+    method = build_method(args.method, settings, args.weights)  # bad names fail here
+    source_path, output = Path(args.input), Path(args.output)
+    sources = _inputs(source_path)
+    many = source_path.is_dir()
     metadata = _target_metadata(args.like)
-    for source in tqdm(sources, desc="unprocess", unit="image", disable=args.quiet or not many):
-        targets = _outputs(source, Path(args.output), many, args.samples)
-        image, capture = read_image(source), read_capture(source)
-        made = method.sample(
-            image, args.samples, capture=capture, metadata=metadata, seed=args.seed
+    jobs = [
+        UnprocessJob(
+            args.method,
+            settings,
+            args.weights,
+            metadata,
+            str(source),
+            tuple(str(p) for p in _outputs(source, output, many, args.samples)),
+            args.samples,
+            args.seed,
         )
-        for path, result in zip(targets, made, strict=True):
-            _write_raw(path, result.raw)
-            with atomic_output(path.with_suffix(".json")) as temporary:
-                temporary.write_text(json.dumps(result.metadata, indent=2, default=float) + "\n")
-    print(f"unprocess ({method.name}): {len(sources)} image(s) x {args.samples} -> {args.output}")
+        for source in sources
+    ]
+    _METHODS.clear()
+    _METHODS[_method_key(args.method, settings, args.weights)] = method  # serial reuses it
+    try:
+        if many:
+            with make_executor(args.executor, args.workers, args.address) as executor:
+                output.mkdir(parents=True, exist_ok=True)
+                outcomes = executor.map(
+                    unprocess_job, jobs, progress=None if args.quiet else "unprocess"
+                )
+        else:
+            outcomes = [unprocess_job(jobs[0])]
+    finally:
+        _METHODS.clear()
+    for outcome in outcomes:
+        for message, category in outcome.warnings:
+            warnings.warn(message, category, stacklevel=1)
+    failures = [o.error for o in outcomes if o.error is not None]
+    if failures and not many:
+        raise InputError(failures[0])
+    for failure in failures:
+        print(f"ispengine: error: {failure}", file=sys.stderr)
+    done = len(sources) - len(failures)
+    print(f"unprocess ({method.name}): {done} image(s) x {args.samples} -> {args.output}")
+    if failures:
+        print(
+            f"ispengine: error: {len(failures)} of {len(sources)} images failed "
+            "(nothing written for them)",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -163,6 +321,16 @@ def add_commands(commands: Any) -> None:
     )
     srgb2raw.add_argument("--quiet", action="store_true", help="no progress bars")
     srgb2raw.set_defaults(func=cmd_bench_srgb2raw)
+    semiisp = kinds.add_parser(
+        "semiisp", help="SemiISP: supervised vs semi-supervised training of target ISPs"
+    )
+    semiisp.add_argument("--spec", required=True, help="experiment spec (TOML)")
+    semiisp.add_argument(
+        "--out", default="bench-semiisp", help="output folder (default: %(default)s)"
+    )
+    semiisp.add_argument("--quick", action="store_true", help="apply the spec's [quick] overrides")
+    semiisp.add_argument("--quiet", action="store_true", help="no progress bars")
+    semiisp.set_defaults(func=cmd_bench_semiisp)
 
     unprocess = commands.add_parser("unprocess", help="sRGB images to RAW with a method")
     unprocess.add_argument("--method", required=True, help="registered sRGB-to-RAW method")
@@ -173,14 +341,23 @@ def add_commands(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a method setting (JSON value or a word; repeatable)",
     )
-    unprocess.add_argument("--weights", help="a saved method (.json from save) to load")
+    unprocess.add_argument(
+        "--weights",
+        metavar="SAVED",
+        help="a saved method (.json from `ispengine train` or save) to load; --set is not used",
+    )
     unprocess.add_argument("--samples", type=int, default=1, help="RAWs per image (default 1)")
-    unprocess.add_argument("--seed", type=int, default=0, help="seed of the first sample")
+    unprocess.add_argument(
+        "--seed", type=int, default=0, help="seed of every image's first sample (default 0)"
+    )
     unprocess.add_argument(
         "--like",
         metavar="RAW",
         help="target camera (pattern, levels, colour data) from this RAW file",
     )
+    from ispengine.cli import add_executor_arguments
+
+    add_executor_arguments(unprocess, "how a folder is processed", default="serial")
     unprocess.add_argument("--quiet", action="store_true", help="no progress bar")
     unprocess.add_argument("input", help="an sRGB image (.png, .jpg, .tif) or a folder of them")
     unprocess.add_argument("output", help="output .dng or .npy (a folder for a folder input)")

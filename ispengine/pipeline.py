@@ -99,6 +99,9 @@ class Pipeline:
         if unknown:
             raise SpecError(f"from_metadata: no stage is labelled {unknown[0]!r}", source=source)
         self._binder = self.bind
+        # A parameter predictor (``[predictor]`` table) fills the free parameters of
+        # every call that passes no ``params``; see :mod:`ispengine.predictor`.
+        self.predictor: Any = None
         self._check_layouts()
 
     # -- construction ---------------------------------------------------------
@@ -119,17 +122,6 @@ class Pipeline:
     @classmethod
     def from_spec(cls, spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:
         registry = registry or _default_registry()
-        if spec.predictor is not None:
-            name = spec.predictor["type"]
-            try:
-                registry.get("param_predictor", name)
-            except UnknownComponentError as error:
-                raise SpecError(str(error), source=spec.source, key="predictor.type") from None
-            raise SpecError(
-                "running a pipeline with a parameter predictor is not supported yet",
-                source=spec.source,
-                key="predictor",
-            )
         steps = []
         for entry in spec.stages:
             at = {"source": spec.source, "stage_index": entry.index, "stage_type": entry.type}
@@ -182,7 +174,7 @@ class Pipeline:
                 prefix=f"{at['key']}.",
             )
             choices[label] = InverseChoice(chosen, settings)
-        return cls(
+        pipeline = cls(
             steps,
             name=spec.name,
             input=spec.input,
@@ -192,6 +184,9 @@ class Pipeline:
             source=spec.source,
             bindings={e.label: e.from_metadata for e in spec.stages},
         )
+        if spec.predictor is not None:
+            pipeline.predictor = _build_predictor(pipeline, spec, registry)
+        return pipeline
 
     def _check_layouts(self) -> None:
         expected = SPACES.get(self.input, "rgb")
@@ -265,6 +260,8 @@ class Pipeline:
                     "pass a RawImage or metadata=..."
                 )
             return self._binder(metadata)(x, params, check=check, fuse=fuse)
+        if self.predictor is not None and not params:
+            params = self.predictor(x)
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.labels))
         if unknown:
@@ -346,8 +343,9 @@ class Pipeline:
                     bound = type(stage)(**values)
             except ParamError as error:
                 raise ParamError(f"stage {index} ({step.label}), from metadata: {error}") from None
+            bound.given = stage.given
             steps.append((step.label, bound))
-        return Pipeline(
+        bound_pipeline = Pipeline(
             steps,
             name=self.name,
             input=self.input,
@@ -356,6 +354,8 @@ class Pipeline:
             registry=self._registry,
             source=self.source,
         )
+        bound_pipeline.predictor = self.predictor
+        return bound_pipeline
 
     def inverse(self) -> Pipeline:
         """The inverse pipeline: each stage's registered inverse, in reverse order.
@@ -398,6 +398,25 @@ class Pipeline:
     def __repr__(self) -> str:
         chain = " -> ".join(f"{s.label}:{s.stage.name}" for s in self.steps)
         return f"Pipeline({self.name!r}: {self.input} -> [{chain}] -> {self.output})"
+
+
+def _build_predictor(pipeline: Pipeline, spec: PipelineSpec, registry: Registry) -> Any:
+    """The ``[predictor]`` table's predictor for ``pipeline``; ``weights`` is a local file,
+    relative to the spec file's folder."""
+    settings = {k: v for k, v in spec.predictor.items() if k != "type"}
+    try:
+        record = registry.get("param_predictor", spec.predictor["type"])
+    except UnknownComponentError as error:
+        raise SpecError(str(error), source=spec.source, key="predictor.type") from None
+    weights = settings.get("weights")
+    if isinstance(weights, str) and spec.source not in ("<dict>", "<python>"):
+        settings["weights"] = str(Path(spec.source).parent / Path(weights).expanduser())
+    try:
+        return record.cls(pipeline, **settings)
+    except ParamError as error:
+        head, _, rest = str(error).partition(": ")
+        key = f"predictor.{head}" if rest and " " not in head else "predictor"
+        raise SpecError(rest or head, source=spec.source, key=key) from None
 
 
 def _fusable(stage: Stage, x: np.ndarray) -> bool:

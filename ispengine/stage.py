@@ -82,6 +82,10 @@ class Stage:
                 f"(known: {', '.join(sorted(known)) or 'none'})"
             )
         self.values: dict[str, np.ndarray | None] = {}
+        # The parameters given explicitly (constants); a predictor predicts the others.
+        self.given: frozenset[str] = frozenset(
+            spec.name for spec in self.params if values.get(spec.name) is not None
+        )
         for spec in self.params:
             raw = values.get(spec.name)
             self.values[spec.name] = spec.default if raw is None else spec.coerce(raw)

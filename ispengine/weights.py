@@ -30,7 +30,8 @@ def as_numpy(value: Any) -> np.ndarray:
     """A numpy or torch array as a contiguous numpy array (on the CPU)."""
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
-    return np.ascontiguousarray(value)
+    array = np.asarray(value)
+    return np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d arrays 0-d
 
 
 def save_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:

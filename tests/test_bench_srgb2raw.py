@@ -47,6 +47,7 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
         "UPI exact (dataset bank)",
         "UPI exact (camera metadata)",
         "CycleISP small",
+        "SemiISP (one-to-many)",
     ]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
     for method in document["methods"]:
@@ -59,6 +60,9 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     assert upi["mean"]["diversity"] > 0 and upi["parameters"] == 0
     assert "diversity" not in cycleisp["mean"]
     assert cycleisp["parameters"] > 0 and cycleisp["fit"]["steps"] == 5
+    semiisp = document["methods"][5]
+    assert semiisp["one_to_many"] and semiisp["mean"]["diversity"] > 0
+    assert semiisp["parameters"] > 0 and semiisp["fit"]["steps"] == 5
     table = (out / "results.md").read_text()
     assert "| UPI exact (dataset bank) |" in table and "no standalone forward ISP" in table
     for figure in ("psnr_bar.png", "error_maps.png"):

@@ -89,8 +89,8 @@ def test_inverse_setting_is_validated():
 
 
 def test_unknown_predictor_is_reported():
-    message = _error({**GOOD, "predictor": {"type": "pqdynamic"}})
-    assert "predictor.type: unknown parameter predictor 'pqdynamic'" in message
+    message = _error({**GOOD, "predictor": {"type": "nosuchpredictor"}})
+    assert "predictor.type: unknown parameter predictor 'nosuchpredictor'" in message
 
 
 def test_toml_syntax_error_names_the_file(tmp_path):

@@ -1,0 +1,343 @@
+"""Supervised or semi-supervised training of a target ISP model F (methods.md §3 item 5).
+
+Seed 000, section 3.3 and appendix A.3 (Table 6). :func:`train_model` trains any
+torch module mapping NHWC input to NHWC sRGB in up to two phases, both run by
+:func:`ispengine.training.run_training`:
+
+1. **Main phase** (``config.steps`` steps). Each step draws ``batch_real``
+   (N_r) real crops and ``batch_pseudo`` (N_p) pseudo crops from one numpy
+   Generator seeded by ``seed`` (real first, then pseudo), runs F on the
+   ``N_r + N_p`` crops as one batch and minimises ``L_semi``
+   (:func:`~plugins_builtin.semiisp.opf.balanced_loss`, with online pseudo-data
+   filtering when ``beta`` is set). Without pseudo data (N_p = 0) the loss is
+   the mean per-sample loss of the real batch: plain supervised training.
+2. **Fine-tuning** on the real pairs only (only after a main phase with pseudo
+   data), ``finetune_steps`` steps (default half the main phase, as seed 000
+   halves the model's usual iterations), batches of ``N_r + N_p`` real crops.
+   Seed 000 fine-tunes with "the hyperparameters of the target model's original
+   paper"; here, with no such paper for an arbitrary F, it uses a *fresh*
+   AdamW (the moments of the mixed-data phase are stale) and its own cosine
+   schedule restarted at **0.5×** the main learning rate, a gentler restart that
+   keeps what was learnt from the pseudo data (our choice).
+
+Both phases use AdamW (``weight_decay``) with a cosine schedule from the max lr
+down to 0.001× of it over the phase's steps (methods.md §1; seed 000 Table 6):
+step ``t`` of ``T`` uses ``lr·(ε + (1 − ε)·(1 + cos(π·t/(T−1)))/2)``, ε = 0.001,
+so the first step uses the max lr and the last the minimum.
+
+torch's global RNG is neither seeded nor used here: the caller builds (and
+seeds) the model; all data randomness comes from the numpy Generator.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from attrs import field, frozen
+
+from ispengine.errors import InputError, ParamError
+from ispengine.metrics import psnr
+from plugins_builtin.semiisp.opf import LOSS_KINDS, balanced_loss, check_beta, per_sample_loss
+from plugins_builtin.semiisp.pairs import ImagePairs
+
+MIN_LR_FACTOR = 0.001
+FINETUNE_LR_FACTOR = 0.5
+
+
+def _whole(low: int) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ParamError(f"{attribute.name}: expected a whole number >= {low}, got {value!r}")
+
+    return check
+
+
+def _positive(allow_zero: bool) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ParamError(f"{attribute.name}: expected a number {bound}, got {value!r}")
+
+    return check
+
+
+def _even_crop(instance: Any, attribute: Any, value: Any) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < 2
+        or value % 2
+    ):
+        raise ParamError(f"crop: expected an even whole number >= 2, got {value!r}")
+
+
+def _loss_kind(instance: Any, attribute: Any, value: Any) -> None:
+    if value not in LOSS_KINDS:
+        raise ParamError(f"loss: expected one of {', '.join(LOSS_KINDS)}, got {value!r}")
+
+
+def _beta(instance: Any, attribute: Any, value: Any) -> None:
+    check_beta(value)
+
+
+def _finetune(instance: Any, attribute: Any, value: Any) -> None:
+    if value is not None:
+        _whole(0)(instance, attribute, value)
+
+
+@frozen
+class TrainConfig:
+    """Settings of :func:`train_model` (see the module docstring).
+
+    Attributes:
+        steps: optimiser steps of the main phase, >= 1 (seed 000: 40,000).
+        batch_real: real crops per step, N_r >= 1.
+        batch_pseudo: pseudo crops per step, N_p >= 0; 0 trains supervised (and
+            any pseudo pairs given are ignored). :func:`paper_batch_sizes` gives
+            the paper's split.
+        crop: side of the square training crops, even.
+        lr: max learning rate (1e-3 suits small models; seed 000 uses 1e-4).
+        weight_decay: AdamW's decoupled weight decay, >= 0.
+        loss: per-sample loss, ``mse`` (seed 000, no denoising) or ``l1_pooled``
+            (noisy inputs, methods.md §1).
+        beta: OPF threshold β > 0; None turns filtering off (every pseudo sample
+            counts). Seed 000 uses 1.0 (≤100 or >1000 pairs) and 1.2 (≤1000).
+        finetune_steps: steps of the real-only fine-tuning; None means
+            ``steps // 2`` when pseudo data is used and 0 otherwise.
+        flip: random horizontal flips of the crops.
+    """
+
+    steps: int = field(validator=_whole(1))
+    batch_real: int = field(validator=_whole(1))
+    batch_pseudo: int = field(validator=_whole(0))
+    crop: int = field(validator=_even_crop)
+    lr: float = field(default=1e-3, validator=_positive(False))
+    weight_decay: float = field(default=0.01, validator=_positive(True))
+    loss: str = field(default="mse", validator=_loss_kind)
+    beta: float | None = field(default=None, validator=_beta)
+    finetune_steps: int | None = field(default=None, validator=_finetune)
+    flip: bool = True
+
+    def resolved_finetune_steps(self, semi: bool) -> int:
+        """Fine-tuning steps for a run that does (``semi``) or does not use pseudo data."""
+        if not semi:
+            return 0
+        return self.steps // 2 if self.finetune_steps is None else int(self.finetune_steps)
+
+
+@frozen
+class TrainReport:
+    """What :func:`train_model` did.
+
+    ``losses`` holds one value per step: the main phase's ``steps`` values, then
+    the fine-tuning's ``finetune_steps``. ``kept_fraction`` holds, per
+    semi-supervised step, the fraction of pseudo samples OPF kept (mean δ); it
+    is empty for supervised training. ``seconds`` is the wall time of both phases.
+    """
+
+    steps: int
+    finetune_steps: int
+    losses: tuple[float, ...]
+    kept_fraction: tuple[float, ...]
+    seconds: float
+
+    @property
+    def main_losses(self) -> tuple[float, ...]:
+        return self.losses[: self.steps]
+
+    @property
+    def finetune_losses(self) -> tuple[float, ...]:
+        return self.losses[self.steps :]
+
+
+def paper_batch_sizes(n_pairs: int) -> tuple[int, int]:
+    """Seed 000's (N_r, N_p) for ``n_pairs`` real pairs: (2, 18) for ≤100, (4, 16) for
+    ≤1000, (6, 14) for more (methods.md §3 item 5)."""
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
+        raise ParamError(f"n_pairs: expected a whole number >= 1, got {n_pairs!r}")
+    if n_pairs <= 100:
+        return 2, 18
+    if n_pairs <= 1000:
+        return 4, 16
+    return 6, 14
+
+
+def cosine_lr(step: int, total: int, max_lr: float, floor: float = MIN_LR_FACTOR) -> float:
+    """The learning rate of ``step`` (0-based) of ``total``: cosine from ``max_lr`` to
+    ``floor·max_lr``, reached at the last step."""
+    progress = step / (total - 1) if total > 1 else 0.0
+    return max_lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _device(model: Any) -> Any:
+    import torch
+
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _phase(
+    model: Any,
+    steps: int,
+    lr: float,
+    config: TrainConfig,
+    draw: Any,
+    loss_fn: Any,
+    rng: np.random.Generator,
+    progress: bool,
+    label: str,
+) -> tuple[float, ...]:
+    """Run ``steps`` AdamW steps with a fresh optimiser and cosine schedule; the losses."""
+    import torch
+
+    from ispengine.srgb_to_raw import Budget
+    from ispengine.training import run_training
+
+    if steps == 0:
+        return ()
+    device = _device(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+
+    def step_fn(index: int) -> float:
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(index, steps, lr)
+        inputs, targets = draw()
+        pred = model(torch.from_numpy(inputs).to(device))
+        loss = loss_fn(pred, torch.from_numpy(targets).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    report = run_training(
+        step_fn,
+        Budget(steps=steps),
+        modules={"model": model},
+        optimizer=optimizer,
+        rng=rng,
+        progress=progress,
+        label=label,
+    )
+    return report.losses
+
+
+def train_model(
+    model: Any,
+    real: ImagePairs,
+    pseudo: ImagePairs | None,
+    config: TrainConfig,
+    *,
+    seed: int,
+    progress: bool = True,
+    label: str = "train",
+) -> TrainReport:
+    """Train ``model`` in place on ``real`` (and ``pseudo``) pairs; see the module docstring.
+
+    Args:
+        model: a ``torch.nn.Module`` mapping ``(B, crop, crop, 3)`` float32 input
+            to ``(B, crop, crop, 3)`` sRGB, on any device (batches follow it).
+        real: the real (paired) data.
+        pseudo: the pseudo data, or None (supervised); used when
+            ``config.batch_pseudo > 0``.
+        config: the :class:`TrainConfig`.
+        seed: seeds the numpy Generator every crop is drawn from.
+        progress: show tqdm bars. label: their description (fine-tuning adds
+            ``-finetune``).
+
+    The model is left in the train/eval mode it came in.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ParamError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    if not isinstance(real, ImagePairs):
+        raise InputError(f"real: expected ImagePairs, got {type(real).__name__}")
+    if pseudo is not None and not isinstance(pseudo, ImagePairs):
+        raise InputError(f"pseudo: expected ImagePairs or None, got {type(pseudo).__name__}")
+    semi = config.batch_pseudo > 0
+    if semi and pseudo is None:
+        raise ParamError(
+            f"batch_pseudo: {config.batch_pseudo} pseudo crops per step but no pseudo pairs given"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ParamError(f"seed: expected a whole number, got {seed!r}")
+    real.check_crop(config.crop)
+    if semi:
+        pseudo.check_crop(config.crop)
+    n_real, n_pseudo, crop, flip = config.batch_real, config.batch_pseudo, config.crop, config.flip
+    rng = np.random.default_rng(seed)
+    kept: list[float] = []
+
+    def draw_mixed() -> tuple[np.ndarray, np.ndarray]:
+        real_in, real_out = real.draw(rng, n_real, crop, flip)
+        if not semi:
+            return real_in, real_out
+        fake_in, fake_out = pseudo.draw(rng, n_pseudo, crop, flip)
+        return np.concatenate([real_in, fake_in]), np.concatenate([real_out, fake_out])
+
+    def main_loss(pred: Any, target: Any) -> Any:
+        losses = per_sample_loss(pred, target, config.loss)
+        if not semi:
+            return losses.mean()
+        result = balanced_loss(losses[:n_real], losses[n_real:], config.beta)
+        kept.append(float(result.kept_mask.float().mean().item()))
+        return result.total
+
+    def draw_real() -> tuple[np.ndarray, np.ndarray]:
+        return real.draw(rng, n_real + n_pseudo, crop, flip)
+
+    def real_loss(pred: Any, target: Any) -> Any:
+        return per_sample_loss(pred, target, config.loss).mean()
+
+    finetune_steps = config.resolved_finetune_steps(semi)
+    was_training = model.training
+    begin = time.perf_counter()
+    model.train()
+    try:
+        losses = _phase(
+            model, config.steps, config.lr, config, draw_mixed, main_loss, rng, progress, label
+        )
+        losses += _phase(
+            model,
+            finetune_steps,
+            FINETUNE_LR_FACTOR * config.lr,
+            config,
+            draw_real,
+            real_loss,
+            rng,
+            progress,
+            f"{label}-finetune",
+        )
+    finally:
+        model.train(was_training)
+    seconds = time.perf_counter() - begin
+    return TrainReport(config.steps, finetune_steps, tuple(losses), tuple(kept), seconds)
+
+
+def evaluate(model: Any, pairs: ImagePairs) -> dict[str, Any]:
+    """Mean PSNR (dB) of ``model``'s outputs, clipped to [0, 1], over ``pairs``' whole images.
+
+    Runs one image at a time under ``torch.no_grad`` in eval mode (the model's
+    mode is restored). Returns ``{"psnr": mean, "psnr_per_image": [...], "count": n}``;
+    an exact match counts as ``inf`` (:func:`ispengine.metrics.psnr`).
+    """
+    import torch
+
+    if not isinstance(pairs, ImagePairs):
+        raise InputError(f"pairs: expected ImagePairs, got {type(pairs).__name__}")
+    device = _device(model)
+    was_training = model.training
+    model.eval()
+    scores = []
+    try:
+        with torch.no_grad():
+            for index in range(len(pairs)):
+                source, target = pairs.full(index)
+                batch = torch.from_numpy(np.array(source[None], dtype=np.float32)).to(device)
+                output = model(batch)[0].float().cpu().numpy()
+                scores.append(psnr(np.clip(output, 0.0, 1.0), target))
+    finally:
+        model.train(was_training)
+    return {"psnr": float(np.mean(scores)), "psnr_per_image": scores, "count": len(scores)}
