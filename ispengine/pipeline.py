@@ -249,7 +249,13 @@ class Pipeline:
             metadata = {**x.metadata(), **(metadata or {})}
             if self.bindings:
                 return self._binder(metadata)(x, params, check=check, fuse=fuse)
-            if fuse and not params and x.mosaic.dtype.kind == "u" and self._starts_fused_mosaic():
+            if (
+                fuse
+                and not params
+                and self.predictor is None
+                and x.mosaic.dtype.kind == "u"
+                and self._starts_fused_mosaic()
+            ):
                 return self._run_raw_fused(x.mosaic)
             x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
         if self.bindings:
@@ -409,7 +415,7 @@ def _build_predictor(pipeline: Pipeline, spec: PipelineSpec, registry: Registry)
     except UnknownComponentError as error:
         raise SpecError(str(error), source=spec.source, key="predictor.type") from None
     weights = settings.get("weights")
-    if isinstance(weights, str) and spec.source not in ("<dict>", "<python>"):
+    if isinstance(weights, str) and weights and spec.source not in ("<dict>", "<python>"):
         settings["weights"] = str(Path(spec.source).parent / Path(weights).expanduser())
     try:
         return record.cls(pipeline, **settings)

@@ -32,7 +32,7 @@ from attrs import frozen
 
 from ispengine.errors import ParamError
 from ispengine.params import ParamSpec
-from ispengine.srgb_to_raw import Setting
+from ispengine.srgb_to_raw import Setting, coerce_settings
 from ispengine.weights import as_numpy
 
 if TYPE_CHECKING:
@@ -160,17 +160,9 @@ class ParamPredictor:
     settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, pipeline: Pipeline, **settings: Any) -> None:
-        known = {s.name: s for s in self.settings}
-        unknown = sorted(set(settings) - set(known))
-        if unknown:
-            raise ParamError(
-                f"{unknown[0]}: unknown setting of parameter predictor '{self.name}' "
-                f"(known: {', '.join(sorted(known)) or 'none'})"
-            )
-        self.config: dict[str, Any] = {
-            name: spec.coerce(settings[name]) if name in settings else spec.default
-            for name, spec in known.items()
-        }
+        self.config: dict[str, Any] = coerce_settings(
+            self.settings, settings, f"parameter predictor '{self.name}'"
+        )
         self.pipeline = pipeline
         self.params = predicted_params(pipeline)
 

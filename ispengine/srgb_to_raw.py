@@ -113,6 +113,24 @@ class Setting:
         return value
 
 
+def coerce_settings(
+    declared: Sequence[Setting], given: Mapping[str, Any], owner: str
+) -> dict[str, Any]:
+    """Every declared setting: the given value (checked) or its default. An unknown
+    name is a :class:`ParamError` naming ``owner`` and the known settings."""
+    known = {s.name: s for s in declared}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ParamError(
+            f"{unknown[0]}: unknown setting of {owner} "
+            f"(known: {', '.join(sorted(known)) or 'none'})"
+        )
+    return {
+        name: spec.coerce(given[name]) if name in given else spec.default
+        for name, spec in known.items()
+    }
+
+
 def _check_kind(kind: str) -> None:
     if kind not in SETTING_KINDS:
         raise ValueError(f"setting kind must be one of {SETTING_KINDS}, got {kind!r}")
@@ -323,17 +341,9 @@ class SrgbToRawMethod:
     needs_srgb_for_forward: ClassVar[bool] = False
 
     def __init__(self, **settings: Any) -> None:
-        known = {s.name: s for s in self.settings}
-        unknown = sorted(set(settings) - set(known))
-        if unknown:
-            raise ParamError(
-                f"{unknown[0]}: unknown setting of sRGB-to-RAW method '{self.name}' "
-                f"(known: {', '.join(sorted(known)) or 'none'})"
-            )
-        self.config: dict[str, Any] = {
-            name: spec.coerce(settings[name]) if name in settings else spec.default
-            for name, spec in known.items()
-        }
+        self.config: dict[str, Any] = coerce_settings(
+            self.settings, settings, f"sRGB-to-RAW method '{self.name}'"
+        )
 
     # -- training -----------------------------------------------------------
     def fit(

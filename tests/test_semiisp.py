@@ -403,3 +403,55 @@ def test_enhancement_variant_learns_to_undo_darkening_and_noise(dataset):
     train_model(model, data, None, config, seed=0, progress=False)
     after = evaluate(model, data)["psnr"]
     assert after > before + 3.0
+
+
+def test_metadata_reproduces_a_noisy_raw(fitted, dataset):
+    method, _ = fitted
+    noisy = SemiISP(**{**method.config, "noise": True})
+    noisy.load_state(method.state())
+    srgb = dataset.split("test")[0].srgb
+    first = noisy.convert(srgb, seed=7)
+    again = noisy.convert(srgb, metadata=first.metadata)  # seed from the metadata
+    np.testing.assert_array_equal(again.raw.mosaic, first.raw.mosaic)
+
+
+def test_resumed_fit_tops_the_bank_up(dataset, tmp_path):
+    settings = dict(resize=16, width=4, grid=2, crop=16, batch_size=2, bank_size=8)
+    checkpoint = tmp_path / "fit.ckpt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        SemiISP(**settings).fit(dataset, Budget(steps=5), checkpoint=checkpoint, progress=False)
+        resumed = SemiISP(**settings)
+        resumed.fit(dataset, Budget(steps=6), checkpoint=checkpoint, resume=True, progress=False)
+    assert len(resumed.bank) == 8
+
+
+def test_perceptual_term_loads_local_vgg_weights_and_refuses_a_missing_file(tmp_path):
+    from plugins_builtin.semiisp.perceptual import _feature_class, perceptual_loss_or_none
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        state = _feature_class()().state_dict()
+    path = tmp_path / "vgg16.pth"
+    torch.save({k: v for k, v in state.items() if k.startswith("features.")}, path)
+    loss = perceptual_loss_or_none(str(path))
+    x = torch.rand(1, 16, 16, 3)
+    assert float(loss(x, x)) == 0.0 and float(loss(x, 1 - x)) > 0
+    with pytest.raises(InputError, match="no such VGG16"):
+        perceptual_loss_or_none(str(tmp_path / "typo.pth"))
+    torch.save({"features.0.weight": torch.zeros(3)}, tmp_path / "bad.pth")
+    with pytest.raises(InputError, match="not VGG16"):
+        perceptual_loss_or_none(str(tmp_path / "bad.pth"))
+
+
+def test_predictor_needs_an_rgb_pipeline_input():
+    stages = [{"type": "demosaic_bilinear", "params": {"pattern": "rggb"}}, *FOUR_STAGES]
+    with pytest.raises((SpecError, InputError), match="must be RGB"):
+        Pipeline.from_dict(
+            {
+                "name": "r",
+                "input": "raw_mosaic",
+                "predictor": {"type": "pqdynamic"},
+                "stage": stages,
+            }
+        )

@@ -41,6 +41,7 @@ from ispengine.srgb_to_raw import (
     check_seed,
     train_split,
 )
+from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 
 BANK_RECORD_FLOOR = 1  # steps that always record into the bank at the end of training
 
@@ -66,9 +67,7 @@ class SemiISP(SrgbToRawMethod):
             "predictor mode while training (the bank is global)",
             choices=("global", "local"),
         ),
-        Setting("resize", "int", 64, "predictor input side", low=16, high=1024),
-        Setting("width", "int", 32, "predictor channels", low=4, high=256),
-        Setting("grid", "int", 8, "local-mode grid side", low=2, high=64),
+        *(s for s in PQDynamicPredictor.settings if s.name in ("resize", "width", "grid")),
         Setting("batch_size", "int", 8, "training batch", low=1, high=256),
         Setting("crop", "int", 64, "training crop side (even)", low=8, high=4096),
         Setting(
@@ -209,9 +208,16 @@ class SemiISP(SrgbToRawMethod):
             label="semiisp",
         )
         module.eval()
-        if len(bank) == 0:  # e.g. resumed at the last step: fill from the trained model
+        wanted = (
+            bank.capacity
+            if budget.steps is None
+            else min(bank.capacity, batch * (report.steps - max(record_from, 0)))
+        )
+        if len(bank) == 0 or (report.resumed_from and len(bank) < wanted):
+            # Resumed after recording began: the sets recorded before are lost; top up
+            # from the trained model on random training crops.
             with torch.no_grad():
-                for _ in range(max(1, math.ceil(min(bank.capacity, 256) / batch))):
+                for _ in range(math.ceil((wanted - len(bank)) / batch)):
                     inputs, _ = pairs.draw(rng, batch, crop)
                     bank.add(self.isp.predictor.predict(torch.from_numpy(inputs), "global"))
         note = f"bank: {len(bank)} sets ({bank.rejected} rejected), sampling {self.sampling}"
@@ -256,20 +262,23 @@ class SemiISP(SrgbToRawMethod):
         image = as_srgb(srgb)
         metadata = dict(metadata or {})
         target = TargetCamera.from_metadata(metadata)
-        seed = check_seed(0 if seed is None else seed)
-        rng = np.random.default_rng(seed)
+        seed = check_seed(metadata.get("seed", 0) if seed is None else seed)
         if len(self.bank) == 0:
             raise InputError(
                 "semiisp: the parameter bank is empty; fit the method or load a "
                 "saved one (--weights)"
             )
-        params = self._given_params(metadata.get("params")) or self.bank.draw(rng, self.sampling)
+        # Separate streams: given parameters leave the noise draw unchanged.
+        drawn_params = self.bank.draw(np.random.default_rng([seed, 0]), self.sampling)
+        params = self._given_params(metadata.get("params")) or drawn_params
+        rng = np.random.default_rng([seed, 1])
         camera = np.clip(self.isp.invert(image, params), 0.0, 1.0).astype(np.float32)
         mosaic = mosaic_of(camera, target.cfa_pattern)
         levels = None
         if self.config["noise"]:
             given = metadata.get("noise")
-            levels = NoiseLevels(**given) if given else draw_semiisp_levels(rng)
+            levels = draw_semiisp_levels(rng)  # drawn always: the stream stays aligned
+            levels = NoiseLevels(**given) if given else levels
             mosaic = np.clip(add_noise(mosaic, levels, rng), 0.0, 1.0)
         raw = target.make_raw(mosaic.astype(np.float32), capture=capture)
         drawn = {

@@ -88,9 +88,12 @@ def load_vgg_features(path: str | Path) -> Any:
 
 def perceptual_loss_or_none(path: str | None) -> Any:
     """A ``loss(pred, target)`` on NHWC tensors from the weights at ``path``; ``None``
-    (after one warning per process) when no path is given or the file is absent."""
-    if not path or not Path(path).expanduser().is_file():
-        reason = "no VGG16 weights given" if not path else f"{path}: no such file"
+    (after one warning per process) when no path is given. A path that names no file
+    is an :class:`InputError` (a typo must not silently drop the term)."""
+    if path and not Path(path).expanduser().is_file():
+        raise InputError(f"{path}: no such VGG16 weights file (vgg_weights)")
+    if not path:
+        reason = "no VGG16 weights given"
         if reason not in _warned:
             _warned.add(reason)
             warnings.warn(

@@ -27,6 +27,7 @@ Settings (``[predictor]`` table or keywords):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,12 @@ class PQDynamicPredictor(ParamPredictor):
 
     def __init__(self, pipeline: Any, **settings: Any) -> None:
         super().__init__(pipeline, **settings)
-        for step in pipeline.steps:
-            if step.stage.input_layout != "rgb" and any(p.label == step.label for p in self.params):
-                raise InputError(f"pqdynamic: stage {step.label!r} is not an RGB stage")
+        first = pipeline.steps[0].stage
+        if first.input_layout != "rgb":
+            raise InputError(
+                f"pqdynamic: predicts from the pipeline's input, which must be RGB (got "
+                f"{first.input_layout}); run the RAW front end as a pipeline of its own first"
+            )
         import torch
 
         network = _network_class()(self.size, self.config["width"], self.config["resize"])
@@ -154,7 +158,7 @@ class PQDynamicPredictor(ParamPredictor):
         if batch.ndim != 4 or batch.shape[-1] != 3:
             raise InputError(f"pqdynamic: expected an (H, W, 3) image, got {tuple(image.shape)}")
         batch = batch.to(next(self.network.parameters()).dtype)
-        context = torch.no_grad() if is_numpy else torch.enable_grad()
+        context = torch.no_grad() if is_numpy else contextlib.nullcontext()
         with context:
             values = self.predict(batch, mode)
         out: dict[str, dict[str, Any]] = {}
