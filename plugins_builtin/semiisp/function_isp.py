@@ -32,7 +32,8 @@ class FunctionISP:
     Args:
         spec: a pipeline spec (shipped name or path); its ``[predictor]`` table
             gives the predictor settings, which ``predictor_settings`` override.
-        inverse: ``lut`` (the paper's, default) or ``exact``: how f_GM / f_IT invert.
+        inverse: ``lut`` (the paper's table, finished by one Newton step; default) or
+            ``exact`` (closed form): how f_GM / f_IT invert.
     """
 
     def __init__(
@@ -47,7 +48,10 @@ class FunctionISP:
         data["predictor"] = table
         for label in ("gamma_tone", "inverse_tone"):
             if label in data.get("inverse", {}):
-                data["inverse"][label] = {"method": inverse}
+                # LUT lookup + one safeguarded Newton step (methods.md §2): float precision
+                # also where a curve is steep (e.g. g1 = 4), where the lookup alone is ~1e-4.
+                extra = {"global_newton_steps": 1} if inverse == "lut" else {}
+                data["inverse"][label] = {"method": inverse, **extra}
         self.spec_path = path
         self.pipeline = Pipeline.from_dict(data, source=str(path))
         self.predictor: PQDynamicPredictor = self.pipeline.predictor
