@@ -248,7 +248,10 @@ def test_inverse_goes_back_through_the_function_isp_within_lut_accuracy(params, 
     gm = isp.stages["gamma_tone"]
     reachable = np.abs(stretched) <= gm(np.ones((1, 1, 3)), params["gamma_tone"]) - 1e-9
     inside = np.all(reachable, axis=-1)
-    assert np.max(np.abs(again - srgb)[inside], initial=0.0) < 1e-6
+    # The LUT's worst case over the whole declared range is ~1e-4, at g1 = 4 next to
+    # black, where f_GM's slope is unbounded (the paper's LUT: max 6.5e-5 on its data).
+    tolerance = 1e-6 if inverse == "exact" else 2e-4
+    assert np.max(np.abs(again - srgb)[inside], initial=0.0) < tolerance
 
 
 def test_one_to_many_samples_differ_and_each_inverts_back():
