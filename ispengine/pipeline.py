@@ -332,7 +332,7 @@ class Pipeline:
                 steps.append((step.label, step.stage))
                 continue
             stage = step.stage
-            values = {k: v for k, v in stage.values.items() if v is not None} | stage.settings
+            values = stage.constants() | stage.settings
             for name, key in names.items():
                 if key not in metadata:
                     raise ParamError(

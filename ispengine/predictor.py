@@ -23,7 +23,6 @@ global mode or per pixel (``batch + (H, W) + shape``) in local mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,7 +32,6 @@ from attrs import frozen
 from ispengine.errors import ParamError
 from ispengine.params import ParamSpec
 from ispengine.srgb_to_raw import Setting, coerce_settings
-from ispengine.weights import as_numpy
 
 if TYPE_CHECKING:
     from ispengine.pipeline import Pipeline
@@ -131,17 +129,6 @@ def split_vector(vector: Any, params: tuple[PredictedParam, ...], xp: Any) -> di
         value = squash(xp.reshape(raw, lead + item.spec.shape), item.spec, xp)
         out.setdefault(item.label, {})[item.spec.name] = value
     return out
-
-
-def flatten_params(
-    values: Mapping[str, Mapping[str, Any]], params: tuple[PredictedParam, ...]
-) -> dict[str, np.ndarray]:
-    """``{label.name: array}`` from a nested parameter dict (numpy; for banks and files)."""
-    flat = {}
-    for item in params:
-        value = values[item.label][item.spec.name]
-        flat[item.key] = as_numpy(value)
-    return flat
 
 
 class ParamPredictor:

@@ -95,8 +95,7 @@ class Stage:
             if raw is None:
                 raise ParamError(f"{option.name}: missing (one of {', '.join(option.choices)})")
             self.settings[option.name] = option.coerce(raw)
-        constants = {k: v for k, v in self.values.items() if v is not None}
-        self.check_params(constants)
+        self.check_params(self.constants())
 
     # -- declarations -----------------------------------------------------
     @classmethod
@@ -113,6 +112,10 @@ class Stage:
         ``values`` holds numpy arrays for the parameters known so far (constants,
         or drawn values in tests). The default accepts everything.
         """
+
+    def constants(self) -> dict[str, np.ndarray]:
+        """The parameters that have a value (given or default), by name."""
+        return {k: v for k, v in self.values.items() if v is not None}
 
     def missing_params(self) -> list[str]:
         return [name for name, value in self.values.items() if value is None]
@@ -155,9 +158,7 @@ class Stage:
             value = as_param(value, x, xp)
             resolved[spec.name] = broadcast_param(value, spec, lead, xp)
         if checked:
-            self.check_params(
-                {**{k: v for k, v in self.values.items() if v is not None}, **checked}
-            )
+            self.check_params({**self.constants(), **checked})
         return resolved
 
     def __call__(self, x: Any, params: Mapping[str, Any] | None = None) -> Any:
@@ -216,7 +217,7 @@ class InverseStage(Stage):
     @classmethod
     def from_forward(cls, stage: Stage, **settings: Any) -> InverseStage:
         """An inverse with the forward stage's constants and options."""
-        values = {k: v for k, v in stage.values.items() if v is not None}
+        values = stage.constants()
         inverse = cls(**values, **stage.settings)
         inverse.forward_stage = stage
         inverse.method_settings = cls.coerce_settings(settings)

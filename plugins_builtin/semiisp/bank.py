@@ -85,7 +85,7 @@ class ParameterBank:
                 continue
             named = {p.spec.name: one[p.key] for p in self.params if p.label == label}
             try:
-                stage.check_params({**_constants(stage), **named})
+                stage.check_params({**stage.constants(), **named})
             except ParamError:
                 return False
         return all(np.all(np.isfinite(v)) for v in one.values())
@@ -149,7 +149,3 @@ class ParameterBank:
             self.arrays[p.key][:size] = array
         self.count = max(count, size)
         self.rejected = int(np.asarray(state.get(PREFIX + "rejected", [0])).ravel()[0])
-
-
-def _constants(stage: Any) -> dict[str, np.ndarray]:
-    return {k: v for k, v in stage.values.items() if v is not None}

@@ -249,29 +249,6 @@ def _train_config(spec: ExperimentSpec, condition: str, n_pairs: int):
     )
 
 
-def _scores(model: Any, test) -> dict[str, Any]:
-    import torch
-
-    from ispengine.metrics import psnr, ssim
-
-    psnrs, ssims = [], []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for index in range(len(test)):
-            source, target = test.full(index)
-            pred = np.clip(model(torch.from_numpy(source)[None])[0].numpy(), 0.0, 1.0)
-            psnrs.append(psnr(pred, target))
-            ssims.append(ssim(pred, target))
-    model.train(was_training)
-    return {
-        "psnr": float(np.mean(psnrs)),
-        "ssim": float(np.mean(ssims)),
-        "psnr_per_image": psnrs,
-        "ssim_per_image": ssims,
-    }
-
-
 # -- the run ------------------------------------------------------------------------
 def run_experiment(
     spec: ExperimentSpec, out: str | Path, *, progress: bool = True, command: str = ""
@@ -282,7 +259,7 @@ def run_experiment(
     from plugins_builtin.semiisp.method import SemiISP, load_raw_pairs
     from plugins_builtin.semiisp.pairs import ImagePairs
     from plugins_builtin.semiisp.pseudo import pseudo_pairs
-    from plugins_builtin.semiisp.semi_trainer import train_model
+    from plugins_builtin.semiisp.semi_trainer import evaluate, train_model
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -330,7 +307,8 @@ def run_experiment(
                 progress=progress,
                 label=f"{target}/{condition}",
             )
-            scores = _scores(model, test)
+            scores = evaluate(model, test)
+            scores.pop("count")
             kept = report.kept_fraction
             results[target][condition] = {
                 **scores,
@@ -356,7 +334,7 @@ def run_experiment(
             "seconds": fit.seconds,
             "final_loss": fit.final_loss,
             "note": fit.note,
-            "test_psnr": _scores(method.isp.module(), test)["psnr"],
+            "test_psnr": evaluate(method.isp.module(), test)["psnr"],
         },
         "pseudo": {
             "samples_per_image": spec.samples,
@@ -434,7 +412,7 @@ def markdown(document: Mapping[str, Any]) -> str:
                 f"{row['psnr']:.2f} | {row['ssim']:.4f} | {delta} | {kept} |"
             )
     lines += ["", f"Total time: {document['seconds']:.0f} s.", ""]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _count(n: int) -> str:

@@ -157,6 +157,7 @@ class SemiISP(SrgbToRawMethod):
         import torch
 
         from ispengine.training import run_training
+        from plugins_builtin.semiisp.semi_trainer import cosine_lr
 
         seed = check_seed(seed)
         train = train_split(dataset)
@@ -181,8 +182,6 @@ class SemiISP(SrgbToRawMethod):
 
         def step(index: int) -> float:
             if budget.steps is not None:
-                from plugins_builtin.semiisp.semi_trainer import cosine_lr
-
                 for group in optimizer.param_groups:
                     group["lr"] = cosine_lr(index, budget.steps, self.config["lr"])
             inputs, targets = (torch.from_numpy(a) for a in pairs.draw(rng, batch, crop))

@@ -39,7 +39,7 @@ import numpy as np
 from attrs import field, frozen
 
 from ispengine.errors import InputError, ParamError
-from ispengine.metrics import psnr
+from ispengine.metrics import psnr, ssim
 from plugins_builtin.semiisp.opf import LOSS_KINDS, balanced_loss, check_beta, per_sample_loss
 from plugins_builtin.semiisp.pairs import ImagePairs
 
@@ -317,10 +317,12 @@ def train_model(
 
 
 def evaluate(model: Any, pairs: ImagePairs) -> dict[str, Any]:
-    """Mean PSNR (dB) of ``model``'s outputs, clipped to [0, 1], over ``pairs``' whole images.
+    """Mean PSNR (dB) and SSIM of ``model``'s outputs, clipped to [0, 1], over ``pairs``'
+    whole images.
 
     Runs one image at a time under ``torch.no_grad`` in eval mode (the model's
-    mode is restored). Returns ``{"psnr": mean, "psnr_per_image": [...], "count": n}``;
+    mode is restored). Returns ``{"psnr": mean, "ssim": mean, "psnr_per_image": [...],
+    "ssim_per_image": [...], "count": n}``;
     an exact match counts as ``inf`` (:func:`ispengine.metrics.psnr`).
     """
     import torch
@@ -330,14 +332,22 @@ def evaluate(model: Any, pairs: ImagePairs) -> dict[str, Any]:
     device = _device(model)
     was_training = model.training
     model.eval()
-    scores = []
+    scores, ssims = [], []
     try:
         with torch.no_grad():
             for index in range(len(pairs)):
                 source, target = pairs.full(index)
                 batch = torch.from_numpy(np.array(source[None], dtype=np.float32)).to(device)
                 output = model(batch)[0].float().cpu().numpy()
-                scores.append(psnr(np.clip(output, 0.0, 1.0), target))
+                output = np.clip(output, 0.0, 1.0)
+                scores.append(psnr(output, target))
+                ssims.append(ssim(output, target))
     finally:
         model.train(was_training)
-    return {"psnr": float(np.mean(scores)), "psnr_per_image": scores, "count": len(scores)}
+    return {
+        "psnr": float(np.mean(scores)),
+        "ssim": float(np.mean(ssims)),
+        "psnr_per_image": scores,
+        "ssim_per_image": ssims,
+        "count": len(scores),
+    }
