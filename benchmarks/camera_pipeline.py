@@ -35,9 +35,9 @@ import numpy as np
 from timing import median_seconds
 
 from ispengine import Pipeline
-from ispengine.raw import CaptureParams, RawImage
-from ispengine.raw.dng import write_dng
-from ispengine.raw.reader import read_raw
+from ispengine.io.raw import CaptureParams, RawImage
+from ispengine.io.raw.dng import write_dng
+from ispengine.io.raw.reader import read_raw
 from ispengine.specs import resolve_spec
 
 XYZ_TO_CAMERA = np.array(

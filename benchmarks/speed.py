@@ -71,7 +71,7 @@ def main() -> int:
         "image": f"{height}x{width}x3 float32",
     }
     figures = {}
-    from ispengine.plugins import get_registry
+    from ispengine.core.plugins import get_registry
 
     figures.update(lut_figures(height, width, args.repeat))
     figures.update(pipeline_figures(height, width, args.repeat))

@@ -10,7 +10,8 @@ Public API::
 Importing this package never imports torch or cupy.
 """
 
-from ispengine.errors import (
+from ispengine import _moved
+from ispengine.core.errors import (
     InputError,
     ISPEngineError,
     ParamError,
@@ -18,8 +19,8 @@ from ispengine.errors import (
     SpecError,
     UnknownComponentError,
 )
-from ispengine.hookspecs import hookimpl
-from ispengine.params import (
+from ispengine.core.hookspecs import hookimpl
+from ispengine.core.params import (
     MATRIX_3X3,
     PER_CFA_CHANNEL,
     PER_CHANNEL,
@@ -27,11 +28,13 @@ from ispengine.params import (
     OptionSpec,
     ParamSpec,
 )
-from ispengine.pipeline import Pipeline
-from ispengine.plugins import PluginHost, get_plugin_host, get_registry
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.pipeline import Pipeline
+from ispengine.core.plugins import PluginHost, get_plugin_host, get_registry
+from ispengine.core.stage import InverseStage, Stage
 
 __version__ = "0.1.0"
+
+_moved.install()
 
 __all__ = [
     "ISPEngineError",

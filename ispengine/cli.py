@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ispengine.cli_srgb2raw import add_commands as add_srgb2raw_commands
 from ispengine.cli_train import add_commands as add_train_commands
-from ispengine.errors import ISPEngineError
+from ispengine.core.errors import ISPEngineError
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -32,7 +32,7 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from ispengine.plugins import get_plugin_host
+    from ispengine.core.plugins import get_plugin_host
 
     host = get_plugin_host()
     infos = host.plugins()
@@ -65,7 +65,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _stage_rows(registry) -> list[dict]:
-    from ispengine.registry import KINDS
+    from ispengine.core.registry import KINDS
 
     rows = []
     for kind in KINDS:
@@ -115,7 +115,7 @@ def _stage_rows(registry) -> list[dict]:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
-    from ispengine.plugins import get_registry
+    from ispengine.core.plugins import get_registry
 
     rows = _stage_rows(get_registry())
     if args.json:
@@ -147,7 +147,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def _load_pipeline(spec: str):
-    from ispengine.pipeline import Pipeline
+    from ispengine.core.pipeline import Pipeline
     from ispengine.specs import resolve_spec
 
     return Pipeline.from_toml(resolve_spec(spec))
@@ -164,7 +164,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _transform(args: argparse.Namespace, *, invert: bool) -> int:
-    from ispengine.convert import batch_jobs, check_target, convert_file, convert_job
+    from ispengine.io.convert import batch_jobs, check_target, convert_file, convert_job
 
     source, target = Path(args.input), Path(args.output)
     pipeline = _load_pipeline(args.spec)
@@ -172,7 +172,7 @@ def _transform(args: argparse.Namespace, *, invert: bool) -> int:
         pipeline = pipeline.inverse()
     like = None
     if args.like:
-        from ispengine.raw.reader import read_raw
+        from ispengine.io.raw.reader import read_raw
 
         like = read_raw(args.like)
     if source.is_dir():
@@ -182,7 +182,7 @@ def _transform(args: argparse.Namespace, *, invert: bool) -> int:
             (args.spec, s, t, invert, args.like, args.bits)
             for s, t in batch_jobs(source, target, suffix)
         ]
-        from ispengine.executors import make_executor
+        from ispengine.io.executors import make_executor
 
         with make_executor(args.executor, args.workers, args.address) as executor:
             results = executor.map(convert_job, jobs, progress=f"{pipeline.name}")
@@ -228,7 +228,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_synthcam_generate(args: argparse.Namespace) -> int:
-    from ispengine.executors import make_executor
+    from ispengine.io.executors import make_executor
     from ispengine.synthcam import generate_dataset
 
     start = time.perf_counter()
@@ -260,8 +260,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def add_executor_arguments(
     parser: argparse.ArgumentParser, what: str, default: str = "process"
 ) -> None:
-    """``--executor``, ``--workers`` and ``--address`` (see :mod:`ispengine.executors`)."""
-    from ispengine.executors import EXECUTORS
+    """``--executor``, ``--workers`` and ``--address`` (see :mod:`ispengine.io.executors`)."""
+    from ispengine.io.executors import EXECUTORS
 
     parser.add_argument(
         "--executor",

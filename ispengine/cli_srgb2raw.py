@@ -9,7 +9,7 @@ INPUT OUTPUT`` turns sRGB images into RAW files with any registered method (one
 file per sample; ``NAME_s{k}`` when ``K > 1``).
 
 A folder input runs its images (sorted by name) on the chosen executor
-(:mod:`ispengine.executors`; serial by default). Each item carries only the
+(:mod:`ispengine.io.executors`; serial by default). Each item carries only the
 method's name, settings and saved-weights path, the target metadata and the
 file paths; every worker process builds the method once and reuses it
 (:func:`cached_method`). Seeds do not depend on the order: every image draws
@@ -28,10 +28,10 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ispengine.errors import InputError, ISPEngineError
+from ispengine.core.errors import InputError, ISPEngineError
 
 if TYPE_CHECKING:
-    from ispengine.srgb_to_raw import SrgbToRawMethod
+    from ispengine.learning.srgb_to_raw import SrgbToRawMethod
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -98,7 +98,7 @@ def _inputs(path: Path) -> list[Path]:
 def _target_metadata(like: str | None) -> dict[str, Any]:
     if like is None:  # a 16-bit sensor with levels 0 and 65535 (as `invert` without --like)
         return {"cfa_pattern": "rggb", "black_level": 0.0, "white_level": 65535.0}
-    from ispengine.raw.reader import read_raw
+    from ispengine.io.raw.reader import read_raw
 
     return read_raw(like).metadata()
 
@@ -116,13 +116,13 @@ def _outputs(source: Path, output: Path, many_inputs: bool, samples: int) -> lis
 def _write_raw(path: Path, raw: Any) -> None:
     import numpy as np
 
-    from ispengine.atomic import atomic_output
+    from ispengine.io.atomic import atomic_output
 
     if path.suffix == ".npy":
         with atomic_output(path) as temporary, open(temporary, "wb") as handle:
             np.save(handle, np.asarray(raw.mosaic))
         return
-    from ispengine.raw.dng import write_dng
+    from ispengine.io.raw.dng import write_dng
 
     mosaic = np.asarray(raw.mosaic)
     outside = int(np.count_nonzero((mosaic < 0) | (mosaic > 1)))
@@ -139,8 +139,8 @@ def build_method(
 ) -> SrgbToRawMethod:
     """The method ``name`` with ``settings``, or loaded from the saved ``weights``
     (which must hold method ``name``; ``settings`` are then not used)."""
-    from ispengine.plugins import get_registry
-    from ispengine.srgb_to_raw import SrgbToRawMethod
+    from ispengine.core.plugins import get_registry
+    from ispengine.learning.srgb_to_raw import SrgbToRawMethod
 
     cls = get_registry().get("srgb_to_raw", name).cls
     if weights:
@@ -218,8 +218,8 @@ def unprocess_job(job: UnprocessJob) -> UnprocessOutcome:
     written for the image; the batch goes on); warnings come back to be shown
     by the calling process.
     """
-    from ispengine.atomic import atomic_output
-    from ispengine.image_files import read_capture, read_image
+    from ispengine.io.atomic import atomic_output
+    from ispengine.io.image_files import read_capture, read_image
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -242,7 +242,7 @@ def unprocess_job(job: UnprocessJob) -> UnprocessOutcome:
 
 
 def cmd_unprocess(args: argparse.Namespace) -> int:
-    from ispengine.executors import make_executor
+    from ispengine.io.executors import make_executor
 
     if args.samples < 1:
         raise InputError(f"--samples: expected >= 1, got {args.samples}")

@@ -2,7 +2,7 @@
 
 ``ispengine train --method NAME --data DIR --out SAVED [--set KEY=VALUE ...]
 [--steps N] [--seconds S] [--seed S] [--checkpoint PATH] [--resume] [--quiet]``
-opens ``DIR`` with :func:`ispengine.datasets.open_dataset` (a SynthCam folder
+opens ``DIR`` with :func:`ispengine.learning.datasets.open_dataset` (a SynthCam folder
 or a folder of RAW files), fits the method on its train split within
 ``Budget(steps=N, seconds=S)`` (at least one is required), saves it with
 ``method.save(SAVED)`` and prints one summary line. Analytic methods fit
@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ispengine.errors import InputError, ParamError
+from ispengine.core.errors import InputError, ParamError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ispengine.cli_srgb2raw import build_method
-    from ispengine.datasets import open_dataset
-    from ispengine.srgb_to_raw import Budget
+    from ispengine.learning.datasets import open_dataset
+    from ispengine.learning.srgb_to_raw import Budget
 
     if args.steps is None and args.seconds is None:
         raise ParamError("train: give a budget: --steps N, --seconds S, or both")

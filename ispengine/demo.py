@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.image_files import write_image
-from ispengine.pipeline import Pipeline
+from ispengine.core.pipeline import Pipeline
+from ispengine.io.image_files import write_image
 from ispengine.specs import shipped_specs
 
 

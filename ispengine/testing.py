@@ -10,7 +10,7 @@ round-trip test as the built-ins::
     def test_my_stage_round_trips(data):
         assert_round_trip(MyStageInverse, data.draw(stage_examples(MyStage)), "float64")
 
-Parameters are drawn over each :class:`~ispengine.params.ParamSpec`'s whole
+Parameters are drawn over each :class:`~ispengine.core.params.ParamSpec`'s whole
 declared range (constants, or per-pixel maps for ``local`` parameters),
 options over all their choices, and images over the stage's input domain.
 Importing this module needs ``hypothesis`` (a test dependency).
@@ -25,9 +25,9 @@ from attrs import frozen
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ispengine.errors import ParamError
-from ispengine.params import ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.errors import ParamError
+from ispengine.core.params import ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 
 # Round-trip tolerances relative to the input range (benchmarks.md).
 TOLERANCE = {"float64": 1e-9, "float32": 1e-5}

@@ -10,11 +10,11 @@ from PIL import Image
 
 from ispengine.bench.spec import load_spec, parse_spec
 from ispengine.cli import main
-from ispengine.errors import SpecError
-from ispengine.image_files import write_image
-from ispengine.raw import CaptureParams, RawImage
-from ispengine.raw.dng import write_dng
-from ispengine.raw.reader import read_raw
+from ispengine.core.errors import SpecError
+from ispengine.io.image_files import write_image
+from ispengine.io.raw import CaptureParams, RawImage
+from ispengine.io.raw.dng import write_dng
+from ispengine.io.raw.reader import read_raw
 
 SPEC = Path(__file__).parents[1] / "benchmarks" / "srgb2raw_synthcam.toml"
 
@@ -208,8 +208,8 @@ class _Oracle:
         self.raw = sample.raw
 
     def convert(self, srgb, *, capture=None, metadata=None, seed=None):
-        from ispengine.raw.levels import normalize
-        from ispengine.srgb_to_raw import TargetCamera, Unprocessed
+        from ispengine.io.raw.levels import normalize
+        from ispengine.learning.srgb_to_raw import TargetCamera, Unprocessed
 
         target = TargetCamera.from_metadata(metadata)
         made = target.make_raw(
@@ -221,7 +221,7 @@ class _Oracle:
 def test_cycle_develops_the_prediction_with_the_cameras_own_colour_data(tmp_path):
     from ispengine.bench.spec import Protocol
     from ispengine.bench.srgb2raw import evaluate_image, prepare_test_images
-    from ispengine.datasets import open_dataset
+    from ispengine.learning.datasets import open_dataset
 
     folder = _raw_folder(tmp_path / "raws")
     dataset = open_dataset(folder)

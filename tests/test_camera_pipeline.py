@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 
 from ispengine import Pipeline
 from ispengine.cli import main
-from ispengine.errors import ParamError, SpecError
-from ispengine.raw import CaptureParams, RawImage
-from ispengine.raw.dng import write_dng
-from ispengine.raw.reader import read_raw
+from ispengine.core.errors import ParamError, SpecError
+from ispengine.io.raw import CaptureParams, RawImage
+from ispengine.io.raw.dng import write_dng
+from ispengine.io.raw.reader import read_raw
 from ispengine.specs import resolve_spec
 
 COLOR_MATRIX = np.array([[0.71, -0.12, -0.05], [-0.41, 1.22, 0.21], [-0.06, 0.16, 0.62]])
@@ -144,7 +144,7 @@ def test_cli_run_and_invert_keep_metadata(tmp_path, capsys):
     assert (
         main(["run", "camera_default.toml", str(tmp_path / "a.dng"), str(tmp_path / "a.png")]) == 0
     )
-    from ispengine.image_files import read_capture
+    from ispengine.io.image_files import read_capture
 
     assert read_capture(tmp_path / "a.png") == CAPTURE
     assert (

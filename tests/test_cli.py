@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ispengine.cli import main
-from ispengine.image_files import read_image, write_image
+from ispengine.io.image_files import read_image, write_image
 
 SPEC = """
 schema = 1

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from ispengine.cli import main
-from ispengine.image_files import read_image, write_image
-from ispengine.srgb_to_raw import SrgbToRawMethod
+from ispengine.io.image_files import read_image, write_image
+from ispengine.learning.srgb_to_raw import SrgbToRawMethod
+from ispengine.learning.weights import load_arrays
 from ispengine.synthcam.generate import generate_dataset
-from ispengine.weights import load_arrays
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from ispengine import cli_srgb2raw
 from ispengine.cli import main
-from ispengine.image_files import write_image
+from ispengine.io.image_files import write_image
 
 
 def _files(root):

@@ -10,11 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ispengine.datasets import open_dataset  # noqa: E402
-from ispengine.errors import InputError, ParamError  # noqa: E402
-from ispengine.metrics import pack  # noqa: E402
-from ispengine.paired_crops import PairedCrops, PairedImage  # noqa: E402
-from ispengine.srgb_to_raw import Budget, SrgbToRawMethod  # noqa: E402
+from ispengine.core.errors import InputError, ParamError  # noqa: E402
+from ispengine.learning.datasets import open_dataset  # noqa: E402
+from ispengine.learning.metrics import pack  # noqa: E402
+from ispengine.learning.paired_crops import PairedCrops, PairedImage  # noqa: E402
+from ispengine.learning.srgb_to_raw import Budget, SrgbToRawMethod  # noqa: E402
 from ispengine.synthcam.generate import generate_dataset  # noqa: E402
 from plugins_builtin.cycleisp.method import CycleISP  # noqa: E402
 from plugins_builtin.cycleisp.networks import (  # noqa: E402
@@ -158,7 +158,7 @@ def test_fit_with_raw2rgb_then_render(dataset):
     report = method.fit(dataset, Budget(steps=3), progress=False)
     assert report.steps == 3
     sample = dataset[0]
-    from ispengine.raw.levels import normalize
+    from ispengine.io.raw.levels import normalize
 
     rendered = method.render(normalize(sample.raw), sample.srgb, sample.raw.cfa_pattern)
     assert rendered.shape == sample.srgb.shape

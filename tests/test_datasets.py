@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from ispengine.datasets import RawFolderDataset, open_dataset
-from ispengine.errors import InputError
-from ispengine.image_files import write_image
-from ispengine.raw import CaptureParams, RawImage
-from ispengine.raw.dng import write_dng
+from ispengine.core.errors import InputError
+from ispengine.io.image_files import write_image
+from ispengine.io.raw import CaptureParams, RawImage
+from ispengine.io.raw.dng import write_dng
+from ispengine.learning.datasets import RawFolderDataset, open_dataset
 
 
 def _raw(seed):

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from ispengine.errors import InputError, ISPEngineError
-from ispengine.executors import (
+from ispengine.core.errors import InputError, ISPEngineError
+from ispengine.io.executors import (
     DaskExecutor,
     Executor,
     ProcessExecutor,
@@ -171,7 +171,7 @@ def test_dask_missing_names_the_extra(monkeypatch):
 
 def test_import_is_lazy():
     code = (
-        "import sys, ispengine.executors; "
+        "import sys, ispengine.io.executors; "
         "print(sorted(m for m in ('dask', 'distributed', 'tqdm', 'torch') if m in sys.modules))"
     )
     out = subprocess.run(

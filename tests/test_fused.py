@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ispengine import Pipeline
-from ispengine.fused import plan
+from ispengine.kernels.fused import plan
 
 # A few chain shapes (each compiles once); parameters drawn over their whole ranges.
 CHAINS = [

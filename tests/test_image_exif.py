@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from ispengine.errors import InputError
-from ispengine.image_files import read_capture, read_image, write_image
-from ispengine.raw import CaptureParams
+from ispengine.core.errors import InputError
+from ispengine.io.image_files import read_capture, read_image, write_image
+from ispengine.io.raw import CaptureParams
 
 CAPTURE = CaptureParams(
     iso=1600, exposure_time=1 / 60, f_number=5.6, focal_length=85, make="Acme", model="Z9"

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ispengine import ParamError, Pipeline, PluginHost, SpecError, Stage, get_registry, hookimpl
+from ispengine.core.params import PER_CHANNEL, ParamSpec
 from ispengine.lut.cache import load_or_build, table_path
 from ispengine.lut.inverse import lut_inverse_of
 from ispengine.lut.table import LutGrid, build_lut_table
-from ispengine.params import PER_CHANNEL, ParamSpec
 
 LUT_INVERSES = [r for r in get_registry().records("inverse_stage") if r.method == "lut"]
 BACKENDS = [r.name for r in get_registry().records("lut_backend") if r.cls.available()]

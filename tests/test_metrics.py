@@ -1,4 +1,4 @@
-"""Tests of ispengine.metrics and ispengine.bench.figures."""
+"""Tests of ispengine.learning.metrics and ispengine.bench.figures."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from ispengine import metrics
 from ispengine.bench.figures import bar_chart, error_maps
-from ispengine.errors import InputError
+from ispengine.core.errors import InputError
+from ispengine.learning import metrics
 
 
 def _rng(seed: int = 0) -> np.random.Generator:

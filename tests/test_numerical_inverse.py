@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ispengine.numerical_inverse import invert_monotone
+from ispengine.core.numerical_inverse import invert_monotone
 
 
 @given(power=st.floats(0.2, 5.0), y=st.floats(0.0, 1.0))

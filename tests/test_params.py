@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ispengine import PER_CHANNEL, ParamError, ParamSpec, Stage
-from ispengine.params import broadcast_param
+from ispengine.core.params import broadcast_param
 
 SPEC = ParamSpec("gain", PER_CHANNEL, 0.5, 2.0, default=1.0)
 

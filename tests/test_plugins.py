@@ -3,7 +3,7 @@ import types
 import pytest
 
 from ispengine import PluginError, PluginHost, Stage, hookimpl
-from ispengine.errors import UnknownComponentError
+from ispengine.core.errors import UnknownComponentError
 
 
 class Doubler(Stage):
@@ -79,7 +79,7 @@ def _broken_entry_point(monkeypatch):
     def fake(group):
         return [*real(group=group), BrokenEntryPoint()]
 
-    monkeypatch.setattr("ispengine.plugins.entry_points", fake)
+    monkeypatch.setattr("ispengine.core.plugins.entry_points", fake)
 
 
 def test_broken_plugin_is_reported_and_others_still_load(monkeypatch):
@@ -115,7 +115,7 @@ def test_plugins_load_lazily():
 
 
 def test_every_hook_is_documented():
-    from ispengine import hookspecs
+    from ispengine.core import hookspecs
 
     for name in dir(hookspecs):
         if name.startswith("ispengine_"):

@@ -6,11 +6,11 @@ import rawpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ispengine.errors import InputError
-from ispengine.raw import CaptureParams, RawImage
-from ispengine.raw.dng import write_dng
-from ispengine.raw.levels import denormalize, normalize
-from ispengine.raw.reader import read_raw
+from ispengine.core.errors import InputError
+from ispengine.io.raw import CaptureParams, RawImage
+from ispengine.io.raw.dng import write_dng
+from ispengine.io.raw.levels import denormalize, normalize
+from ispengine.io.raw.reader import read_raw
 
 COLOR_MATRIX = np.array([[0.71, -0.12, -0.05], [-0.41, 1.22, 0.21], [-0.06, 0.16, 0.62]])
 CAPTURE = CaptureParams(
@@ -144,7 +144,7 @@ def test_truncated_dng_is_an_input_error(tmp_path):
 
 
 def test_a_jpeg_is_not_taken_for_raw(tmp_path):
-    from ispengine.image_files import write_image
+    from ispengine.io.image_files import write_image
 
     write_image(tmp_path / "p.jpg", np.zeros((4, 4, 3)))
     with pytest.raises(InputError, match="expected a camera RAW file, got a JPEG image"):

@@ -10,7 +10,7 @@ import pytest
 
 from ispengine import ParamError, Pipeline, PluginHost, SpecError, Stage, hookimpl
 from ispengine.cli import main
-from ispengine.image_files import read_image, write_image
+from ispengine.io.image_files import read_image, write_image
 
 
 def test_upper_case_npy_suffix_writes_the_array(tmp_path):
@@ -159,7 +159,7 @@ def test_an_inverse_of_an_unregistered_class_is_rejected():
 
 
 def test_plugins_listing_reports_registration_failures(monkeypatch, capsys):
-    import ispengine.plugins as plugins
+    import ispengine.core.plugins as plugins
 
     host = PluginHost()
     host.register(_plugin(ispengine_register_stages=lambda register: register(FakeGain)), "zzz")
@@ -173,7 +173,7 @@ def test_plugins_listing_reports_registration_failures(monkeypatch, capsys):
     ("value", "strict"), [("1", True), ("true", True), ("0", False), ("false", False), ("", False)]
 )
 def test_strict_flag_parsing(monkeypatch, value, strict):
-    from ispengine.plugins import strict_plugins
+    from ispengine.core.plugins import strict_plugins
 
     monkeypatch.setenv("ISPENGINE_STRICT_PLUGINS", value)
     assert strict_plugins() is strict

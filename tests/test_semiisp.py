@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from ispengine import Pipeline  # noqa: E402
-from ispengine.errors import InputError, ParamError, SpecError  # noqa: E402
-from ispengine.predictor import predicted_params, squash, unsquash  # noqa: E402
-from ispengine.srgb_to_raw import Budget  # noqa: E402
+from ispengine.core.errors import InputError, ParamError, SpecError  # noqa: E402
+from ispengine.core.predictor import predicted_params, squash, unsquash  # noqa: E402
+from ispengine.learning.srgb_to_raw import Budget  # noqa: E402
 from ispengine.synthcam.generate import generate_dataset  # noqa: E402
 from plugins_builtin.semiisp.bank import ParameterBank  # noqa: E402
 from plugins_builtin.semiisp.function_isp import ENHANCE_SPEC, FunctionISP  # noqa: E402
@@ -295,7 +295,7 @@ def test_usq_is_the_three_step_composition():
 # -- the method ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from ispengine.datasets import open_dataset
+    from ispengine.learning.datasets import open_dataset
 
     root = tmp_path_factory.mktemp("semiisp") / "data"
     generate_dataset(root, n=8, size=(32, 48), seed=2, cameras=["nikon_5100"], progress=False)
@@ -359,7 +359,7 @@ def test_unfitted_method_and_bad_settings_are_clear_errors():
 
 def test_unprocess_cli_makes_pseudo_raws_from_a_saved_semiisp(fitted, dataset, tmp_path):
     from ispengine.cli import main
-    from ispengine.image_files import write_image
+    from ispengine.io.image_files import write_image
 
     method, _ = fitted
     saved = method.save(tmp_path / "m.safetensors")

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 
 from ispengine.cli import main  # noqa: E402
-from ispengine.errors import SpecError  # noqa: E402
+from ispengine.core.errors import SpecError  # noqa: E402
 from plugins_builtin.semiisp.experiment import CONDITIONS, load_experiment  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[1] / "benchmarks" / "semiisp_synthcam.toml"

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from ispengine.errors import InputError, ParamError
+from ispengine.core.errors import InputError, ParamError
 
 torch = pytest.importorskip("torch")
 
@@ -244,8 +244,8 @@ def test_unet_stage_errors(tmp_path):
 
 
 def test_unet_stage_from_toml(tmp_path):
-    from ispengine.pipeline import Pipeline
-    from ispengine.registry import ComponentRecord, Registry
+    from ispengine.core.pipeline import Pipeline
+    from ispengine.core.registry import ComponentRecord, Registry
 
     registry = Registry()
     registry.add(ComponentRecord("unet_isp", "stage", UNetISP, "test"))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ispengine import InputError
-from ispengine.raw import CaptureParams, camera_to_srgb_from_xyz
+from ispengine.io.raw import CaptureParams, camera_to_srgb_from_xyz
 from ispengine.synthcam import CAMERAS, generate_dataset, make_sample
 from ispengine.synthcam.camera_isp import isp_parameters, run_isp
 from ispengine.synthcam.cameras import get_camera
@@ -46,7 +46,7 @@ def test_same_seed_gives_byte_identical_files(dataset, tmp_path):
 
 
 def test_executor_gives_the_same_files(dataset, tmp_path):
-    executors = pytest.importorskip("ispengine.executors")
+    executors = pytest.importorskip("ispengine.io.executors")
     root, _ = dataset
     with executors.make_executor("serial") as executor:
         generate_dataset(tmp_path, N, SIZE, SEED, executor=executor, progress=False)
@@ -113,8 +113,8 @@ def test_manifest_format(dataset):
 def test_files_hold_the_sample(dataset):
     import rawpy
 
-    from ispengine.image_files import read_capture, read_image
-    from ispengine.raw.reader import read_raw
+    from ispengine.io.image_files import read_capture, read_image
+    from ispengine.io.raw.reader import read_raw
 
     root, manifest = dataset
     for entry in manifest["samples"]:

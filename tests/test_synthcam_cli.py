@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ispengine.cli import main
-from ispengine.datasets import SynthCamDataset, open_dataset
+from ispengine.learning.datasets import SynthCamDataset, open_dataset
 
 
 def _files(root):

@@ -10,10 +10,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ispengine import InputError, ParamError, Pipeline, get_registry
-from ispengine.raw.dng import write_dng
-from ispengine.raw.image import RawImage
+from ispengine.io.raw.dng import write_dng
+from ispengine.io.raw.image import RawImage
+from ispengine.learning.srgb_to_raw import SrgbToRawMethod
 from ispengine.specs import resolve_spec
-from ispengine.srgb_to_raw import SrgbToRawMethod
 
 UPI = get_registry().get("srgb_to_raw", "upi").cls
 
@@ -226,8 +226,8 @@ def test_target_bank_and_gains_use_the_camera_metadata():
 
 
 def test_dataset_bank_is_fitted_saved_and_loaded(tmp_path):
-    from ispengine.datasets import open_dataset
-    from ispengine.srgb_to_raw import Budget
+    from ispengine.learning.datasets import open_dataset
+    from ispengine.learning.srgb_to_raw import Budget
     from ispengine.synthcam.generate import generate_dataset
 
     generate_dataset(tmp_path / "data", n=4, size=(24, 32), seed=2, progress=False)

@@ -3,7 +3,7 @@
 matplotlib is imported inside the functions (with the non-interactive Agg
 canvas; no pyplot state is touched), so importing this module is cheap and
 safe on machines without a display. PNGs are written atomically through
-:func:`ispengine.atomic.atomic_output`: a failed plot leaves no file behind
+:func:`ispengine.io.atomic.atomic_output`: a failed plot leaves no file behind
 and never replaces an existing good one.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.atomic import atomic_output
-from ispengine.errors import InputError
-from ispengine.metrics import _as_image, psnr
+from ispengine.core.errors import InputError
+from ispengine.io.atomic import atomic_output
+from ispengine.learning.metrics import _as_image, psnr
 
 __all__ = ["bar_chart", "error_maps"]
 

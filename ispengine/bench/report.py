@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ispengine.atomic import atomic_output
-from ispengine.datasets import Sample
-from ispengine.json_values import json_ready
-from ispengine.raw.levels import normalize
+from ispengine.core.json_values import json_ready
+from ispengine.io.atomic import atomic_output
+from ispengine.io.raw.levels import normalize
+from ispengine.learning.datasets import Sample
 
 COLUMNS = (
     ("psnr", "RAW PSNR (dB) ↑", "{:.2f}"),

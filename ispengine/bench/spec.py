@@ -39,8 +39,8 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ispengine.errors import SpecError
-from ispengine.srgb_to_raw import Budget
+from ispengine.core.errors import SpecError
+from ispengine.learning.srgb_to_raw import Budget
 
 if sys.version_info >= (3, 11):
     import tomllib

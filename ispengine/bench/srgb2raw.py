@@ -3,7 +3,7 @@
 For each method of a :class:`~ispengine.bench.spec.BenchSpec`, on the same data
 and under the same budget: fit on the train split, then on each test image
 convert the camera's sRGB to a RAW for that camera (its pattern and levels)
-and measure (:mod:`ispengine.metrics`):
+and measure (:mod:`ispengine.learning.metrics`):
 
 * RAW fidelity on the normalised mosaic (PSNR, SSIM, MAE) and on the packed
   4-channel RAW (mean per-channel PSNR, SSIM), and the symmetric histogram KL;
@@ -36,11 +36,11 @@ import numpy as np
 from attrs import define, field, frozen
 
 from ispengine.bench.spec import BenchSpec, MethodEntry
-from ispengine.datasets import PairedDataset, Sample, open_dataset
-from ispengine.errors import InputError, ISPEngineError
-from ispengine.metrics import diversity, psnr, raw_metrics
-from ispengine.raw.image import RawImage
-from ispengine.raw.levels import denormalize, normalize
+from ispengine.core.errors import InputError, ISPEngineError
+from ispengine.io.raw.image import RawImage
+from ispengine.io.raw.levels import denormalize, normalize
+from ispengine.learning.datasets import PairedDataset, Sample, open_dataset
+from ispengine.learning.metrics import diversity, psnr, raw_metrics
 
 DIVERSITY_SEED_STRIDE = 1000
 METRIC_KEYS = ("psnr", "ssim", "mae", "psnr_packed", "ssim_packed", "kl", "cycle_psnr")
@@ -155,7 +155,7 @@ def cycle_forward(sample: Sample) -> tuple[Callable[[RawImage], np.ndarray], np.
         from ispengine.synthcam.camera_isp import run_isp
 
         return (lambda raw: run_isp(raw, isp)), sample.srgb, "SynthCam camera ISP"
-    from ispengine.pipeline import Pipeline
+    from ispengine.core.pipeline import Pipeline
     from ispengine.specs import resolve_spec
 
     pipeline = Pipeline.from_toml(resolve_spec("camera_default"))
@@ -177,7 +177,7 @@ def prepare_test_images(test: Sequence[Sample]) -> list[TestImage]:
 
 # -- one method -------------------------------------------------------------------
 def _build(entry: MethodEntry) -> Any:
-    from ispengine.plugins import get_registry
+    from ispengine.core.plugins import get_registry
 
     return get_registry().get("srgb_to_raw", entry.name).cls(**entry.settings)
 
@@ -251,7 +251,7 @@ def evaluate_image(
 def resolve_methods(spec: BenchSpec, only: Sequence[str] | None) -> list[MethodEntry]:
     """The spec's methods (every registered one when it names none), optionally filtered
     by label or name."""
-    from ispengine.plugins import get_registry
+    from ispengine.core.plugins import get_registry
 
     registry = get_registry()
     entries = list(spec.methods) or [MethodEntry(n, n) for n in registry.names("srgb_to_raw")]

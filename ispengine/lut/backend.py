@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 import numpy as np
 from attrs import frozen
 
+from ispengine.core.stage import Stage
 from ispengine.lut.table import LutTable, lut_domain
-from ispengine.stage import Stage
 
 LOCAL_CHUNK = 1 << 18
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.atomic import atomic_output
+from ispengine.core.stage import Stage
+from ispengine.io.atomic import atomic_output
 from ispengine.lut.table import (
     LutGrid,
     LutTable,
@@ -30,7 +31,6 @@ from ispengine.lut.table import (
     table_digest,
     table_key,
 )
-from ispengine.stage import Stage
 
 
 def cache_dir() -> Path:

@@ -28,8 +28,11 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ispengine.errors import ParamError
-from ispengine.fused import constant_channel_params
+from ispengine.core.errors import ParamError
+from ispengine.core.numerical_inverse import invert_stage
+from ispengine.core.params import OptionSpec, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
+from ispengine.kernels.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
 from ispengine.lut.cache import load_or_build, table_path
 from ispengine.lut.table import (
@@ -40,9 +43,6 @@ from ispengine.lut.table import (
     lut_domain,
     solve_nodes,
 )
-from ispengine.numerical_inverse import invert_stage
-from ispengine.params import OptionSpec, ParamSpec
-from ispengine.stage import InverseStage, Stage
 
 BACKENDS = ("auto", "numpy", "numba", "cupy")
 _loaded_tables: dict[str, LutTable] = {}
@@ -84,7 +84,7 @@ def _integer_setting(settings: Mapping[str, Any], name: str) -> Any:
 
 def select_backend(name: str, y: Any) -> LutBackend:
     """The backend instance called ``name`` (or chosen for ``y`` when ``auto``)."""
-    from ispengine.plugins import get_registry
+    from ispengine.core.plugins import get_registry
 
     registry = get_registry()
     if name == "auto":

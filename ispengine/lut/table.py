@@ -6,7 +6,7 @@ output nodes. Improvements on the paper's Algorithm 1 (methods.md §2):
 
 * Nodes are solved, not sampled: each stored ``x`` is the float64 solution
   of ``f(x) = y_j`` by the safeguarded Newton reference
-  (:func:`ispengine.numerical_inverse.invert_monotone`), so the table is
+  (:func:`ispengine.core.numerical_inverse.invert_monotone`), so the table is
   exact at its nodes and the paper's dense input sampling (``d_i``) has no
   role left.
 * Nodes are warped: ``y_j = y_lo + (y_hi − y_lo)·t_j²`` with ``t_j`` evenly
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.numerical_inverse import invert_monotone
-from ispengine.stage import Stage
+from ispengine.core.numerical_inverse import invert_monotone
+from ispengine.core.stage import Stage
 
 MAX_LUT_PARAMS = 3
 TABLE_FORMAT = 1

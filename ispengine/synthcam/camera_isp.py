@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.raw import RawImage
-from ispengine.stage import Stage
+from ispengine.core.stage import Stage
+from ispengine.io.raw import RawImage
 from ispengine.synthcam.cameras import Camera
 from ispengine.synthcam.capture import EV100_RANGE
 from plugins_builtin.canonical_stages.black_level import BlackLevel

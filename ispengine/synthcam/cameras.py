@@ -42,7 +42,7 @@ from functools import cache
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.errors import InputError
+from ispengine.core.errors import InputError
 from ispengine.synthcam import spectra
 
 

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from attrs import frozen
 
-from ispengine.raw import CaptureParams, RawImage
+from ispengine.io.raw import CaptureParams, RawImage
 from ispengine.synthcam.cameras import Camera
 from ispengine.synthcam.scenes import Scene
 

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from attrs import frozen
 
-from ispengine.atomic import atomic_output
-from ispengine.errors import InputError
-from ispengine.json_values import json_ready
-from ispengine.raw import RawImage
+from ispengine.core.errors import InputError
+from ispengine.core.json_values import json_ready
+from ispengine.io.atomic import atomic_output
+from ispengine.io.raw import RawImage
 from ispengine.synthcam.cameras import CAMERAS, get_camera
 from ispengine.synthcam.scenes import SCENE_KINDS
 
@@ -60,7 +60,7 @@ class SynthSample:
         split: ``train``, ``val`` or ``test``.
         scene: the scene's description (kind, source, illuminants, layout, highlights).
         simulation: exposure, optics and noise values of the capture.
-        raw: the RAW (uint16 mosaic, metadata, :class:`~ispengine.raw.CaptureParams`).
+        raw: the RAW (uint16 mosaic, metadata, :class:`~ispengine.io.raw.CaptureParams`).
         srgb: the camera's 8-bit sRGB as values on [0, 1], ``(H, W, 3)`` float32.
         camera_rgb, linear_srgb: ground truth, ``(H, W, 3)`` float32 (see :mod:`.capture`).
         isp: the hidden camera ISP's parameters.
@@ -189,8 +189,8 @@ def make_sample(
 
 def write_sample(sample: SynthSample, out_dir: str | Path) -> dict[str, Any]:
     """Write the sample's files under ``out_dir`` (atomically each); returns its manifest entry."""
-    from ispengine.image_files import write_image
-    from ispengine.raw.dng import write_dng
+    from ispengine.io.image_files import write_image
+    from ispengine.io.raw.dng import write_dng
 
     out = Path(out_dir)
     files = sample.files()
@@ -237,7 +237,7 @@ def generate_dataset(
 
     ``cameras``: camera ids to alternate over (default: all, :data:`CAMERAS`).
     ``executor``: any object whose ``map(fn, items)`` returns results in order
-    (:mod:`ispengine.executors`); ``None`` runs serially in this process.
+    (:mod:`ispengine.io.executors`); ``None`` runs serially in this process.
     ``progress`` shows a bar on stderr. The same arguments give byte-identical files.
     """
     n = int(n)

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.raw.image import SRGB_TO_XYZ
+from ispengine.io.raw.image import SRGB_TO_XYZ
 from ispengine.synthcam import spectra
 from ispengine.synthcam.cameras import Camera
 

@@ -6,7 +6,7 @@ matrices (camera → linear sRGB, XYZ → linear sRGB), the sRGB OETF/EOTF,
 clipping and quantisation, with exact inverses wherever they exist.
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.canonical_stages.bayer import (
     BayerNormalize,
     BayerNormalizeInverse,

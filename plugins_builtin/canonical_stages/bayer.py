@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, pack_cfa
 
 # The axes of a mosaic ``(..., H, W)`` to flip to bring each pattern to RGGB.

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import ParamError
-from ispengine.params import PER_CFA_CHANNEL, SCALAR, ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.errors import ParamError
+from ispengine.core.params import PER_CFA_CHANNEL, SCALAR, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, split_cfa
 
 MIN_HEADROOM = 1e-3

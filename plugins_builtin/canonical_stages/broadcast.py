@@ -1,6 +1,6 @@
 """Broadcasting a scalar parameter against an RGB image.
 
-:func:`ispengine.params.broadcast_param` gives a scalar parameter the shape
+:func:`ispengine.core.params.broadcast_param` gives a scalar parameter the shape
 ``()`` (a constant), ``batch + (1, 1)`` (per image) or ``(..., H, W)`` (a
 per-pixel map); the last two need a trailing axis to meet the channel axis of
 an image ``(..., H, W, 3)``.

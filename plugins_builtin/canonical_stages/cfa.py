@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.params import OptionSpec
+from ispengine.core.params import OptionSpec
 
 PATTERNS = ("rggb", "bggr", "grbg", "gbrg")
 CFA_CHANNELS = ("R", "Gr", "Gb", "B")

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.arrays import as_param
-from ispengine.params import MATRIX_3X3, ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.arrays import as_param
+from ispengine.core.params import MATRIX_3X3, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.function_stages.color_correction import (
     ColorCorrection,
     ColorCorrectionInverse,

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages import demosaic_kernels
 from plugins_builtin.canonical_stages.cfa import (
     CFA_CHANNELS,
@@ -164,7 +164,7 @@ class BayerDemosaic(Stage):
 
     @property
     def fused_demosaic(self) -> str:
-        """The method name for fused camera chains (:mod:`ispengine.fused_mosaic`)."""
+        """The method name for fused camera chains (:mod:`ispengine.kernels.fused_mosaic`)."""
         return self.method
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:

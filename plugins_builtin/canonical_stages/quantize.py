@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import ParamError
-from ispengine.params import SCALAR, ParamSpec
-from ispengine.stage import Stage
+from ispengine.core.errors import ParamError
+from ispengine.core.params import SCALAR, ParamSpec
+from ispengine.core.stage import Stage
 from plugins_builtin.canonical_stages.broadcast import against_channels
 
 

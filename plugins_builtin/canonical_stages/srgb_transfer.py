@@ -17,12 +17,12 @@ by less than 3e-8 (about 1/500 of a 16-bit code value).
 
 Negative inputs are extended oddly, ``f(x) = sign(x) · f(|x|)``, so the round
 trips also hold for out-of-gamut values. The powers use
-:func:`ispengine.arrays.safe_power`, whose torch gradient at 0 is finite.
+:func:`ispengine.core.arrays.safe_power`, whose torch gradient at 0 is finite.
 
 Stages: ``srgb_oetf`` (exact inverse: the EOTF) and ``srgb_eotf`` (exact
 inverse: the OETF). No parameters; input in [0, 1]. In fused Numba chains
-(:mod:`ispengine.fused`) both curves run from tables interpolated in
-``sqrt(|v|)`` with the knee as a node (:mod:`ispengine.curve_table`), within
+(:mod:`ispengine.kernels.fused`) both curves run from tables interpolated in
+``sqrt(|v|)`` with the knee as a node (:mod:`ispengine.kernels.curve_table`), within
 5e-9 of the formulas.
 """
 
@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.arrays import safe_power
-from ispengine.curve_table import sqrt_space_table, table_pixel_kernel
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.arrays import safe_power
+from ispengine.core.stage import InverseStage, Stage
+from ispengine.kernels.curve_table import sqrt_space_table, table_pixel_kernel
 
 LINEAR_SLOPE = 12.92
 OFFSET = 0.055
@@ -73,7 +73,7 @@ _tables: dict[str, np.ndarray] = {}
 
 
 def encode_table() -> np.ndarray:
-    """The OETF as a table (:mod:`ispengine.curve_table`), built once."""
+    """The OETF as a table (:mod:`ispengine.kernels.curve_table`), built once."""
     if "encode" not in _tables:
         _tables["encode"] = sqrt_space_table(
             lambda x: srgb_encode(x, np), LINEAR_KNEE, LINEAR_SLOPE

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.params import PER_CHANNEL, ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.params import PER_CHANNEL, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages.cfa import (
     CFA_COLOUR,
     PATTERN_OPTION,

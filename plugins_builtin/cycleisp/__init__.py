@@ -13,7 +13,7 @@ does not import torch: the networks (:mod:`plugins_builtin.cycleisp.networks`)
 are imported only when a model is built.
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.cycleisp.method import CycleISP
 
 __all__ = ["CycleISP"]

@@ -5,8 +5,8 @@ CVPR 2020. sRGB → RAW is the RGB2RAW branch: the network maps the sRGB image
 to a camera-RGB image, which is mosaicked to the target camera's Bayer
 pattern (:mod:`plugins_builtin.cycleisp.networks`). It is trained with the L1
 distance between its packed output and the packed, normalised true mosaic
-(Adam, random CFA-aligned crops, :mod:`ispengine.paired_crops`, through the
-loop of :mod:`ispengine.training`). With ``train_raw2rgb`` the RAW2RGB branch
+(Adam, random CFA-aligned crops, :mod:`ispengine.learning.paired_crops`, through the
+loop of :mod:`ispengine.learning.training`). With ``train_raw2rgb`` the RAW2RGB branch
 and its colour-correction (CCM) branch are trained too, with L1 on the sRGB,
 fed the true RAW and the blurred true sRGB.
 
@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError, ParamError
-from ispengine.raw.image import PATTERNS, CaptureParams
-from ispengine.srgb_to_raw import (
+from ispengine.core.errors import InputError, ParamError
+from ispengine.io.raw.image import PATTERNS, CaptureParams
+from ispengine.learning.srgb_to_raw import (
     Budget,
     FitReport,
     Setting,
@@ -47,7 +47,7 @@ from ispengine.srgb_to_raw import (
     as_srgb,
     train_split,
 )
-from ispengine.weights import as_numpy
+from ispengine.learning.weights import as_numpy
 
 BRANCHES = ("rgb2raw", "raw2rgb", "ccm")
 
@@ -172,8 +172,8 @@ class CycleISP(SrgbToRawMethod):
         """
         import torch
 
-        from ispengine.paired_crops import PairedCrops
-        from ispengine.training import run_training
+        from ispengine.learning.paired_crops import PairedCrops
+        from ispengine.learning.training import run_training
 
         train = train_split(dataset)
         if len(train) == 0:

@@ -9,7 +9,7 @@ of log luminance). They work on RGB ``(..., H, W, 3)``: numpy through
 separable Gaussian sums. No inverse is registered for any of them.
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.filters.chroma_denoise import ChromaDenoise
 from plugins_builtin.filters.gaussian_denoise import GaussianDenoise
 from plugins_builtin.filters.local_tone_map import LocalToneMap

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.arrays import as_param
-from ispengine.params import SCALAR, ParamSpec
-from ispengine.stage import Stage
+from ispengine.core.arrays import as_param
+from ispengine.core.params import SCALAR, ParamSpec
+from ispengine.core.stage import Stage
 from plugins_builtin.filters.blur import gaussian_blur
 
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])

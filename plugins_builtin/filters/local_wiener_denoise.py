@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ispengine.params import PER_CHANNEL, SCALAR, ParamSpec
-from ispengine.stage import Stage
+from ispengine.core.params import PER_CHANNEL, SCALAR, ParamSpec
+from ispengine.core.stage import Stage
 from plugins_builtin.canonical_stages.broadcast import against_channels
 from plugins_builtin.filters.blur import gaussian_blur
 

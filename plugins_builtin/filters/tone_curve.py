@@ -33,9 +33,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ispengine.arrays import safe_power
-from ispengine.params import SCALAR, ParamSpec
-from ispengine.stage import Stage
+from ispengine.core.arrays import safe_power
+from ispengine.core.params import SCALAR, ParamSpec
+from ispengine.core.stage import Stage
 from plugins_builtin.canonical_stages.broadcast import against_channels
 
 

@@ -5,7 +5,7 @@ also get numerical (safeguarded Newton) inverses, the accuracy reference, and
 LUT inverses (methods.md §2).
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.function_stages.color_correction import (
     ColorCorrection,
     ColorCorrectionInverse,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import ParamError
-from ispengine.params import MATRIX_3X3, ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.errors import ParamError
+from ispengine.core.params import MATRIX_3X3, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 
 MAX_CONDITION_NUMBER = 20.0
 MIN_MATRIX_NORM = 0.1

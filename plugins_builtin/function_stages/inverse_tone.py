@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ispengine.arrays import safe_power
+from ispengine.core.arrays import safe_power
+from ispengine.core.numerical_inverse import numerical_inverse_of
+from ispengine.core.params import PER_CHANNEL, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 from ispengine.lut.inverse import lut_inverse_of
-from ispengine.numerical_inverse import numerical_inverse_of
-from ispengine.params import PER_CHANNEL, ParamSpec
-from ispengine.stage import InverseStage, Stage
 
 
 def inverse_tone_scalar(x: float, g3: float, g4: float, k2: float) -> float:

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.fused import constant_channel_params
-from ispengine.params import PER_CHANNEL, ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.params import PER_CHANNEL, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
+from ispengine.kernels.fused import constant_channel_params
 
 WINDOW_PARAMS = (
     ParamSpec(

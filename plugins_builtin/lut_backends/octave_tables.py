@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.stage import Stage
 from ispengine.lut.table import TableMemo, lut_domain, solve_targets
-from ispengine.stage import Stage
 
 MANTISSA_BITS = 10
 SHIFT = 23 - MANTISSA_BITS

@@ -14,7 +14,7 @@ levels ``drawn`` from the model or ``given`` as parameters, and a ``seed``.
 No inverse is registered for them.
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.noise.models import (
     NOISE_MODELS,
     NoiseLevels,

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.errors import InputError, ParamError
+from ispengine.core.errors import InputError, ParamError
 
 # Constants of the UPI / CycleISP level line (shared; CycleISP reads them in log10).
 SHOT_MIN = 1e-4

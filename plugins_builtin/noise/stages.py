@@ -61,10 +61,10 @@ from typing import Any, ClassVar
 import array_api_compat
 import numpy as np
 
-from ispengine.arrays import check_image, safe_power
-from ispengine.errors import ParamError
-from ispengine.params import SCALAR, OptionSpec, ParamSpec
-from ispengine.stage import Stage
+from ispengine.core.arrays import check_image, safe_power
+from ispengine.core.errors import ParamError
+from ispengine.core.params import SCALAR, OptionSpec, ParamSpec
+from ispengine.core.stage import Stage
 from plugins_builtin.noise.models import (
     NoiseLevels,
     draw_cycleisp_levels,

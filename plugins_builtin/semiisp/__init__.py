@@ -6,7 +6,7 @@ forward stage). Importing this package does not import torch: the classes
 import it in their methods.
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.semiisp.method import SemiISP
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 from plugins_builtin.semiisp.unet import UNetISP

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError, ParamError
-from ispengine.predictor import PredictedParam
+from ispengine.core.errors import InputError, ParamError
+from ispengine.core.predictor import PredictedParam
 
 SAMPLING = ("auto", "whole", "per_function")
 PER_FUNCTION_ABOVE = 1000
@@ -35,7 +35,7 @@ class ParameterBank:
     """A ring buffer of the last ``capacity`` per-image parameter sets of a pipeline.
 
     Args:
-        params: the predicted parameters (:func:`ispengine.predictor.predicted_params`).
+        params: the predicted parameters (:func:`ispengine.core.predictor.predicted_params`).
         capacity: sets kept, >= 1.
         stages: ``{label: Stage}`` whose ``check_params`` vets each set (optional).
     """
@@ -64,7 +64,7 @@ class ParameterBank:
 
     def add(self, values: Mapping[str, Mapping[str, Any]]) -> None:
         """Store a batch of sets, ``{label: {name: (B, *shape)}}`` (numpy or torch)."""
-        from ispengine.weights import as_numpy
+        from ispengine.learning.weights import as_numpy
 
         flat = {p.key: as_numpy(values[p.label][p.spec.name]) for p in self.params}
         batch = next(iter(flat.values())).shape[0]

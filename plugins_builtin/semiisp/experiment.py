@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.errors import SpecError
+from ispengine.core.errors import SpecError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -191,7 +191,7 @@ def load_experiment(path: str | Path, quick: bool = False) -> ExperimentSpec:
 
 # -- data ---------------------------------------------------------------------------
 def _dataset(spec: DataSpec, folder: Path, progress: bool):
-    from ispengine.datasets import open_dataset
+    from ispengine.learning.datasets import open_dataset
     from ispengine.synthcam.generate import generate_dataset
 
     marker = folder / "experiment-data.json"
@@ -255,7 +255,7 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Run every target × condition; write ``results.md``, ``results.json`` and
     ``psnr_bar.png`` under ``out``; return the JSON document."""
-    from ispengine.srgb_to_raw import Budget
+    from ispengine.learning.srgb_to_raw import Budget
     from plugins_builtin.semiisp.method import SemiISP, load_raw_pairs
     from plugins_builtin.semiisp.pairs import ImagePairs
     from plugins_builtin.semiisp.pseudo import pseudo_pairs

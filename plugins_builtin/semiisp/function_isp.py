@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError
-from ispengine.pipeline import Pipeline
+from ispengine.core.errors import InputError
+from ispengine.core.pipeline import Pipeline
 from ispengine.specs import resolve_spec
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 
@@ -98,7 +98,7 @@ class FunctionISP:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    from ispengine.spec import load_spec_file
+    from ispengine.core.spec import load_spec_file
 
     return load_spec_file(path)
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError
-from ispengine.raw.image import CaptureParams
-from ispengine.srgb_to_raw import (
+from ispengine.core.errors import InputError
+from ispengine.io.raw.image import CaptureParams
+from ispengine.learning.srgb_to_raw import (
     Budget,
     FitReport,
     Setting,
@@ -156,7 +156,7 @@ class SemiISP(SrgbToRawMethod):
         """Train the function ISP on ``dataset``'s train split and fill the bank."""
         import torch
 
-        from ispengine.training import run_training
+        from ispengine.learning.training import run_training
         from plugins_builtin.semiisp.semi_trainer import cosine_lr
 
         seed = check_seed(seed)
@@ -325,7 +325,7 @@ class SemiISP(SrgbToRawMethod):
 
 def load_raw_pairs(samples):
     """Training pairs (camera RGB from the bilinear front end, camera sRGB) of samples."""
-    from ispengine.paired_crops import load_pair
+    from ispengine.learning.paired_crops import load_pair
     from plugins_builtin.semiisp.front_end import camera_rgb
     from plugins_builtin.semiisp.pairs import ImagePairs
 

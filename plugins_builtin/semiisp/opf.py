@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ispengine.errors import InputError, ParamError
+from ispengine.core.errors import InputError, ParamError
 
 LOSS_KINDS = ("mse", "l1_pooled")
 POOL_SIZES = (16, 32, 64)

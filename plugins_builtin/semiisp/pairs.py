@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError, ParamError
+from ispengine.core.errors import InputError, ParamError
 
 
 def _whole(value: Any, name: str, low: int) -> int:

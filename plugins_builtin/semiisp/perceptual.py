@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError
-from ispengine.weights import load_arrays
+from ispengine.core.errors import InputError
+from ispengine.learning.weights import load_arrays
 
 # VGG16's ``features`` up to relu3_3: channel counts, "M" for max pooling.
 VGG16_RELU3_3 = (64, 64, "M", 128, 128, "M", 256, 256, 256)

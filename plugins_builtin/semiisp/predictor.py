@@ -4,7 +4,7 @@
 antialiased), encoded by four stride-2 3×3 convolutions (``width`` channels,
 LeakyReLU 0.2), average-pooled to a grid and mapped by a 1×1 convolution to one
 raw value per predicted parameter element; each is squashed into its declared
-range (:func:`ispengine.predictor.squash`).
+range (:func:`ispengine.core.predictor.squash`).
 
 * ``mode = "global"``: the grid is 1×1, one parameter set per image.
 * ``mode = "local"``: a ``grid``×``grid`` set of parameters, squashed, then
@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError
-from ispengine.predictor import ParamPredictor, check_mode, default_vector, split_vector
-from ispengine.srgb_to_raw import Setting
-from ispengine.weights import as_numpy, load_arrays, save_arrays
+from ispengine.core.errors import InputError
+from ispengine.core.predictor import ParamPredictor, check_mode, default_vector, split_vector
+from ispengine.learning.srgb_to_raw import Setting
+from ispengine.learning.weights import as_numpy, load_arrays, save_arrays
 
 ENCODER_LAYERS = 4
 

@@ -2,7 +2,7 @@
 
 Seed 000, section 3.3 and appendix A.3 (Table 6). :func:`train_model` trains any
 torch module mapping NHWC input to NHWC sRGB in up to two phases, both run by
-:func:`ispengine.training.run_training`:
+:func:`ispengine.learning.training.run_training`:
 
 1. **Main phase** (``config.steps`` steps). Each step draws ``batch_real``
    (N_r) real crops and ``batch_pseudo`` (N_p) pseudo crops from one numpy
@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.errors import InputError, ParamError
-from ispengine.metrics import psnr, ssim
+from ispengine.core.errors import InputError, ParamError
+from ispengine.learning.metrics import psnr, ssim
 from plugins_builtin.semiisp.opf import LOSS_KINDS, balanced_loss, check_beta, per_sample_loss
 from plugins_builtin.semiisp.pairs import ImagePairs
 
@@ -194,8 +194,8 @@ def _phase(
     """Run ``steps`` AdamW steps with a fresh optimiser and cosine schedule; the losses."""
     import torch
 
-    from ispengine.srgb_to_raw import Budget
-    from ispengine.training import run_training
+    from ispengine.learning.srgb_to_raw import Budget
+    from ispengine.learning.training import run_training
 
     if steps == 0:
         return ()
@@ -323,7 +323,7 @@ def evaluate(model: Any, pairs: ImagePairs) -> dict[str, Any]:
     Runs one image at a time under ``torch.no_grad`` in eval mode (the model's
     mode is restored). Returns ``{"psnr": mean, "ssim": mean, "psnr_per_image": [...],
     "ssim_per_image": [...], "count": n}``;
-    an exact match counts as ``inf`` (:func:`ispengine.metrics.psnr`).
+    an exact match counts as ``inf`` (:func:`ispengine.learning.metrics.psnr`).
     """
     import torch
 

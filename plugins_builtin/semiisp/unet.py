@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ispengine.errors import InputError, ParamError
-from ispengine.stage import Stage
+from ispengine.core.errors import InputError, ParamError
+from ispengine.core.stage import Stage
 
 WIDTH_RANGE = (4, 128)
 DEPTH_RANGE = (1, 4)
@@ -182,7 +182,7 @@ class UNetISP(Stage):
         """Load a ``state_dict`` saved by :meth:`save_weights` (or any matching file)."""
         import torch
 
-        from ispengine.weights import load_arrays
+        from ispengine.learning.weights import load_arrays
 
         arrays = load_arrays(path)
         module = build_unet(self.width, self.depth) if self._module is None else self._module
@@ -208,7 +208,7 @@ class UNetISP(Stage):
 
     def save_weights(self, path: str | Path) -> Path:
         """Write the network's ``state_dict`` to ``path`` (``.safetensors``/``.pt``/``.pth``)."""
-        from ispengine.weights import save_arrays
+        from ispengine.learning.weights import save_arrays
 
         return save_arrays(path, self.module.state_dict())
 

@@ -8,7 +8,7 @@ published formulas live in :mod:`.reference`, camera banks in :mod:`.bank`;
 UPI's noise model is the ``upi_noise`` filter of :mod:`plugins_builtin.noise`.
 """
 
-from ispengine.hookspecs import hookimpl
+from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.upi.method import UPI
 from plugins_builtin.upi.stages import INVERSE_STAGES, STAGES
 

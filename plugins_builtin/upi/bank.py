@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError
-from ispengine.raw.image import SRGB_TO_XYZ
+from ispengine.core.errors import InputError
+from ispengine.io.raw.image import SRGB_TO_XYZ
 
 MAX_CONDITION = 20.0
 
@@ -64,7 +64,7 @@ def unique_matrices(matrices: Iterable[np.ndarray]) -> np.ndarray:
 
 def bank_from_raws(paths: Iterable[str | Path]) -> np.ndarray:
     """The distinct XYZ→camera (DNG ``ColorMatrix``) matrices of RAW files LibRaw reads."""
-    from ispengine.raw.reader import read_raw
+    from ispengine.io.raw.reader import read_raw
 
     matrices = []
     for path in paths:

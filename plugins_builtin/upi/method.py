@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.errors import InputError
-from ispengine.raw.image import CaptureParams, RawImage
-from ispengine.srgb_to_raw import (
+from ispengine.core.errors import InputError
+from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.learning.srgb_to_raw import (
     Budget,
     FitReport,
     Setting,
@@ -210,7 +210,7 @@ class UPI(SrgbToRawMethod):
     # -- the forward twin -------------------------------------------------------
     def _forward_pipeline(self):  # noqa: ANN202
         if self._forward_spec is None:
-            from ispengine.pipeline import Pipeline
+            from ispengine.core.pipeline import Pipeline
             from ispengine.specs import resolve_spec
 
             self._forward_spec = Pipeline.from_toml(resolve_spec("upi_forward"))

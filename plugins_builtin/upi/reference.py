@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from attrs import frozen
 
-from ispengine.raw.image import SRGB_TO_XYZ
+from ispengine.io.raw.image import SRGB_TO_XYZ
 
 # The four XYZ→camera matrices of the reference code (rows of each 3×3).
 PUBLISHED_XYZ_TO_CAMERA = np.array(

@@ -26,9 +26,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ispengine.arrays import safe_power
-from ispengine.params import SCALAR, ParamSpec
-from ispengine.stage import InverseStage, Stage
+from ispengine.core.arrays import safe_power
+from ispengine.core.params import SCALAR, ParamSpec
+from ispengine.core.stage import InverseStage, Stage
 
 GAMMA_SPEC = ParamSpec(
     "gamma",

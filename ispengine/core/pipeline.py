@@ -1,0 +1,456 @@
+"""Pipelines: configured stages in order, built from TOML or Python, with automatic inverses.
+
+>>> from ispengine import Pipeline
+>>> pipe = Pipeline.from_dict({"stage": [{"type": "gain", "params": {"p_h": 0.7}}]})
+>>> import numpy as np
+>>> x = np.full((2, 2, 3), 0.25)
+>>> bool(np.allclose(pipe.inverse()(pipe(x)), x))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from attrs import frozen
+
+from ispengine.core.arrays import check_finite, check_image, namespace
+from ispengine.core.errors import (
+    InputError,
+    ISPEngineError,
+    ParamError,
+    SpecError,
+    UnknownComponentError,
+)
+from ispengine.core.registry import Registry
+from ispengine.core.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
+from ispengine.core.stage import InverseStage, Stage
+from ispengine.kernels.fused import run_group
+from ispengine.kernels.fused import segments as fused_segments
+
+
+@frozen
+class InverseChoice:
+    """How one stage of a pipeline is inverted: the inverse class and its settings."""
+
+    cls: type[InverseStage]
+    settings: dict[str, Any]
+
+
+@frozen
+class Step:
+    """A stage in a pipeline, with its label (unique within the pipeline)."""
+
+    label: str
+    stage: Stage
+
+
+class Pipeline:
+    """An ordered chain of configured stages.
+
+    Build one with :meth:`from_toml`, :meth:`from_dict` or directly from stage
+    instances. Call it on an image (numpy, torch or cupy; float32/float64);
+    :meth:`inverse` returns the inverse pipeline.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Stage | tuple[str, Stage]],
+        *,
+        name: str = "pipeline",
+        input: str = "camera_rgb",
+        output: str = "srgb",
+        inverse_choices: Mapping[str, InverseChoice] | None = None,
+        registry: Registry | None = None,
+        source: str = "<python>",
+        bindings: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        steps = []
+        for item in stages:
+            label, stage = item if isinstance(item, tuple) else (item.name, item)
+            if any(s.label == label for s in steps):
+                label = f"{label}_{len(steps) + 1}"
+            steps.append(Step(label, stage))
+        if not steps:
+            raise SpecError("a pipeline needs at least one stage", source=source)
+        self.steps: tuple[Step, ...] = tuple(steps)
+        self.name = name
+        self.input = input
+        self.output = output
+        self.source = source
+        self.inverse_choices = dict(inverse_choices or {})
+        for key, space in (("input", input), ("output", output)):
+            if space not in SPACES:
+                raise SpecError(
+                    f"unknown colour space {space!r} (known: {', '.join(SPACES)})",
+                    source=source,
+                    key=key,
+                )
+        self._registry = registry
+        self._groups: list[tuple[int, Any]] | None = None
+        # Stage values taken from each input's metadata: {label: {param or option: key}}.
+        self.bindings: dict[str, dict[str, str]] = {
+            label: dict(b) for label, b in (bindings or {}).items() if b
+        }
+        unknown = sorted(set(self.bindings) - {s.label for s in self.steps})
+        if unknown:
+            raise SpecError(f"from_metadata: no stage is labelled {unknown[0]!r}", source=source)
+        self._binder = self.bind
+        # A parameter predictor (``[predictor]`` table) fills the free parameters of
+        # every call that passes no ``params``; see :mod:`ispengine.core.predictor`.
+        self.predictor: Any = None
+        self._check_layouts()
+
+    # -- construction ---------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path, *, registry: Registry | None = None) -> Pipeline:
+        """Load and validate a TOML spec file."""
+        return cls.from_dict(load_spec_file(path), source=str(path), registry=registry)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = "<dict>", registry: Registry | None = None
+    ) -> Pipeline:
+        """Build from a spec dict with the same schema as the TOML files."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"a spec is a table (dict), got {type(data).__name__}", source=source)
+        return cls.from_spec(parse_spec(dict(data), source), registry=registry)
+
+    @classmethod
+    def from_spec(cls, spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:
+        registry = registry or _default_registry()
+        steps = []
+        for entry in spec.stages:
+            at = {"source": spec.source, "stage_index": entry.index, "stage_type": entry.type}
+            try:
+                record = registry.get("stage", entry.type)
+            except UnknownComponentError as error:
+                if entry.type not in registry.names("filter"):
+                    raise SpecError(str(error), key="type", **at) from None
+                record = registry.get("filter", entry.type)
+            stage = _build(lambda r=record, e=entry: _configured(r.cls, e.params), at)
+            settable = {p.name for p in stage.params} | {o.name for o in stage.options}
+            for name in entry.from_metadata:
+                if name not in settable:
+                    raise SpecError(
+                        f"{entry.type!r} has no parameter or option {name!r} "
+                        f"(known: {', '.join(sorted(settable)) or 'none'})",
+                        key=f"from_metadata.{name}",
+                        **at,
+                    )
+            missing = [m for m in stage.missing_params() if m not in entry.from_metadata]
+            if missing:
+                spec_ = stage.param_spec(missing[0])
+                raise SpecError(
+                    f"missing required parameter (range {spec_.range_text()})",
+                    key=f"params.{missing[0]}",
+                    **at,
+                )
+            steps.append((entry.label, stage))
+        choices = {}
+        for label, inverse in spec.inverse.items():
+            entry = next(e for e in spec.stages if e.label == label)
+            at = {
+                "source": spec.source,
+                "stage_index": entry.index,
+                "stage_type": entry.type,
+                "key": f"inverse.{label}",
+            }
+            records = registry.inverses_of(entry.type)
+            if not records:
+                raise SpecError("this stage has no registered inverse", **at)
+            if inverse.method is not None:
+                records = [r for r in records if r.method == inverse.method]
+                if not records:
+                    available = ", ".join(registry.inverse_kinds(entry.type))
+                    raise SpecError(f"no {inverse.method!r} inverse (available: {available})", **at)
+            chosen = records[0].cls
+            settings = _build(
+                lambda c=chosen, s=inverse.settings: c.coerce_settings(s),
+                {k: v for k, v in at.items() if k != "key"},
+                prefix=f"{at['key']}.",
+            )
+            choices[label] = InverseChoice(chosen, settings)
+        pipeline = cls(
+            steps,
+            name=spec.name,
+            input=spec.input,
+            output=spec.output,
+            inverse_choices=choices,
+            registry=registry,
+            source=spec.source,
+            bindings={e.label: e.from_metadata for e in spec.stages},
+        )
+        if spec.predictor is not None:
+            pipeline.predictor = _build_predictor(pipeline, spec, registry)
+        return pipeline
+
+    def _check_layouts(self) -> None:
+        expected = SPACES.get(self.input, "rgb")
+        for index, step in enumerate(self.steps, start=1):
+            if step.stage.input_layout != expected:
+                raise SpecError(
+                    f"expects {step.stage.input_layout} input but receives {expected} "
+                    f"(from {'the pipeline input' if index == 1 else 'the previous stage'})",
+                    source=self.source,
+                    stage_index=index,
+                    stage_type=step.stage.name,
+                )
+            expected = step.stage.output_layout
+        if SPACES.get(self.output, "rgb") != expected:
+            raise SpecError(
+                f"pipeline output {self.output!r} needs {SPACES[self.output]} data "
+                f"but the last stage gives {expected}",
+                source=self.source,
+                key="output",
+            )
+
+    # -- application ----------------------------------------------------------
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        return tuple(step.stage for step in self.steps)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(step.label for step in self.steps)
+
+    def __call__(
+        self,
+        x: Any,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        check: bool = True,
+        fuse: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run every stage in order.
+
+        Args:
+            x: the input image (layout of the pipeline's ``input`` space), or a
+                :class:`~ispengine.io.raw.RawImage`, whose mosaic is the input and
+                whose :meth:`~ispengine.io.raw.RawImage.metadata` fills the
+                ``from_metadata`` values.
+            params: per-call values by stage label, e.g. per-image arrays or
+                per-pixel maps from a predictor; they override the constants.
+            check: reject NaN/Inf inputs (one pass over the image).
+            fuse: run runs of two or more pixelwise stages with constant
+                parameters as one compiled pass (numpy inputs, Numba installed;
+                see :mod:`ispengine.kernels.fused`). Results equal the stage-by-stage ones
+                to rounding.
+            metadata: values for the stages' ``from_metadata`` bindings (e.g.
+                ``raw.metadata()``), when ``x`` is an array.
+        """
+        from ispengine.io.raw.image import RawImage
+
+        if isinstance(x, RawImage):
+            metadata = {**x.metadata(), **(metadata or {})}
+            if self.bindings:
+                return self._binder(metadata)(x, params, check=check, fuse=fuse)
+            if (
+                fuse
+                and not params
+                and self.predictor is None
+                and x.mosaic.dtype.kind == "u"
+                and self._starts_fused_mosaic()
+            ):
+                return self._run_raw_fused(x.mosaic)
+            x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
+        if self.bindings:
+            if metadata is None:
+                label, names = next(iter(self.bindings.items()))
+                raise ParamError(
+                    f"stage {label!r} takes {', '.join(names)} from the input's metadata; "
+                    "pass a RawImage or metadata=..."
+                )
+            return self._binder(metadata)(x, params, check=check, fuse=fuse)
+        if self.predictor is not None and not params:
+            params = self.predictor(x)
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.labels))
+        if unknown:
+            raise ParamError(
+                f"params: no stage is labelled {unknown[0]!r} (labels: {', '.join(self.labels)})"
+            )
+        if check:
+            check_finite(x, namespace(x), where=f"{self.name} input")
+        fusing = fuse and not params and isinstance(x, np.ndarray)
+        groups = self._fused_groups() if fusing else [(i, None) for i in range(len(self.steps))]
+        for first, programs in groups:
+            step = self.steps[first]
+            try:
+                if programs is not None and _fusable(step.stage, x):
+                    x = run_group(programs, x)
+                elif programs is not None:  # too small for the fused kernels
+                    for offset in range(len(programs)):
+                        inner = self.steps[first + offset]
+                        x = inner.stage(x, params.get(inner.label))
+                else:
+                    x = step.stage(x, params.get(step.label))
+            except (InputError, ParamError) as error:
+                raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
+        return x
+
+    def _starts_fused_mosaic(self) -> bool:
+        groups = self._fused_groups()
+        programs = groups[0][1]
+        return programs is not None and programs[0][0] in ("cfa_affine", "demosaic")
+
+    def _run_raw_fused(self, mosaic: np.ndarray) -> Any:
+        """A RAW mosaic of unsigned raw numbers straight into the fused front end (no
+        float copy first; integers need no finiteness check)."""
+        groups = self._fused_groups()
+        x = mosaic
+        if min(mosaic.shape[-2:]) <= 2:
+            return self(mosaic.astype(np.float32), fuse=False)
+        for first, programs in groups:
+            step = self.steps[first]
+            try:
+                x = run_group(programs, x) if programs is not None else step.stage(x)
+            except (InputError, ParamError) as error:
+                raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
+        return x
+
+    def _fused_groups(self) -> list[tuple[int, Any]]:
+        """How the stages run with fusion (computed once).
+
+        See :func:`ispengine.kernels.fused.segments`.
+        """
+        if self._groups is None:
+            self._groups = fused_segments(self.stages)
+        return self._groups
+
+    def bind(self, metadata: Mapping[str, Any]) -> Pipeline:
+        """This pipeline with every ``from_metadata`` value taken from ``metadata``.
+
+        Raises :class:`ParamError` naming the stage when a key is missing or a
+        value is outside the parameter's declared range.
+        """
+        steps = []
+        for index, step in enumerate(self.steps, start=1):
+            names = self.bindings.get(step.label)
+            if not names:
+                steps.append((step.label, step.stage))
+                continue
+            stage = step.stage
+            values = stage.constants() | stage.settings
+            for name, key in names.items():
+                if key not in metadata:
+                    raise ParamError(
+                        f"stage {index} ({step.label}): {name} comes from metadata {key!r}, "
+                        "which the input does not have"
+                    )
+                values[name] = metadata[key]
+            try:
+                if isinstance(stage, InverseStage):
+                    bound = type(stage).from_forward(
+                        type(stage.forward_stage)(**values), **stage.method_settings
+                    )
+                else:
+                    bound = type(stage)(**values)
+            except ParamError as error:
+                raise ParamError(f"stage {index} ({step.label}), from metadata: {error}") from None
+            bound.given = stage.given
+            steps.append((step.label, bound))
+        bound_pipeline = Pipeline(
+            steps,
+            name=self.name,
+            input=self.input,
+            output=self.output,
+            inverse_choices=self.inverse_choices,
+            registry=self._registry,
+            source=self.source,
+        )
+        bound_pipeline.predictor = self.predictor
+        return bound_pipeline
+
+    def inverse(self) -> Pipeline:
+        """The inverse pipeline: each stage's registered inverse, in reverse order.
+
+        A stage's inverse is the one chosen in its ``[inverse.<label>]`` table, or
+        the most accurate registered one (exact, then lut, numerical, learned).
+        Raises :class:`ISPEngineError` naming the first stage without an inverse.
+        """
+        registry = self._registry or _default_registry()
+        steps = []
+        for index in range(len(self.steps), 0, -1):
+            step = self.steps[index - 1]
+            stage = step.stage
+            if isinstance(stage, InverseStage):
+                steps.append((step.label, stage.forward_stage))
+                continue
+            choice = self.inverse_choices.get(step.label)
+            if choice is None:
+                records = registry.inverses_of(stage.name)
+                if not records:
+                    raise ISPEngineError(
+                        f"{self.source}: stage {index} ({stage.name}) has no registered inverse "
+                        "(inverse kind: none); the pipeline cannot be inverted"
+                    )
+                choice = InverseChoice(records[0].cls, {})
+            steps.append((step.label, choice.cls.from_forward(stage, **choice.settings)))
+        inverse = Pipeline(
+            steps,
+            name=f"{self.name}-inverse",
+            input=self.output,
+            output=self.input,
+            registry=registry,
+            source=self.source,
+            bindings=self.bindings,
+        )
+        if self.bindings:  # bind the forward stages, then invert them
+            inverse._binder = lambda metadata: self.bind(metadata).inverse()
+        return inverse
+
+    def __repr__(self) -> str:
+        chain = " -> ".join(f"{s.label}:{s.stage.name}" for s in self.steps)
+        return f"Pipeline({self.name!r}: {self.input} -> [{chain}] -> {self.output})"
+
+
+def _build_predictor(pipeline: Pipeline, spec: PipelineSpec, registry: Registry) -> Any:
+    """The ``[predictor]`` table's predictor for ``pipeline``; ``weights`` is a local file,
+    relative to the spec file's folder."""
+    settings = {k: v for k, v in spec.predictor.items() if k != "type"}
+    try:
+        record = registry.get("param_predictor", spec.predictor["type"])
+    except UnknownComponentError as error:
+        raise SpecError(str(error), source=spec.source, key="predictor.type") from None
+    weights = settings.get("weights")
+    if isinstance(weights, str) and weights and spec.source not in ("<dict>", "<python>"):
+        settings["weights"] = str(Path(spec.source).parent / Path(weights).expanduser())
+    try:
+        return record.cls(pipeline, **settings)
+    except ParamError as error:
+        head, _, rest = str(error).partition(": ")
+        key = f"predictor.{head}" if rest and " " not in head else "predictor"
+        raise SpecError(rest or head, source=spec.source, key=key) from None
+
+
+def _fusable(stage: Stage, x: np.ndarray) -> bool:
+    """Check ``x`` like ``stage`` would; False when a mosaic is too small to fuse."""
+    check_image(x, stage.input_layout, need_even=stage.needs_even_size)
+    return stage.input_layout != "mosaic" or min(x.shape[-2:]) > 2
+
+
+def _default_registry() -> Registry:
+    from ispengine.core.plugins import get_registry
+
+    return get_registry()
+
+
+def _configured(cls: type[Stage], params: Mapping[str, Any]) -> Stage:
+    """A stage from spec constants: each exactly its declared shape (or one number)."""
+    for spec in cls.params:
+        if spec.name in params:
+            spec.coerce_constant(params[spec.name])
+    return cls(**params)
+
+
+def _build(make: Any, at: dict[str, Any], prefix: str = "params.") -> Any:
+    try:
+        return make()
+    except ParamError as error:
+        head, _, rest = str(error).partition(": ")
+        raise SpecError(rest or head, key=f"{prefix}{head}" if rest else None, **at) from None

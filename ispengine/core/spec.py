@@ -1,0 +1,238 @@
+"""Pipeline specs: the TOML format, parsed and checked in two passes.
+
+Pass one (here) checks the envelope: known keys only, the right value types,
+a known schema version and colour spaces. Pass two (:mod:`ispengine.core.pipeline`)
+resolves each stage type through the registry and validates its parameters
+against the stage's declared :class:`~ispengine.core.params.ParamSpec`.
+
+Format (schema 1)::
+
+    schema = 1
+    name = "function-isp"
+    input = "camera_rgb"          # colour space / layout of the input
+    output = "srgb"
+
+    [[stage]]
+    type = "gain"                 # a registered stage name
+    name = "gain"                 # optional label, defaults to the type
+    params = { p_x = 0.3 }        # constants; omitted ones take the default
+
+    [[stage]]
+    type = "mosaic_white_balance"
+    from_metadata = { gains = "wb_gains", pattern = "cfa_pattern" }
+                                  # values taken from each input file's metadata
+
+    [inverse.gain]                # optional: how the stage labelled "gain" is inverted
+    method = "exact"              # exact | lut | numerical | learned (others: method settings)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from ispengine.core.errors import SpecError
+from ispengine.io.raw.image import METADATA_KEYS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+SCHEMA_VERSION = 1
+# Colour spaces (and layouts) a pipeline's input and output can name.
+SPACES = {
+    "raw_mosaic": "mosaic",
+    "packed_raw": "packed",
+    "camera_rgb": "rgb",
+    "linear_srgb": "rgb",
+    "srgb": "rgb",
+    "xyz": "rgb",
+    "rgb": "rgb",
+}
+ENVELOPE_KEYS = (
+    "schema",
+    "name",
+    "description",
+    "input",
+    "output",
+    "predictor",
+    "stage",
+    "inverse",
+)
+STAGE_KEYS = ("type", "name", "params", "from_metadata")
+
+
+@frozen
+class StageSpec:
+    """One ``[[stage]]`` entry: its 1-based index, type, label and constant params."""
+
+    index: int
+    type: str
+    label: str
+    params: dict[str, Any] = field(factory=dict)
+    from_metadata: dict[str, str] = field(factory=dict)
+
+
+@frozen
+class InverseSpec:
+    """One ``[inverse.<label>]`` table: the chosen method and its settings."""
+
+    label: str
+    method: str | None
+    settings: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class PipelineSpec:
+    """A whole spec after the envelope pass."""
+
+    name: str
+    input: str
+    output: str
+    stages: tuple[StageSpec, ...]
+    inverse: dict[str, InverseSpec]
+    predictor: dict[str, Any] | None
+    source: str
+    description: str = ""
+
+
+def load_spec_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML spec; syntax and file errors become one-line :class:`SpecError`."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as error:
+        raise SpecError(f"cannot read spec: {error.strerror or error}", source=str(path)) from None
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError("spec is not UTF-8 text", source=str(path)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"TOML syntax error: {error}", source=str(path)) from None
+
+
+TOML_TYPE_NAMES = {
+    dict: "table",
+    list: "array",
+    str: "string",
+    int: "integer",
+    float: "float",
+    bool: "boolean",
+}
+
+
+def _type_name(kind: type) -> str:
+    return TOML_TYPE_NAMES.get(kind, kind.__name__)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], **where: Any) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        kinds = (kind,) if isinstance(kind, type) else kind
+        expected = " or ".join(_type_name(k) for k in kinds)
+        raise SpecError(f"expected {expected}, got {_type_name(type(value))} {value!r}", **where)
+    return value
+
+
+def _reject_unknown(table: dict, allowed: tuple[str, ...], prefix: str, **where: Any) -> None:
+    for key in table:
+        if key not in allowed:
+            raise SpecError(
+                f"unknown key (allowed: {', '.join(allowed)})", key=f"{prefix}{key}", **where
+            )
+
+
+def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
+    """Check the envelope of a spec dict (from TOML or Python); return a :class:`PipelineSpec`."""
+    where = {"source": source}
+    _expect(data, dict, **where)
+    _reject_unknown(data, ENVELOPE_KEYS, "", **where)
+    schema = data.get("schema", SCHEMA_VERSION)
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise SpecError(
+            f"unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})",
+            key="schema",
+            **where,
+        )
+    name = _expect(data.get("name", Path(source).stem), str, key="name", **where)
+    spaces = {}
+    for key, default in (("input", "camera_rgb"), ("output", "srgb")):
+        value = _expect(data.get(key, default), str, key=key, **where)
+        if value not in SPACES:
+            raise SpecError(
+                f"unknown colour space {value!r} (known: {', '.join(SPACES)})", key=key, **where
+            )
+        spaces[key] = value
+    raw_stages = data.get("stage")
+    if raw_stages is None or raw_stages == []:
+        raise SpecError("a pipeline needs at least one [[stage]]", key="stage", **where)
+    _expect(raw_stages, list, key="stage", **where)
+    stages = []
+    labels: dict[str, int] = {}
+    for index, raw in enumerate(raw_stages, start=1):
+        at = {"source": source, "stage_index": index}
+        _expect(raw, dict, **at)
+        if "type" not in raw:
+            raise SpecError("missing key", key="type", **at)
+        stage_type = _expect(raw["type"], str, key="type", **at)
+        at["stage_type"] = stage_type
+        _reject_unknown(raw, STAGE_KEYS, "", **at)
+        label = raw.get("name")
+        if label is None:
+            label = stage_type if stage_type not in labels else f"{stage_type}_{index}"
+        _expect(label, str, key="name", **at)
+        if label in labels:
+            raise SpecError(
+                f"stage name {label!r} is already used by stage {labels[label]}", key="name", **at
+            )
+        labels[label] = index
+        params = _expect(raw.get("params", {}), dict, key="params", **at)
+        bindings = _expect(raw.get("from_metadata", {}), dict, key="from_metadata", **at)
+        for bound, source_key in bindings.items():
+            _expect(source_key, str, key=f"from_metadata.{bound}", **at)
+            if source_key not in METADATA_KEYS:
+                raise SpecError(
+                    f"unknown metadata key {source_key!r} (known: {', '.join(METADATA_KEYS)})",
+                    key=f"from_metadata.{bound}",
+                    **at,
+                )
+            if bound in params:
+                raise SpecError(
+                    "given both as a constant in params and in from_metadata",
+                    key=f"from_metadata.{bound}",
+                    **at,
+                )
+        stages.append(StageSpec(index, stage_type, label, dict(params), dict(bindings)))
+    inverse = {}
+    raw_inverse = _expect(data.get("inverse", {}), dict, key="inverse", **where)
+    for label, table in raw_inverse.items():
+        key = f"inverse.{label}"
+        if label not in labels:
+            raise SpecError(
+                f"no stage is named {label!r} (stage names: {', '.join(labels)})", key=key, **where
+            )
+        _expect(table, dict, key=key, **where)
+        settings = dict(table)
+        method = settings.pop("method", None)
+        if method is not None:
+            _expect(method, str, key=f"{key}.method", **where)
+        inverse[label] = InverseSpec(label, method, settings)
+    predictor = data.get("predictor")
+    if predictor is not None:
+        _expect(predictor, dict, key="predictor", **where)
+        if "type" not in predictor:
+            raise SpecError("missing key", key="predictor.type", **where)
+    description = _expect(data.get("description", ""), str, key="description", **where)
+    return PipelineSpec(
+        name,
+        spaces["input"],
+        spaces["output"],
+        tuple(stages),
+        inverse,
+        predictor,
+        source,
+        description,
+    )

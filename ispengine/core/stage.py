@@ -1,0 +1,246 @@
+"""The stage base classes every ISP operation derives from.
+
+A forward stage subclasses :class:`Stage`, declares its parameters once in
+``params`` (and categorical settings in ``options``), and implements
+:meth:`Stage.apply` against the array API. An inverse stage subclasses
+:class:`InverseStage`, names the forward stage it inverts and its method, and
+is built from a configured forward stage so both share the same values.
+
+Minimal example (the ``contrib/`` vignetting plugin is a full one)::
+
+    class Brightness(Stage):
+        name = "brightness"
+        params = (ParamSpec("gain", PER_CHANNEL, 0.5, 2.0, default=1.0),)
+
+        def apply(self, x, p, xp):
+            return x * p["gain"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import array_api_compat
+import numpy as np
+
+from ispengine.core.arrays import as_param, check_image
+from ispengine.core.errors import ParamError
+from ispengine.core.params import OptionSpec, ParamSpec, broadcast_param
+
+# Inverse methods, most accurate first: the default choice follows this order.
+INVERSE_METHODS = ("exact", "lut", "numerical", "learned")
+
+
+def _is_device_array(value: Any) -> bool:
+    """A torch or CuPy array (not numpy, not a Python or numpy scalar)."""
+    return array_api_compat.is_array_api_obj(value) and not isinstance(
+        value, (np.ndarray, np.generic)
+    )
+
+
+class Stage:
+    """A forward ISP stage with declared parameters.
+
+    Class attributes a subclass sets:
+        name: registry name, lower-case.
+        params: the numeric parameters (:class:`ParamSpec`).
+        options: categorical settings (:class:`OptionSpec`), constant per pipeline.
+        input_layout / output_layout: ``rgb`` ``(..., H, W, 3)``, ``mosaic``
+            ``(..., H, W)`` or ``packed`` ``(..., H/2, W/2, 4)``.
+        input_range: the pixel values the stage is defined on (used by the
+            round-trip tests and documented ranges).
+        needs_even_size: the input's height and width must be even (Bayer data).
+        monotone: each output pixel value is a non-decreasing function of the same
+            input pixel value (per channel) on ``input_range``; such stages can be
+            inverted numerically or by LUT. They may define
+            ``derivative(x, p, xp)`` for Newton steps, and the scalar functions
+            ``scalar_forward(x, a, b, c)`` / ``scalar_derivative(x, a, b, c)``
+            (plain ``math`` code, compiled by the Numba LUT backend; parameters in
+            declaration order, for ``x >= 0`` when ``odd_symmetric``).
+        odd_symmetric: ``f(−x) = −f(x)``; inverses and LUTs work on ``|x|``.
+        version: bumped when the math changes (keys cached LUTs).
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[tuple[ParamSpec, ...]] = ()
+    options: ClassVar[tuple[OptionSpec, ...]] = ()
+    input_layout: ClassVar[str] = "rgb"
+    output_layout: ClassVar[str] = "rgb"
+    input_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    needs_even_size: ClassVar[bool] = False
+    monotone: ClassVar[bool] = False
+    odd_symmetric: ClassVar[bool] = False
+    version: ClassVar[str] = "1"
+
+    def __init__(self, **values: Any) -> None:
+        known = {s.name for s in self.params} | {o.name for o in self.options}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParamError(
+                f"{unknown[0]}: unknown parameter of stage '{self.name}' "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+        self.values: dict[str, np.ndarray | None] = {}
+        # The parameters given explicitly (constants); a predictor predicts the others.
+        self.given: frozenset[str] = frozenset(
+            spec.name for spec in self.params if values.get(spec.name) is not None
+        )
+        for spec in self.params:
+            raw = values.get(spec.name)
+            self.values[spec.name] = spec.default if raw is None else spec.coerce(raw)
+        self.settings: dict[str, str] = {}
+        for option in self.options:
+            raw = values.get(option.name, option.default)
+            if raw is None:
+                raise ParamError(f"{option.name}: missing (one of {', '.join(option.choices)})")
+            self.settings[option.name] = option.coerce(raw)
+        self.check_params(self.constants())
+
+    # -- declarations -----------------------------------------------------
+    @classmethod
+    def param_spec(cls, name: str) -> ParamSpec:
+        for spec in cls.params:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @classmethod
+    def check_params(cls, values: Mapping[str, np.ndarray]) -> None:
+        """Cross-parameter constraints beyond each range; raise :class:`ParamError`.
+
+        ``values`` holds numpy arrays for the parameters known so far (constants,
+        or drawn values in tests). The default accepts everything.
+        """
+
+    def constants(self) -> dict[str, np.ndarray]:
+        """The parameters that have a value (given or default), by name."""
+        return {k: v for k, v in self.values.items() if v is not None}
+
+    def missing_params(self) -> list[str]:
+        return [name for name, value in self.values.items() if value is None]
+
+    def input_domain(self) -> tuple[float, float]:
+        """The range of input values the stage is defined on, given its constants."""
+        return self.input_range
+
+    def monotone_domain(self, p: Mapping[str, Any], xp: Any) -> tuple[Any, Any]:
+        """The interval (per element, for parameters ``p``) on which a monotone stage
+        stays increasing; numerical inverses solve inside it. Defaults to
+        :meth:`input_domain`."""
+        return self.input_domain()
+
+    # -- application ------------------------------------------------------
+    def resolve(self, x: Any, xp: Any, overrides: Mapping[str, Any] | None = None) -> dict:
+        """Parameters as arrays of ``xp`` that broadcast against ``x``.
+
+        ``overrides`` (per-image arrays or per-pixel maps, e.g. from a predictor)
+        replace the constants. numpy arrays, numbers and lists are validated
+        against the declared ranges; torch and CuPy arrays are trusted as they
+        are (a predictor squashes its outputs into the declared ranges, and
+        checking would break autograd or synchronise the device).
+        """
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.values))
+        if unknown:
+            raise ParamError(f"{unknown[0]}: unknown parameter of stage '{self.name}'")
+        lead = tuple(x.shape) if self.input_layout == "mosaic" else tuple(x.shape[:-1])
+        resolved = {}
+        checked = {}
+        for spec in self.params:
+            value = overrides.get(spec.name, self.values[spec.name])
+            if value is None:
+                raise ParamError(f"{spec.name}: missing (range {spec.range_text()}, no default)")
+            if not _is_device_array(value):  # numpy, numbers, lists: validate
+                value = spec.coerce(value)
+                if spec.name in overrides:
+                    checked[spec.name] = value
+            value = as_param(value, x, xp)
+            resolved[spec.name] = broadcast_param(value, spec, lead, xp)
+        if checked:
+            self.check_params({**self.constants(), **checked})
+        return resolved
+
+    def __call__(self, x: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """Apply the stage to ``x`` (numpy, torch or cupy; float32 or float64)."""
+        xp = check_image(x, self.input_layout, where="input", need_even=self.needs_even_size)
+        return self.apply(x, self.resolve(x, xp, params), xp)
+
+    def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        """The stage's math. ``p`` maps parameter names to broadcastable arrays."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        shown = {k: (v.tolist() if v is not None else None) for k, v in self.values.items()}
+        return f"{type(self).__name__}({shown | self.settings})"
+
+
+class InverseStage(Stage):
+    """The inverse of a forward stage, sharing its parameters and options.
+
+    A subclass sets ``forward`` to the forward stage class and ``method`` to
+    ``exact``, ``lut``, ``numerical`` or ``learned``; parameters, options,
+    cross-parameter checks and (swapped) layouts are taken from ``forward``.
+    ``inverse_settings`` declares the method's own settings (tolerances,
+    backend, grid), given in a pipeline's ``[inverse.<stage>]`` table.
+
+    Build one from a configured forward stage with :meth:`from_forward`.
+    """
+
+    forward: ClassVar[type[Stage]]
+    method: ClassVar[str] = "exact"
+    inverse_settings: ClassVar[tuple[OptionSpec | ParamSpec, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is None:
+            return
+        defaults = {
+            "params": forward.params,
+            "options": forward.options,
+            "input_layout": forward.output_layout,
+            "output_layout": forward.input_layout,
+            "needs_even_size": forward.needs_even_size,
+            "version": forward.version,
+        }
+        for attr, value in defaults.items():
+            if attr not in cls.__dict__:
+                setattr(cls, attr, value)
+        if "check_params" not in cls.__dict__:
+            cls.check_params = forward.check_params
+
+    @classmethod
+    def inverts(cls) -> str:
+        return cls.forward.name
+
+    @classmethod
+    def from_forward(cls, stage: Stage, **settings: Any) -> InverseStage:
+        """An inverse with the forward stage's constants and options."""
+        values = stage.constants()
+        inverse = cls(**values, **stage.settings)
+        inverse.forward_stage = stage
+        inverse.method_settings = cls.coerce_settings(settings)
+        return inverse
+
+    @classmethod
+    def coerce_settings(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        declared = {s.name: s for s in cls.inverse_settings}
+        unknown = sorted(set(settings) - set(declared))
+        if unknown:
+            raise ParamError(
+                f"{unknown[0]}: unknown setting of the {cls.method} inverse of "
+                f"'{cls.forward.name}' (known: {', '.join(sorted(declared)) or 'none'})"
+            )
+        out: dict[str, Any] = {}
+        for name, spec in declared.items():
+            if name in settings:
+                out[name] = spec.coerce(settings[name])
+            elif spec.default is not None:
+                out[name] = spec.default
+        return out
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self.forward_stage: Stage = self.forward(**values)
+        self.method_settings: dict[str, Any] = self.coerce_settings({})

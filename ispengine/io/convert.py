@@ -1,0 +1,186 @@
+"""File-to-file conversion through a pipeline: RAW or image in, image or DNG out.
+
+Used by ``ispengine run`` and ``ispengine invert``, for one file or for every
+file of a folder on an executor (:mod:`ispengine.io.executors`).
+
+* A camera RAW input (any suffix that is not an image suffix: ``.dng``,
+  ``.cr2``, ``.nef``, ...) is read with rawpy into a :class:`RawImage`; its
+  metadata fills the spec's ``from_metadata`` values and its capture
+  parameters go to the output's EXIF.
+* An image input (PNG, JPEG, TIFF, npy) keeps its EXIF capture parameters.
+  When the pipeline takes values from metadata, they come from ``like`` (a
+  RAW file) or, without one, from :func:`default_raw_metadata`: an RGGB,
+  16-bit sensor whose camera RGB is linear sRGB, with no black level and
+  unit white balance.
+* A ``.dng`` output needs a pipeline that ends in a RAW mosaic (e.g. the
+  inverse of ``camera_default.toml``): the mosaic is written with the same
+  metadata it was made with, values outside [0, white level] clipped (and
+  counted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+from attrs import frozen
+
+from ispengine.core.errors import InputError
+from ispengine.io.image_files import (
+    SUFFIXES,
+    check_output_path,
+    read_capture,
+    read_image,
+    write_image,
+)
+from ispengine.io.raw.image import CaptureParams, RawImage
+
+
+@frozen
+class Converted:
+    """What one conversion did: paths, shape, time, and how many values were clipped."""
+
+    source: str
+    target: str
+    shape: tuple[int, ...]
+    seconds: float
+    clipped: int
+    size: int
+
+    def summary(self, pipeline_name: str) -> str:
+        return (
+            f"{self.source} -> {self.target}: {pipeline_name}, shape {self.shape}, "
+            f"{self.seconds * 1000:.1f} ms"
+        )
+
+
+# Side-car and text files that sit beside RAW files and are never RAW data.
+SIDECAR_SUFFIXES = (".json", ".toml", ".txt", ".md", ".xmp", ".csv", ".pp3", ".dop")
+
+
+def is_raw_path(path: str | Path) -> bool:
+    """Whether a file is treated as camera RAW (any suffix but images and side-cars)."""
+    suffix = Path(path).suffix.lower()
+    return suffix not in SUFFIXES and suffix not in SIDECAR_SUFFIXES
+
+
+def default_raw_metadata(shape: tuple[int, int], capture: CaptureParams) -> RawImage:
+    """The metadata used to invert to RAW without a reference file (see the module docstring)."""
+    height, width = shape
+    return RawImage(
+        np.zeros((height - height % 2 or 2, width - width % 2 or 2), np.uint16),
+        "rggb",
+        0.0,
+        65535.0,
+        1.0,
+        capture=capture,
+    )
+
+
+def check_target(path: str | Path) -> None:
+    """Fail before any work on an output of an unsupported type."""
+    if Path(path).suffix.lower() == ".dng":
+        return
+    check_output_path(path)
+
+
+def load_input(path: str | Path) -> tuple[Any, RawImage | None, CaptureParams]:
+    """(pixels, RawImage or None, capture parameters) of an input file."""
+    if is_raw_path(path):
+        from ispengine.io.raw.reader import read_raw
+
+        raw = read_raw(path)
+        return raw, raw, raw.capture
+    return read_image(path), None, read_capture(path)
+
+
+def convert_file(
+    pipeline: Any,
+    source: str | Path,
+    target: str | Path,
+    *,
+    like: RawImage | None = None,
+    bits: int | None = None,
+) -> Converted:
+    """Run ``pipeline`` on ``source`` and write ``target`` atomically (nothing on failure)."""
+    import time
+
+    from ispengine.core.errors import ISPEngineError
+
+    check_target(target)
+    pixels, raw, capture = load_input(source)
+    metadata = None
+    reference = raw or like
+    if pipeline.bindings and raw is None:
+        reference = like or default_raw_metadata(np.shape(pixels)[:2], capture)
+        metadata = reference.metadata()
+    start = time.perf_counter()
+    try:
+        result = pipeline(pixels, metadata=metadata)
+    except ISPEngineError as error:
+        raise type(error)(f"{source}: {error}") from None
+    seconds = time.perf_counter() - start
+    if Path(target).suffix.lower() == ".dng":
+        clipped = _write_dng_result(target, result, reference, capture)
+    else:
+        clipped = write_image(target, result, capture=capture, bits=bits)
+    return Converted(str(source), str(target), tuple(result.shape), seconds, clipped, result.size)
+
+
+def _write_dng_result(
+    target: str | Path, mosaic: np.ndarray, reference: RawImage | None, capture: CaptureParams
+) -> int:
+    from ispengine.io.raw.dng import write_dng
+
+    if np.ndim(mosaic) != 2:
+        raise InputError(
+            f"{target}: a DNG stores a RAW mosaic (H, W) but the pipeline gives shape "
+            f"{np.shape(mosaic)}; use a pipeline that ends in raw_mosaic"
+        )
+    if reference is None:
+        reference = default_raw_metadata(np.shape(mosaic), capture)
+    white = reference.white_level
+    clipped = int(np.count_nonzero((mosaic < 0) | (mosaic > white)))
+    digital = np.round(np.clip(mosaic, 0, white)).astype(np.uint16)
+    raw = attrs.evolve(
+        reference, mosaic=digital, normalized=False, capture=capture.merged(reference.capture)
+    )
+    write_dng(target, raw)
+    return clipped
+
+
+def batch_jobs(source_dir: Path, target_dir: Path, suffix: str) -> list[tuple[str, str]]:
+    """(input, output) pairs for every regular file of ``source_dir``, sorted by name."""
+    if not target_dir.is_dir():
+        raise InputError(f"{target_dir}: output folder does not exist")
+    files = sorted(p for p in source_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise InputError(f"{source_dir}: no files to convert")
+    return [(str(p), str(target_dir / f"{p.stem}{suffix}")) for p in files]
+
+
+def convert_job(job: tuple[str, str, str, bool, str | None, int | None]) -> Converted | str:
+    """One file of a batch (a module-level function, so executors can pickle it).
+
+    Returns the :class:`Converted` record, or the one-line error for a file
+    that could not be converted (the batch goes on; nothing is written for it).
+    """
+    spec, source, target, invert, like_path, bits = job
+    from ispengine.core.errors import ISPEngineError
+    from ispengine.core.pipeline import Pipeline
+    from ispengine.specs import resolve_spec
+
+    pipeline = Pipeline.from_toml(resolve_spec(spec))
+    if invert:
+        pipeline = pipeline.inverse()
+    like = None
+    try:
+        if like_path is not None:
+            from ispengine.io.raw.reader import read_raw
+
+            like = read_raw(like_path)
+        return convert_file(pipeline, source, target, like=like, bits=bits)
+    except ISPEngineError as error:
+        return str(error)

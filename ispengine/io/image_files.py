@@ -1,0 +1,282 @@
+"""Image files: lossless ``.npy`` arrays, PNG, JPEG and TIFF, with EXIF capture parameters.
+
+* ``.npy``: float32/float64 arrays of any layout, read and written losslessly.
+* ``.png``: grey (mosaic) or RGB at any bit depth, read as float64 in [0, 1]
+  (divided by ``2^bitdepth − 1``); written as 16-bit (pypng) or 8-bit (Pillow).
+* ``.jpg``/``.jpeg``: 8-bit RGB or grey (Pillow, quality 95, 4:4:4).
+* ``.tif``/``.tiff``: 8/16-bit integer (scaled to [0, 1]) or float data;
+  written as 16-bit or 8-bit (tifffile).
+
+Integer outputs clip to [0, 1] and quantise to the bit depth; :func:`write_image`
+returns how many values were clipped so callers can warn. Capture parameters
+(:class:`~ispengine.io.raw.CaptureParams`) travel as EXIF: a PNG ``eXIf`` chunk,
+a JPEG APP1 segment, TIFF tags with an EXIF IFD; :func:`read_capture` reads
+them back. RAW camera files are read by :mod:`ispengine.io.raw.reader`.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ispengine.core.errors import InputError
+from ispengine.io.atomic import atomic_output
+from ispengine.io.exif import capture_from_pillow, exif_bytes
+from ispengine.io.raw.image import CaptureParams
+
+ARRAY_SUFFIXES = (".npy",)
+PNG_SUFFIXES = (".png",)
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+TIFF_SUFFIXES = (".tif", ".tiff")
+SUFFIXES = ARRAY_SUFFIXES + PNG_SUFFIXES + JPEG_SUFFIXES + TIFF_SUFFIXES
+JPEG_QUALITY = 95
+
+
+def check_output_path(path: str | Path) -> None:
+    """Fail early, before any work, on an output name of an unsupported type."""
+    _suffix(Path(path))
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(
+            f"{path}: unsupported file type {suffix or '(none)'!r} "
+            f"(supported: {', '.join(SUFFIXES)})"
+        )
+    return suffix
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as a float array; one-line :class:`InputError` on any problem."""
+    path = Path(path)
+    suffix = _suffix(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        if suffix in ARRAY_SUFFIXES:
+            array = np.load(path, allow_pickle=False)
+        elif suffix in PNG_SUFFIXES:
+            array = _read_png(path)
+        elif suffix in JPEG_SUFFIXES:
+            array = _read_jpeg(path)
+        else:
+            import tifffile
+
+            array = tifffile.imread(path)
+    except InputError:
+        raise
+    except Exception as error:  # any decoder failure is a bad file, not a crash
+        raise InputError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+    return _to_float(array, path, lossless=suffix in ARRAY_SUFFIXES)
+
+
+def _read_png(path: Path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    planes = info["planes"]
+    array = np.vstack([np.asarray(row, dtype=np.float64) for row in rows])
+    array = array.reshape(height, width, planes) / float((1 << info["bitdepth"]) - 1)
+    if planes in (2, 4):  # drop alpha
+        array = array[..., : planes - 1]
+    return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def _read_jpeg(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.format != "JPEG":
+            raise InputError(f"{path}: not a JPEG file (it is {image.format or 'unknown'})")
+        image = image.convert("L" if image.mode in ("L", "I;16") else "RGB")
+        return np.asarray(image)
+
+
+def read_capture(path: str | Path) -> CaptureParams:
+    """The EXIF capture parameters of an image file (all ``None`` when it has none).
+
+    Raises :class:`InputError` when the file's EXIF block exists but cannot be
+    parsed, naming the file.
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix in ARRAY_SUFFIXES:
+        return CaptureParams()
+    try:
+        if suffix in TIFF_SUFFIXES:
+            return _tiff_capture(path)
+        from PIL import Image
+
+        with Image.open(path) as image:
+            block = image.info.get("exif")
+            if not block:
+                return CaptureParams()
+            header = block[6:10] if block.startswith(b"Exif\0\0") else block[:4]
+            exif = image.getexif()
+            if header not in (b"II*\0", b"MM\0*") or not (len(exif) or exif.get_ifd(0x8769)):
+                raise ValueError("the EXIF block is not a valid TIFF structure")
+            return capture_from_pillow(exif)
+    except InputError:
+        raise
+    except Exception as error:
+        raise InputError(
+            f"{path}: unreadable EXIF ({type(error).__name__}: {error}); "
+            "capture parameters cannot be taken from it"
+        ) from None
+
+
+def _tiff_capture(path: Path) -> CaptureParams:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        exif = tags["ExifTag"].value if "ExifTag" in tags else {}
+        if not isinstance(exif, dict):
+            raise ValueError("EXIF IFD is not a directory")
+
+        def text(name: str) -> str | None:
+            return tags[name].value if name in tags else None
+
+        def number(name: str) -> float | None:
+            value = exif.get(name)
+            if isinstance(value, tuple) and len(value) == 2:
+                value = value[0] / value[1] if value[1] else None
+            return float(value) if value else None
+
+        return CaptureParams(
+            iso=number("ISOSpeedRatings"),
+            exposure_time=number("ExposureTime"),
+            f_number=number("FNumber"),
+            focal_length=number("FocalLength"),
+            make=text("Make"),
+            model=text("Model"),
+        )
+
+
+def _to_float(array: np.ndarray, path: Path, *, lossless: bool) -> np.ndarray:
+    if array.dtype in (np.float32, np.float64):
+        out = array
+    elif not lossless and array.dtype in (np.uint8, np.uint16):
+        out = array.astype(np.float64) / np.iinfo(array.dtype).max
+    elif lossless:
+        raise InputError(f"{path}: expected a float32 or float64 array, got dtype {array.dtype}")
+    else:
+        raise InputError(
+            f"{path}: unsupported sample type {array.dtype} (8/16-bit, float32 or float64)"
+        )
+    if out.size == 0:
+        raise InputError(f"{path}: image is empty (shape {out.shape})")
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{path}: contains NaN or Inf values")
+    return out
+
+
+def write_image(
+    path: str | Path,
+    image: np.ndarray,
+    *,
+    capture: CaptureParams | None = None,
+    bits: int | None = None,
+) -> int:
+    """Write ``image`` atomically; returns the number of values clipped to [0, 1].
+
+    ``.npy`` keeps the array exactly (nothing is clipped). PNG and JPEG take
+    ``(H, W)`` or ``(H, W, 3)``; TIFF any ``(H, W[, C])``.
+
+    Args:
+        capture: capture parameters stored as EXIF (PNG, JPEG, TIFF).
+        bits: 8 or 16 (default 16; JPEG is always 8).
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    image = np.asarray(image)
+    if bits is None:
+        bits = 8 if suffix in JPEG_SUFFIXES else 16
+    if bits not in (8, 16) or (suffix in JPEG_SUFFIXES and bits != 8):
+        raise InputError(f"{path}: cannot write {bits}-bit {suffix} (8 or 16; JPEG 8 only)")
+    if suffix in ARRAY_SUFFIXES:
+        if image.dtype not in (np.float32, np.float64):
+            raise InputError(f"{path}: expected float32 or float64 data, got {image.dtype}")
+        with atomic_output(path) as temporary, open(temporary, "wb") as handle:
+            np.save(handle, image, allow_pickle=False)
+        return 0
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
+        raise InputError(
+            f"{path}: cannot store an array of shape {image.shape} as {suffix}; use .npy"
+        )
+    if suffix not in TIFF_SUFFIXES and image.ndim == 3 and image.shape[-1] == 4:
+        raise InputError(
+            f"{path}: a 4-channel (packed RAW) image cannot be stored as {suffix}; "
+            "use .npy or .tiff"
+        )
+    if image.size == 0:
+        raise InputError(f"{path}: image is empty (shape {image.shape})")
+    if not np.all(np.isfinite(image)):
+        raise InputError(f"{path}: image contains NaN or Inf values")
+    clipped = int(np.count_nonzero((image < 0) | (image > 1)))
+    levels = (1 << bits) - 1
+    dtype = np.uint8 if bits == 8 else np.uint16
+    quantised = np.round(np.clip(image, 0.0, 1.0) * levels).astype(dtype)
+    if quantised.ndim == 3 and quantised.shape[-1] == 1:
+        quantised = quantised[..., 0]
+    with atomic_output(path) as temporary:
+        if suffix in PNG_SUFFIXES and bits == 16:
+            _write_png16(temporary, quantised, capture)
+        elif suffix in PNG_SUFFIXES + JPEG_SUFFIXES:
+            _write_pillow(temporary, quantised, capture, jpeg=suffix in JPEG_SUFFIXES)
+        else:
+            _write_tiff(temporary, quantised, capture)
+    return clipped
+
+
+def _write_pillow(path: Path, image: np.ndarray, capture: CaptureParams | None, *, jpeg: bool):
+    from PIL import Image
+
+    options: dict = {"exif": exif_bytes(capture)} if capture is not None else {}
+    if jpeg:
+        options.update(quality=JPEG_QUALITY, subsampling=0)
+    Image.fromarray(image).save(path, format="JPEG" if jpeg else "PNG", **options)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _write_png16(path: Path, image: np.ndarray, capture: CaptureParams | None) -> None:
+    import png
+
+    height, width = image.shape[:2]
+    planes = 1 if image.ndim == 2 else image.shape[-1]
+    writer = png.Writer(width, height, greyscale=planes == 1, bitdepth=16)
+    buffer = io.BytesIO()
+    writer.write(buffer, image.reshape(height, width * planes))
+    data = buffer.getvalue()
+    if capture is not None:  # an eXIf chunk right after IHDR (PNG 3rd edition, 11.3.6)
+        end_of_header = 8 + 8 + 13 + 4
+        block = exif_bytes(capture).removeprefix(b"Exif\0\0")  # eXIf holds the TIFF part only
+        data = data[:end_of_header] + _png_chunk(b"eXIf", block) + data[end_of_header:]
+    path.write_bytes(data)
+
+
+def _write_tiff(path: Path, image: np.ndarray, capture: CaptureParams | None) -> None:
+    import tifffile
+
+    from ispengine.io.raw.exif_ifd import PLACEHOLDER_TAG, append_exif_ifd
+
+    tags = []
+    if capture is not None:
+        if capture.make:
+            tags.append((271, 2, 0, capture.make, True))
+        if capture.model:
+            tags.append((272, 2, 0, capture.model, True))
+        tags.append((PLACEHOLDER_TAG, 4, 1, 0, True))
+    photometric = "rgb" if image.ndim == 3 and image.shape[-1] == 3 else None
+    tifffile.imwrite(path, image, photometric=photometric, extratags=tags, metadata=None)
+    if capture is not None:
+        append_exif_ifd(path, capture)

@@ -1,0 +1,228 @@
+"""The engine's RAW image: a Bayer mosaic with everything needed to develop it.
+
+``RawImage`` carries the visible mosaic (raw digital numbers, or values
+normalised to [0, 1] when ``normalized``), its Bayer pattern, black and
+white levels, as-shot white balance, the colour matrix, and the capture
+parameters. Conventions follow the DNG specification 1.6:
+
+* ``cfa_pattern``: the colours of the top-left 2×2 cell, row by row, one of
+  ``rggb``, ``bggr``, ``grbg``, ``gbrg`` (DNG ``CFAPattern``).
+* ``black_level``: per CFA channel in the order R, Gr, Gb, B (Gr: the green
+  on the red rows), whatever the pattern.
+* ``wb_gains``: as-shot white-balance gains (R, G, B), normalised to G = 1;
+  DNG ``AsShotNeutral`` is ``1 / wb_gains``.
+* ``xyz_to_camera``: DNG ``ColorMatrix1`` for a D65 calibration illuminant,
+  CIE XYZ (D65) → camera RGB.
+* ``camera_to_srgb``: white-balanced camera RGB → linear sRGB. When not given
+  it is derived from ``xyz_to_camera`` exactly as LibRaw does (dcraw's
+  ``cam_xyz_coeff``): rows of ``xyz_to_camera · sRGB→XYZ`` normalised to sum
+  1, then inverted, so a neutral maps to a neutral.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+from attrs import field, frozen
+
+from ispengine.core.errors import InputError
+
+PATTERNS = ("rggb", "bggr", "grbg", "gbrg")
+# What a pipeline can take from a file (``from_metadata`` in TOML specs); see
+# :meth:`RawImage.metadata`.
+METADATA_KEYS = (
+    "cfa_pattern",
+    "black_level",
+    "white_level",
+    "wb_gains",
+    "camera_to_srgb",
+    "xyz_to_camera",
+    "iso",
+    "exposure_time",
+    "f_number",
+    "focal_length",
+)
+
+# Linear sRGB (D65) → CIE XYZ, IEC 61966-2-1 (Lindbloom's table).
+SRGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+
+
+def _optional_positive(name: str) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise InputError(f"{name}: must be a positive number, got {value!r}")
+        if value is not None and not math.isfinite(value):
+            raise InputError(f"{name}: must be finite, got {value!r}")
+
+    return check
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().strip("\x00").strip()
+    return text or None
+
+
+@frozen
+class CaptureParams:
+    """How a picture was taken (EXIF): every field is optional (``None`` = unknown).
+
+    Attributes:
+        iso: ISO speed rating (EXIF ``ISOSpeedRatings``), > 0.
+        exposure_time: seconds (EXIF ``ExposureTime``), > 0.
+        f_number: aperture f-number (EXIF ``FNumber``), > 0.
+        focal_length: millimetres (EXIF ``FocalLength``), > 0.
+        make, model: camera maker and model (EXIF/TIFF ``Make``, ``Model``).
+    """
+
+    iso: float | None = field(
+        default=None, converter=_optional_float, validator=_optional_positive("iso")
+    )
+    exposure_time: float | None = field(
+        default=None, converter=_optional_float, validator=_optional_positive("exposure_time")
+    )
+    f_number: float | None = field(
+        default=None, converter=_optional_float, validator=_optional_positive("f_number")
+    )
+    focal_length: float | None = field(
+        default=None, converter=_optional_float, validator=_optional_positive("focal_length")
+    )
+    make: str | None = field(default=None, converter=_optional_text)
+    model: str | None = field(default=None, converter=_optional_text)
+
+    OPTICAL = ("iso", "exposure_time", "f_number", "focal_length")
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaptureParams:
+        known = {a.name for a in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def merged(self, fallback: CaptureParams) -> CaptureParams:
+        """These values, with unknown ones taken from ``fallback``."""
+        ours = self.as_dict()
+        theirs = fallback.as_dict()
+        return CaptureParams(**{k: theirs[k] if v is None else v for k, v in ours.items()})
+
+
+def camera_to_srgb_from_xyz(xyz_to_camera: np.ndarray) -> np.ndarray:
+    """White-balanced camera RGB → linear sRGB from a D65 ``ColorMatrix`` (LibRaw's rule)."""
+    camera_from_srgb = np.asarray(xyz_to_camera, dtype=np.float64) @ SRGB_TO_XYZ
+    sums = camera_from_srgb.sum(axis=1, keepdims=True)
+    if np.any(np.abs(sums) < 1e-12):
+        raise InputError("colour matrix: a camera channel does not respond to white")
+    return np.linalg.inv(camera_from_srgb / sums)
+
+
+def _as_matrix(value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    matrix = np.array(value, dtype=np.float64).reshape(3, 3)
+    if not np.all(np.isfinite(matrix)):
+        raise InputError("colour matrix: contains NaN or Inf")
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _as_vector(size: int, name: str) -> Any:
+    def convert(value: Any) -> np.ndarray:
+        vector = np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), (size,)))
+        if not np.all(np.isfinite(vector)):
+            raise InputError(f"{name}: contains NaN or Inf")
+        vector.setflags(write=False)
+        return vector
+
+    return convert
+
+
+def _check_pattern(instance: Any, attribute: Any, value: str) -> None:
+    if value not in PATTERNS:
+        raise InputError(f"cfa_pattern: {value!r} is not a Bayer pattern ({', '.join(PATTERNS)})")
+
+
+def _check_mosaic(instance: Any, attribute: Any, value: np.ndarray) -> None:
+    if value.ndim != 2:
+        raise InputError(f"mosaic: expected a 2-D (H, W) array, got shape {value.shape}")
+    if value.size == 0:
+        raise InputError(f"mosaic: image is empty (shape {value.shape})")
+    if value.shape[0] % 2 or value.shape[1] % 2:
+        raise InputError(f"mosaic: height and width must be even, got {value.shape}")
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        raise InputError("mosaic: contains NaN or Inf values")
+
+
+@frozen(eq=False)
+class RawImage:
+    """A Bayer RAW image and its metadata (see the module docstring for conventions)."""
+
+    mosaic: np.ndarray = field(converter=np.asarray, validator=_check_mosaic)
+    cfa_pattern: str = field(default="rggb", converter=str.lower, validator=_check_pattern)
+    black_level: np.ndarray = field(default=0.0, converter=_as_vector(4, "black_level"))
+    white_level: float = field(default=65535.0, converter=float)
+    wb_gains: np.ndarray = field(default=1.0, converter=_as_vector(3, "wb_gains"))
+    xyz_to_camera: np.ndarray | None = field(default=None, converter=_as_matrix)
+    camera_to_srgb_matrix: np.ndarray | None = field(default=None, converter=_as_matrix)
+    capture: CaptureParams = field(factory=CaptureParams)
+    normalized: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if not self.white_level > np.max(self.black_level):
+            raise InputError(
+                f"white_level {self.white_level:g} must exceed every black level "
+                f"{np.max(self.black_level):g}"
+            )
+        if np.any(self.wb_gains <= 0):
+            raise InputError(f"wb_gains: must be positive, got {self.wb_gains.tolist()}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.mosaic.shape)
+
+    @property
+    def camera_to_srgb(self) -> np.ndarray:
+        """White-balanced camera RGB → linear sRGB (given, or derived from the colour matrix)."""
+        if self.camera_to_srgb_matrix is not None:
+            return self.camera_to_srgb_matrix
+        if self.xyz_to_camera is not None:
+            return camera_to_srgb_from_xyz(self.xyz_to_camera)
+        return np.eye(3)
+
+    @property
+    def as_shot_neutral(self) -> np.ndarray:
+        """DNG ``AsShotNeutral``: the camera-space neutral, ``1 / wb_gains``."""
+        return 1.0 / self.wb_gains
+
+    def metadata(self) -> dict[str, Any]:
+        """Values a pipeline can take from this file (``from_metadata`` in TOML specs)."""
+        values: dict[str, Any] = {
+            "cfa_pattern": self.cfa_pattern,
+            "black_level": self.black_level,
+            "white_level": self.white_level,
+            "wb_gains": self.wb_gains,
+            "camera_to_srgb": self.camera_to_srgb,
+        }
+        if self.xyz_to_camera is not None:
+            values["xyz_to_camera"] = self.xyz_to_camera
+        for name, value in self.capture.as_dict().items():
+            if value is not None:
+                values[name] = value
+        return values
+
+    def evolve(self, **changes: Any) -> RawImage:
+        return attrs.evolve(self, **changes)

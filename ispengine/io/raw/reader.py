@@ -1,0 +1,194 @@
+"""Reading camera RAW files through rawpy (LibRaw) into a :class:`RawImage`.
+
+Any format LibRaw decodes works (DNG, CR2/CR3, NEF, ARW, RAF with a Bayer
+sensor, ...). What is read:
+
+* the visible mosaic (``raw_image_visible``; an odd trailing row or column is
+  dropped so the 2×2 pattern stays whole), as uint16 raw DNs;
+* the Bayer pattern, from ``raw_pattern`` and ``color_desc`` (both greens are
+  ``g``), and the black level per CFA channel R, Gr, Gb, B from
+  ``black_level_per_channel`` (indexed by LibRaw's colour index);
+* the white level, the as-shot white balance (``camera_whitebalance``,
+  normalised to G = 1; daylight balance or unity when the file has none);
+* colour: LibRaw's ``rgb_cam`` (``color_matrix``) as ``camera_to_srgb`` and
+  ``rgb_xyz_matrix`` as ``xyz_to_camera`` (for DNGs, which LibRaw does not
+  expose there, ``ColorMatrix1``/``2`` are read from the file with tifffile);
+* :class:`CaptureParams` from ``raw.other`` (ISO, shutter, aperture, focal
+  length), completed from EXIF by exifread (make, model, and any value LibRaw
+  left at zero). An unreadable EXIF block only loses those fallbacks.
+
+Non-Bayer sensors (X-Trans, Foveon, linear/demosaiced DNG, four-colour CFAs)
+raise :class:`InputError` ("not supported") instead of giving wrong colours.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ispengine.core.errors import InputError
+from ispengine.io.raw.image import CaptureParams, RawImage
+
+NOT_RAW_SUFFIXES = {
+    ".jpg": "a JPEG image",
+    ".jpeg": "a JPEG image",
+    ".png": "a PNG image",
+    ".tif": "a TIFF image",
+    ".tiff": "a TIFF image",
+    ".npy": "a numpy array",
+}
+CFA_CHANNELS = ("R", "Gr", "Gb", "B")
+
+
+def _pattern(raw, path: Path) -> tuple[str, np.ndarray]:
+    """The Bayer pattern string and the 2×2 LibRaw colour indices of the visible cell."""
+    import rawpy
+
+    if raw.raw_type != rawpy.RawType.Flat:
+        raise InputError(
+            f"{path}: not supported: the file holds {raw.raw_type.name.lower()} (non-mosaic) "
+            "data (Foveon or linear DNG); only Bayer RAW files can be read"
+        )
+    cell = np.asarray(raw.raw_pattern)
+    if cell is None or cell.shape != (2, 2):
+        shape = "x".join(map(str, cell.shape)) if cell is not None else "unknown"
+        raise InputError(
+            f"{path}: not supported: {shape} colour filter array (X-Trans or other non-Bayer "
+            "sensor); only 2x2 Bayer patterns can be read"
+        )
+    desc = raw.color_desc.decode("ascii", "replace").lower()
+    letters = "".join(desc[int(i)] for i in cell.ravel())
+    if sorted(letters) != ["b", "g", "g", "r"]:
+        raise InputError(
+            f"{path}: not supported: colour filter array {letters.upper()!r} is not an RGB "
+            "Bayer pattern"
+        )
+    return letters, cell
+
+
+def _black_levels(raw, pattern: str, cell: np.ndarray) -> np.ndarray:
+    from plugins_builtin.canonical_stages.cfa import cfa_positions
+
+    per_index = np.asarray(raw.black_level_per_channel, dtype=np.float64)
+    positions = cfa_positions(pattern)
+    return np.array([per_index[int(cell[positions[c]])] for c in CFA_CHANNELS])
+
+
+def _wb_gains(raw) -> np.ndarray:
+    desc = raw.color_desc.decode("ascii", "replace").upper()
+    for source in (raw.camera_whitebalance, raw.daylight_whitebalance):
+        values = np.asarray(source, dtype=np.float64)
+        red, green, blue = values[desc.index("R")], values[desc.index("G")], values[desc.index("B")]
+        if red > 0 and green > 0 and blue > 0:
+            return np.array([red, green, blue]) / green
+    return np.ones(3)
+
+
+def _dng_color_matrix(path: Path) -> np.ndarray | None:
+    """``ColorMatrix1``/``2`` of a DNG (preferring the D65-calibrated one), or None."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tags = tif.pages[0].tags
+            choices = []
+            for matrix_tag, illuminant_tag in ((50721, 50778), (50722, 50779)):
+                if matrix_tag in tags:
+                    values = np.asarray(tags[matrix_tag].value, dtype=np.float64).ravel()
+                    if values.size == 18:  # rational pairs
+                        values = values[0::2] / values[1::2]
+                    if values.size != 9:
+                        continue
+                    illuminant = tags[illuminant_tag].value if illuminant_tag in tags else 0
+                    choices.append((int(illuminant) != 21, values.reshape(3, 3)))
+    except Exception:  # noqa: BLE001 - an unusual DNG: fall back to LibRaw's matrix only
+        return None
+    return min(choices, key=lambda c: c[0])[1] if choices else None
+
+
+def _capture(raw, path: Path) -> CaptureParams:
+    other = raw.other
+
+    def positive(value: float) -> float | None:
+        return float(value) if value and value > 0 else None
+
+    libraw = CaptureParams(
+        iso=positive(other.iso_speed),
+        exposure_time=positive(other.shutter_speed),
+        f_number=positive(other.aperture),
+        focal_length=positive(other.focal_length),
+    )
+    from ispengine.io.exif import read_exif_capture
+
+    try:
+        exif = read_exif_capture(str(path))
+    except Exception as error:  # noqa: BLE001 - EXIF is only a fallback here
+        warnings.warn(
+            f"{path}: unreadable EXIF ({type(error).__name__}); make and model unknown",
+            stacklevel=3,
+        )
+        return libraw
+    return exif.merged(libraw)  # EXIF keeps exact rationals; LibRaw's are float32
+
+
+def _open(path: Path):
+    import rawpy
+
+    suffix = path.suffix.lower()
+    if suffix in NOT_RAW_SUFFIXES:
+        raise InputError(f"{path}: expected a camera RAW file, got {NOT_RAW_SUFFIXES[suffix]}")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    try:
+        raw = rawpy.imread(str(path))
+    except rawpy.LibRawFileUnsupportedError:
+        raise InputError(
+            f"{path}: not a RAW file LibRaw can read (unsupported or unrecognised format)"
+        ) from None
+    except (rawpy.LibRawError, OSError) as error:
+        raise InputError(
+            f"{path}: not a readable RAW file (truncated, corrupt or not RAW data; "
+            f"LibRaw: {type(error).__name__})"
+        ) from None
+    return raw
+
+
+def read_raw(path: str | Path) -> RawImage:
+    """Read a Bayer RAW file; one-line :class:`InputError` for anything unreadable."""
+    import rawpy
+
+    path = Path(path)
+    with _open(path) as raw:
+        try:
+            pattern, cell = _pattern(raw, path)
+            mosaic = np.array(raw.raw_image_visible, dtype=np.uint16)
+            black = _black_levels(raw, pattern, cell)
+            white = float(raw.white_level)
+            gains = _wb_gains(raw)
+            rgb_cam = np.asarray(raw.color_matrix, dtype=np.float64)[:, :3]
+            xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
+            capture = _capture(raw, path)
+        except rawpy.LibRawError as error:
+            raise InputError(
+                f"{path}: corrupt RAW data ({type(error).__name__}: {error})"
+            ) from None
+    height, width = mosaic.shape
+    mosaic = mosaic[: height - height % 2, : width - width % 2]
+    if mosaic.size == 0:
+        raise InputError(f"{path}: the RAW image is empty")
+    if not np.any(xyz_cam) and path.suffix.lower() == ".dng":
+        xyz_cam = _dng_color_matrix(path)
+    return RawImage(
+        mosaic,
+        pattern,
+        black,
+        white,
+        gains,
+        xyz_to_camera=xyz_cam if xyz_cam is not None and np.any(xyz_cam) else None,
+        camera_to_srgb_matrix=rgb_cam if np.any(rgb_cam) else None,
+        capture=capture,
+    )

@@ -1,0 +1,193 @@
+"""A small, generic torch training loop: budget, progress, checkpoints, resume.
+
+:func:`run_training` calls ``step_fn(step)`` (one optimiser step, returning its
+loss as a float) until the :class:`~ispengine.learning.srgb_to_raw.Budget` is used up,
+shows a tqdm bar, keeps the loss history and, given a ``checkpoint`` path,
+saves every ``checkpoint_every`` steps and at the end. ``resume=True`` loads
+that checkpoint first and continues counting steps from it: a budget of 100
+steps after resuming from step 60 runs 40 more.
+
+A checkpoint is one ``torch.save`` file holding only tensors, numbers,
+strings, lists and dicts, so it loads with ``torch.load(weights_only=True)``
+(no code runs on load): the format tag, the step, the loss history, the
+``state_dict`` of every module and of the optimiser, the torch CPU (and CUDA,
+when used) RNG states and a numpy Generator's bit-generator state (as JSON).
+Writes are atomic (:func:`ispengine.io.atomic.atomic_output`), so an interrupted
+save keeps the previous checkpoint. torch is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ispengine.core.errors import InputError, ParamError
+from ispengine.io.atomic import atomic_output
+from ispengine.learning.srgb_to_raw import Budget, FitReport
+
+FORMAT = "ispengine-training-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    step: int,
+    losses: list[float],
+    modules: Mapping[str, Any],
+    optimizer: Any,
+    rng: np.random.Generator | None = None,
+) -> Path:
+    """Write a checkpoint (see the module docstring) atomically to ``path``."""
+    import torch
+
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "step": int(step),
+        "losses": torch.tensor(losses, dtype=torch.float64),
+        "modules": {name: module.state_dict() for name, module in modules.items()},
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": json.dumps(rng.bit_generator.state) if rng is not None else "",
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        document["cuda_rng"] = torch.cuda.get_rng_state_all()
+    path = Path(path)
+    with atomic_output(path) as temporary:
+        torch.save(document, temporary)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint written by :func:`save_checkpoint`, loaded without running code."""
+    import torch
+
+    path = Path(path)
+    try:
+        document = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt or foreign files raise many kinds of errors
+        raise InputError(
+            f"{path}: cannot read training checkpoint ({type(error).__name__}: {error})"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputError(f"{path}: not an ispengine training checkpoint")
+    return document
+
+
+def restore_checkpoint(
+    document: Mapping[str, Any],
+    *,
+    modules: Mapping[str, Any],
+    optimizer: Any,
+    rng: np.random.Generator | None = None,
+    source: str = "checkpoint",
+) -> tuple[int, list[float]]:
+    """Load modules, optimiser and RNG states from ``document``; returns (step, losses)."""
+    import torch
+
+    saved = document["modules"]
+    if set(saved) != set(modules):
+        raise InputError(
+            f"{source}: holds modules {sorted(saved)}, this model has {sorted(modules)}"
+        )
+    for name, module in modules.items():
+        try:
+            module.load_state_dict(saved[name])
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[-1].strip()
+            raise InputError(f"{source}: module '{name}' does not match: {first}") from None
+    optimizer.load_state_dict(document["optimizer"])
+    torch.set_rng_state(document["torch_rng"])
+    if "cuda_rng" in document and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(document["cuda_rng"])
+    if rng is not None and document.get("numpy_rng"):
+        rng.bit_generator.state = json.loads(document["numpy_rng"])
+    return int(document["step"]), [float(v) for v in document["losses"].tolist()]
+
+
+def _progress_bar(budget: Budget, start: int, progress: bool, label: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=budget.steps,
+        initial=start,
+        disable=not progress,
+        desc=label,
+        unit="step",
+        dynamic_ncols=True,
+    )
+
+
+def run_training(
+    step_fn: Callable[[int], float],
+    budget: Budget,
+    *,
+    modules: Mapping[str, Any],
+    optimizer: Any,
+    rng: np.random.Generator | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 200,
+    progress: bool = True,
+    label: str = "train",
+) -> FitReport:
+    """Run ``step_fn(step)`` for steps ``start, start + 1, …`` until ``budget`` is spent.
+
+    Args:
+        step_fn: one optimiser step for the given (0-based, global) step index;
+            returns the loss as a float.
+        budget: total steps (counting resumed ones) and/or seconds of this call.
+        modules: the ``torch.nn.Module`` objects to checkpoint, by name.
+        optimizer: the optimiser to checkpoint.
+        rng: the numpy Generator ``step_fn`` draws from (its state is saved).
+        checkpoint: file to save to every ``checkpoint_every`` steps and at the end.
+        resume: load ``checkpoint`` first when it exists (else start at step 0).
+        checkpoint_every: steps between saves, >= 1.
+        progress: show a tqdm bar.
+        label: the bar's description.
+
+    A ``KeyboardInterrupt`` saves the checkpoint (when there is one) and re-raises.
+    """
+    if resume and checkpoint is None:
+        raise ParamError("resume: needs a checkpoint path")
+    if isinstance(checkpoint_every, bool) or int(checkpoint_every) < 1:
+        raise ParamError(f"checkpoint_every: expected a whole number >= 1, got {checkpoint_every}")
+    state = {"modules": modules, "optimizer": optimizer, "rng": rng}
+    start, losses, note = 0, [], ""
+    if resume and Path(checkpoint).exists():
+        document = read_checkpoint(checkpoint)
+        start, losses = restore_checkpoint(document, **state, source=str(checkpoint))
+        note = f"resumed from step {start}"
+    elif resume:
+        note = "no checkpoint yet: started at step 0"
+
+    def save(step: int) -> None:
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, step=step, losses=losses, **state)
+
+    begin = time.perf_counter()
+    step, last_saved = start, start
+    with _progress_bar(budget, start, progress, label) as bar:
+        try:
+            while not budget.exhausted(step, time.perf_counter() - begin):
+                loss = float(step_fn(step))
+                losses.append(loss)
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+                if step % int(checkpoint_every) == 0:
+                    save(step)
+                    last_saved = step
+        except KeyboardInterrupt:
+            save(step)
+            raise
+    if step != last_saved or (checkpoint is not None and not Path(checkpoint).exists()):
+        save(step)
+    seconds = time.perf_counter() - begin
+    return FitReport(step, seconds, tuple(losses), start, note)
