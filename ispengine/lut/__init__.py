@@ -1,4 +1,8 @@
-"""LUT inverses of monotone per-channel stages (methods.md §2, seed 000 Algorithm 1).
+"""LUT inverses of monotone per-channel stages.
+
+The method is that of M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE:
+Semi-Supervised Image Signal Processor and Image Enhancement Leveraging One-to-Many
+Mapping sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), appendix A.2, Algorithm 1.
 
 * :mod:`ispengine.lut.table`: the tables (global 1-D and local 4-D) and how
   their nodes are solved;

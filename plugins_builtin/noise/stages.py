@@ -279,7 +279,8 @@ class CycleISPNoise(NoiseStage):
 
 
 class SemiISPNoise(NoiseStage):
-    """SemiISP noise (seed 000 §3.4): per image ``σ_s² ~ U(0, 0.01)``,
+    """SemiISP noise (Yoshimura et al., "SemiISP/SemiIE", arXiv:2504.02345, 2025, §3.4
+    Eq. 15 and appendix A.3): per image ``σ_s² ~ U(0, 0.01)``,
     ``σ_r² ~ U(0, 0.0002)``; ``y ~ N(x, σ_s²·x + σ_r²)``.
 
     Default given levels: the means, shot 5e-3, read 1e-4.
