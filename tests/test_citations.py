@@ -37,7 +37,7 @@ def unfollowable_citations(text: str) -> list[str]:
 
 
 def test_patterns_catch_the_forbidden_forms_and_spare_random_seeds():
-    bad = "see " + "methods" + ".md §3, Seed " + "000 A.1, file " + "001_308626940dff16a5.txt"
+    bad = "see " + "methods" + ".md §3, Seed " + "000 A.1, file " + "00" + "1_308626940dff16a5.txt"
     assert len(unfollowable_citations(bad)) == 3
     fine = "# default seed 0\nseed 0 + j, --seed 0, seed=004, (seed 7), 2000 samples"
     assert unfollowable_citations(fine) == []
