@@ -158,7 +158,7 @@ def to_markdown(doc: str) -> str:
             depth = min(len(b) - len(b.lstrip()) for b in block if b.strip())
             body = [b[depth:].rstrip() for b in block]
             if not literal:
-                body = [ROLE.sub(r"\1", b).replace("``", "") for b in body]
+                body = [ROLE.sub(r"\1", b).replace("``", "").replace("::", ":") for b in body]
             out.extend(["```text", *body, "```", ""])
             index = block_end
             continue

@@ -18,7 +18,7 @@ TEXT_SUFFIXES = (".py", ".md", ".toml", ".txt")
 # The internal formula notes, by file name.
 NOTES_FILE = re.compile("methods" + r"\.md", re.IGNORECASE)
 # A numbered paper extraction ("seed" followed by 000..004), or its file name.
-NUMBERED_PAPER = re.compile(r"\bseeds?\s+" + "00" + r"[0-4]\b", re.IGNORECASE)
+NUMBERED_PAPER = re.compile(r"\bseeds?\s+(?:paper\s+)?" + "00" + r"[0-4]\b", re.IGNORECASE)
 EXTRACTION_FILE = re.compile(r"\b" + "00" + r"[0-4]_[0-9a-f]{16}\b")
 PATTERNS = (NOTES_FILE, NUMBERED_PAPER, EXTRACTION_FILE)
 
@@ -39,6 +39,7 @@ def unfollowable_citations(text: str) -> list[str]:
 def test_patterns_catch_the_forbidden_forms_and_spare_random_seeds():
     bad = "see " + "methods" + ".md §3, Seed " + "000 A.1, file " + "00" + "1_308626940dff16a5.txt"
     assert len(unfollowable_citations(bad)) == 3
+    assert unfollowable_citations("(seed paper " + "004, §3)") == ["seed paper " + "004"]
     fine = "# default seed 0\nseed 0 + j, --seed 0, seed=004, (seed 7), 2000 samples"
     assert unfollowable_citations(fine) == []
 

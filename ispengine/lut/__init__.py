@@ -1,9 +1,5 @@
 """LUT inverses of monotone per-channel stages.
 
-The method is that of M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE:
-Semi-Supervised Image Signal Processor and Image Enhancement Leveraging One-to-Many
-Mapping sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), appendix A.2, Algorithm 1.
-
 * :mod:`ispengine.lut.table`: the tables (global 1-D and local 4-D) and how
   their nodes are solved;
 * :mod:`ispengine.lut.cache`: the on-disk cache of 4-D tables;
@@ -13,4 +9,9 @@ Mapping sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), appendix A.2, Algorithm 
 
 Backends (numpy, numba, cupy) are registered by the ``lut_backends`` plugin
 through the ``ispengine_register_lut_backends`` hook.
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025, appendix A.2, Algorithm 1 (improved as
+:mod:`ispengine.lut.table` describes).
 """
