@@ -1,6 +1,9 @@
 """The generated component reference (``ispengine.reference``) and ``docs/reference/``."""
 
+import os
 import re
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -59,6 +62,17 @@ def test_output_is_deterministic_and_machine_independent():
     assert not re.search(r"0x[0-9a-f]{6,}", text)  # no memory addresses
     assert " object at " not in text
     assert "0.1.0" not in text  # no distribution versions
+
+
+def test_generating_imports_no_torch():
+    code = (
+        "import sys; from ispengine.reference import generate; generate(); "
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_only_builtin_components_get_pages():
