@@ -344,6 +344,8 @@ def kind_details(record: ComponentRecord, registry: Registry) -> tuple[Facts, Se
 
 
 def render_index(registry: Registry) -> str:
+    """The index page: every component by kind, with its summary and plugin (and the
+    inverse kinds of stages and filters, the forward stage of inverse stages)."""
     lines = [
         "# Component reference",
         "",
@@ -355,11 +357,18 @@ def render_index(registry: Registry) -> str:
         records = [r for r in registry.records(kind) if r.distribution == DISTRIBUTION]
         if not records:
             continue
+        extra = {"stage": "inverse", "filter": "inverse", "inverse_stage": "inverts"}.get(kind)
+        header = ["name", "summary", "plugin"] + ([extra] if extra else [])
         lines += [f"## {KIND_HEADINGS[kind]}", ""]
-        lines += ["| name | summary | plugin |", "|---|---|---|"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for record in records:
             summary = inline(summary_and_body(record)[0]).replace("|", "\\|")
-            lines.append(f"| {link(record, 'index.md')} | {summary} | `{record.plugin}` |")
+            cells = [link(record, "index.md"), summary, f"`{record.plugin}`"]
+            if extra == "inverse":
+                cells.append(", ".join(registry.inverse_kinds(record.name)))
+            elif extra == "inverts":
+                cells.append(f"`{record.inverts}` ({record.method})")
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
