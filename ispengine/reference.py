@@ -40,8 +40,10 @@ import numpy as np
 
 from ispengine.atomic import atomic_output
 from ispengine.errors import PluginError
+from ispengine.params import OptionSpec, ParamSpec
 from ispengine.plugins import ENTRY_POINT_GROUP, PluginHost
 from ispengine.registry import KIND_LABELS, ComponentRecord, Registry
+from ispengine.srgb_to_raw import Setting
 
 DISTRIBUTION = "ispengine"
 DEFAULT_OUT = Path("docs/reference")
@@ -99,14 +101,9 @@ def own_docstring(obj: Any) -> str:
 
 def module_docstrings(cls: type) -> list[str]:
     """Docstrings of the class's module and of the packages above it, nearest first."""
-    docs = []
     parts = cls.__module__.split(".")
-    for end in range(len(parts), 0, -1):
-        module = sys.modules.get(".".join(parts[:end])) or importlib.import_module(
-            ".".join(parts[:end])
-        )
-        docs.append(own_docstring(module))
-    return docs
+    names = [".".join(parts[:end]) for end in range(len(parts), 0, -1)]
+    return [own_docstring(importlib.import_module(name)) for name in names]
 
 
 def split_source(doc: str) -> tuple[str, str]:
@@ -142,10 +139,8 @@ def to_markdown(doc: str) -> str:
     out: list[str] = []
     index = 0
     while index < len(lines):
-        line = lines[index]
-        stripped = line.rstrip()
-        indent = len(line) - len(line.lstrip())
-        block_end = _indented_block_end(lines, index + 1, indent)
+        stripped = lines[index].rstrip()
+        block_end = _indented_block_end(lines, index + 1, _depth(stripped))
         if stripped.endswith(":") and block_end > index + 1:
             literal = stripped.endswith("::")
             head = stripped[:-1] if literal else stripped
@@ -155,7 +150,7 @@ def to_markdown(doc: str) -> str:
             block = list(lines[index + 1 : block_end])
             while block and not block[0].strip():
                 block.pop(0)
-            depth = min(len(b) - len(b.lstrip()) for b in block if b.strip())
+            depth = min(_depth(b) for b in block if b.strip())
             body = [b[depth:].rstrip() for b in block]
             if not literal:
                 body = [ROLE.sub(r"\1", b).replace("``", "").replace("::", ":") for b in body]
@@ -205,13 +200,15 @@ def declaration_row(decl: Any) -> tuple[str, str, str, str, str]:
     parameter (:class:`~ispengine.params.ParamSpec`), option
     (:class:`~ispengine.params.OptionSpec`) or setting
     (:class:`~ispengine.srgb_to_raw.Setting`)."""
-    if hasattr(decl, "choices") and not hasattr(decl, "kind"):  # OptionSpec
+    if isinstance(decl, OptionSpec):
         kind, allowed = "option", " \\| ".join(decl.choices)
-    elif hasattr(decl, "shape"):  # ParamSpec
+    elif isinstance(decl, ParamSpec):
         kind = SHAPE_NAMES.get(decl.shape, "×".join(str(n) for n in decl.shape))
         allowed = decl.range_text() + ("" if decl.local else ", not per pixel")
-    else:  # Setting
+    elif isinstance(decl, Setting):
         kind, allowed = decl.kind, decl.range_text().replace("|", "\\|")
+    else:
+        raise TypeError(f"not a declaration: {decl!r}")
     return (
         f"`{decl.name}`",
         kind,
@@ -251,6 +248,7 @@ def _plain(value: Any) -> Any:
 
 
 def declarations_table(declarations: Sequence[Any]) -> list[str]:
+    """A Markdown table of declarations, one :func:`declaration_row` each."""
     rows = [declaration_row(decl) for decl in declarations]
     lines = ["| name | type | range / choices | default | description |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
