@@ -40,7 +40,7 @@ def gamma_tone(x: np.ndarray, g1: Any, g2: Any, k: Any) -> np.ndarray:
 
 
 def paper_lut(ranges: list[tuple[float, float]]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """The paper's table (seed 000, Algorithm 1): nearest input sample per output value."""
+    """The paper's table (SemiISP appendix A.2, Algorithm 1): nearest input sample per output."""
     axes = tuple(np.linspace(lo, hi, n) for (lo, hi), n in zip(ranges, PAPER_GRID, strict=True))
     inputs = np.linspace(0, 1, PAPER_INPUTS)
     outputs = np.linspace(0, 1, PAPER_OUTPUTS)

@@ -1,6 +1,8 @@
 """SemiISP target-model training: OPF and the balanced loss, losses, crops, U-Net, trainer.
 
-methods.md §3 item 5 (seed 000, Eqs. 10–13). Small images and few steps: the
+Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal Processor
+and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW", arXiv:2504.02345,
+2025, §3.3, Eqs. 10–13 and Table 6. Small images and few steps: the
 file runs in seconds on two CPU cores.
 """
 

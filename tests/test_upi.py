@@ -1,7 +1,9 @@
 """UPI: the published formulas, reproducibility, the exact mode and camera banks.
 
-The reference below is written independently from methods.md §4 (plain numpy,
-not calling the plugin), with the same order of random draws.
+The reference below is written independently from the paper (T. Brooks, B. Mildenhall,
+T. Xue, J. Chen, D. Sharlet, J. T. Barron, "Unprocessing Images for Learned Raw
+Denoising", CVPR 2019, §3, as in the authors' released code; plain numpy, not calling
+the plugin), with the same order of random draws.
 """
 
 import numpy as np

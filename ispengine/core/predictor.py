@@ -5,7 +5,10 @@ declare their parameters (:class:`~ispengine.core.params.ParamSpec`). It predict
 every declared parameter the pipeline leaves free: parameters given as
 constants (in the TOML ``params`` table or to the stage's constructor) and
 values bound ``from_metadata`` are kept; everything else is predicted
-(methods.md §1, "Parameter predictor").
+(the DNN encoder ``P = DNN(Resize(I_R))`` of M. Yoshimura, J. Otsuka, T. Ohashi,
+"PQDynamicISP: Dynamically Controlled Image Signal Processor for Any Image Sensors
+Pursuing Perceptual Quality", arXiv:2403.10091, 2024, as used by Yoshimura et al.,
+"SemiISP/SemiIE", arXiv:2504.02345, 2025, §3.1, Eqs. 1–2).
 
 Outputs are squashed into each parameter's declared range,
 ``low + (high − low) · sigmoid(z)``, so a prediction is always valid for the

@@ -1,4 +1,4 @@
-"""LUT inverses of monotone per-channel stages (methods.md §2, seed 000 Algorithm 1).
+"""LUT inverses of monotone per-channel stages.
 
 * :mod:`ispengine.lut.table`: the tables (global 1-D and local 4-D) and how
   their nodes are solved;
@@ -9,4 +9,9 @@
 
 Backends (numpy, numba, cupy) are registered by the ``lut_backends`` plugin
 through the ``ispengine_register_lut_backends`` hook.
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025, appendix A.2, Algorithm 1 (improved as
+:mod:`ispengine.lut.table` describes).
 """

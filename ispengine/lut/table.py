@@ -2,7 +2,9 @@
 
 A curve ``y = f(x; a, b, c)`` (one to three scalar parameters per channel,
 non-decreasing in ``x`` on its domain) is inverted by tables of ``x`` at
-output nodes. Improvements on the paper's Algorithm 1 (methods.md §2):
+output nodes. Improvements on Algorithm 1 (appendix A.2) of Yoshimura et al.,
+"SemiISP/SemiIE: Semi-Supervised Image Signal Processor and Image Enhancement
+Leveraging One-to-Many Mapping sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP):
 
 * Nodes are solved, not sampled: each stored ``x`` is the float64 solution
   of ``f(x) = y_j`` by the safeguarded Newton reference

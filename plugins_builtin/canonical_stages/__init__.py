@@ -1,9 +1,12 @@
-"""Canonical camera operations every pipeline needs (methods.md section 10).
+"""Canonical camera operations every pipeline needs.
 
 Black level and white level, Bayer pattern normalisation and packing, white
-balance, demosaicing (bilinear, Malvar–He–Cutler 2004) and mosaicing, colour
-matrices (camera → linear sRGB, XYZ → linear sRGB), the sRGB OETF/EOTF,
-clipping and quantisation, with exact inverses wherever they exist.
+balance, demosaicing (bilinear, Malvar–He–Cutler) and mosaicing, colour matrices
+(camera → linear sRGB, XYZ → linear sRGB), the sRGB OETF/EOTF, clipping and
+quantisation, with exact inverses wherever they exist. Each module names its
+source (Adobe's DNG specification 1.6, IEC 61966-2-1:1999, H. S. Malvar, L.-W. He,
+R. Cutler, "High-quality linear interpolation for demosaicing of Bayer-patterned
+color images", ICASSP 2004).
 """
 
 from ispengine.core.hookspecs import hookimpl

@@ -13,6 +13,10 @@ Both are permutations of the samples, so their inverses are exact.
   them back.
 
 No numeric parameters; the ``pattern`` option is one of rggb, bggr, grbg, gbrg.
+
+Source: J. Liu et al., "Learning Raw Image Denoising with Bayer Pattern Unification and
+Bayer Preserving Augmentation", CVPR Workshops 2019 (pattern unification); the CFA
+layout of Adobe, "Digital Negative (DNG) Specification", version 1.6, tag CFAPattern.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ Parameters (raw digital numbers, constants or per-image values, not per-pixel):
         ``MIN_HEADROOM`` (0.1 %) of ``white``, so outputs stay within ±1000
         and the round trip keeps float32 precision.
 Input: raw values in [0, white].
+
+Source: Adobe, "Digital Negative (DNG) Specification", version 1.6, chapter 5 ("Mapping
+Raw Values to Linear Reference Values").
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ no inverse.
 Parameters:
     low: scalar in [-1e6, 1e6], default 0.
     high: scalar in [-1e6, 1e6], default 1; must exceed ``low``.
+
+Source: a standard camera operation (no paper); the [0, 1] encoding range is that of IEC
+61966-2-1:1999, "Multimedia systems and equipment – Colour measurement and management –
+Part 2-1: Default RGB colour space – sRGB".
 """
 
 from __future__ import annotations

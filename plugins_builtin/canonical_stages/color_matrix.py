@@ -18,6 +18,10 @@ Parameters:
         near-zero matrix would underflow in float32). A constant or per-image
         values (one matrix per camera), not per-pixel.
 Input: linear values in [0, 1].
+
+Source: Adobe, "Digital Negative (DNG) Specification", version 1.6, chapter 6 (camera →
+XYZ); IEC 61966-2-1:1999, "Multimedia systems and equipment – Colour measurement and
+management – Part 2-1: Default RGB colour space – sRGB" (XYZ → linear sRGB).
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ with the same arithmetic; other arrays (torch, CuPy) through the array-API code.
 
 Shapes: mosaic ``(..., H, W)``, H and W even; RGB ``(..., H, W, 3)``. No
 numeric parameters; the ``pattern`` option is one of rggb, bggr, grbg, gbrg.
+
+Source: H. S. Malvar, L.-W. He, R. Cutler, "High-quality linear interpolation for
+demosaicing of Bayer-patterned color images", ICASSP 2004 (the 5×5 kernels); O. Losson,
+L. Macaire, Y. Yang, "Comparison of Color Demosaicing Methods", Advances in Imaging and
+Electron Physics 162, 2010 (bilinear).
 """
 
 from __future__ import annotations

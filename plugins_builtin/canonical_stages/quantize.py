@@ -6,6 +6,10 @@ section 5). It is many-to-one, so it has no inverse.
 
 Parameters:
     bits: scalar in [1, 16], an integer, default 8.
+
+Source: IEC 61966-2-1:1999, "Multimedia systems and equipment – Colour measurement and
+management – Part 2-1: Default RGB colour space – sRGB", section 5 (digital code
+values).
 """
 
 from __future__ import annotations

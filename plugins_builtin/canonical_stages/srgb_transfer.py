@@ -24,6 +24,10 @@ inverse: the OETF). No parameters; input in [0, 1]. In fused Numba chains
 (:mod:`ispengine.kernels.fused`) both curves run from tables interpolated in
 ``sqrt(|v|)`` with the knee as a node (:mod:`ispengine.kernels.curve_table`), within
 5e-9 of the formulas.
+
+Source: IEC 61966-2-1:1999, "Multimedia systems and equipment – Colour measurement and
+management – Part 2-1: Default RGB colour space – sRGB", section 5 (the transfer
+functions; the knee is moved to where the branches meet, see above).
 """
 
 from __future__ import annotations

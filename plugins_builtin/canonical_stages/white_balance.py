@@ -14,6 +14,9 @@ on a Bayer mosaic ``(..., H, W)``, applying to each site the gain of its colour
 Parameters:
     gains: per channel (R, G, B), each in [0.05, 20], default 1 (no change).
         Per-pixel maps are accepted by ``white_balance`` only.
+
+Source: Adobe, "Digital Negative (DNG) Specification", version 1.6, chapter 6 ("Mapping
+Camera Color Space to CIE XYZ Space", AsShotNeutral).
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@ Parameters:
     sigma: scalar in [0.3, 20] pixels, default 2; constant or per image.
     strength: scalar in [0, 1], default 1 (0: unchanged); per-pixel maps allowed.
 Shapes: ``(..., H, W, 3) -> (..., H, W, 3)``, linear RGB. No inverse.
+
+Source: a standard camera operation; the luminance weights are those of ITU-R
+Recommendation BT.709; why chroma can be smoothed more: K. T. Mullen, "The contrast
+sensitivity of human colour vision to red–green and blue–yellow chromatic gratings", J.
+Physiol. 359, 1985.
 """
 
 from __future__ import annotations

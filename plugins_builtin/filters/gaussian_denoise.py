@@ -15,6 +15,9 @@ Parameters:
         per-pixel blur radius is not this filter).
     strength: scalar in [0, 1], default 1 (0: unchanged); per-pixel maps allowed.
 Shapes: ``(..., H, W, 3) -> (..., H, W, 3)``. No inverse.
+
+Source: R. C. Gonzalez, R. E. Woods, "Digital Image Processing", 4th ed., 2018, §3.5
+(smoothing spatial filters).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ Parameters:
     anchor: scalar in [0.01, 1], default 0.18 (linear mid-grey); per-pixel maps allowed.
     max_gain: scalar in [1, 64], default 8; per-pixel maps allowed.
 Shapes: ``(..., H, W, 3) -> (..., H, W, 3)``, linear values. No inverse.
+
+Source: F. Durand, J. Dorsey, "Fast bilateral filtering for the display of
+high-dynamic-range images", SIGGRAPH 2002 (base/detail decomposition; a Gaussian base
+here).
 """
 
 from __future__ import annotations

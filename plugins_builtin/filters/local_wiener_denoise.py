@@ -23,6 +23,10 @@ Parameters:
         constant or per image.
     strength: scalar in [0, 1], default 1 (0: unchanged); per-pixel maps allowed.
 Shapes: ``(..., H, W, 3) -> (..., H, W, 3)``, linear values. No inverse.
+
+Source: J.-S. Lee, "Digital image enhancement and noise filtering by use of local
+statistics", IEEE TPAMI 2(2), 1980; the noise model of Adobe, "Digital Negative (DNG)
+Specification", version 1.6, tag NoiseProfile.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ Parameters (scalars; per-image values and per-pixel maps allowed):
     pivot: [0.05, 0.95], default 0.18 (linear mid-grey).
 Shapes: ``(..., H, W, 3) -> (..., H, W, 3)``, output in [0, 1]. No inverse
 is registered: everything above the white point maps to 1.
+
+Source: E. Reinhard, M. Stark, P. Shirley, J. Ferwerda, "Photographic tone reproduction
+for digital images", SIGGRAPH 2002, Eq. 4 (the roll-off); the logistic S-curve and its
+pivot warp are this project's.
 """
 
 from __future__ import annotations

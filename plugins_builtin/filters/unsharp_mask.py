@@ -13,6 +13,9 @@ Parameters:
     amount: scalar in [0, 5], default 0.5 (0: unchanged); per-pixel maps allowed.
     radius: scalar in [0.3, 20] pixels (Gaussian σ), default 1; constant or per image.
 Shapes: ``(..., H, W, 3) -> (..., H, W, 3)``. No inverse.
+
+Source: R. C. Gonzalez, R. E. Woods, "Digital Image Processing", 4th ed., 2018, §3.6
+(unsharp masking and highboost filtering).
 """
 
 from __future__ import annotations

@@ -1,8 +1,16 @@
-"""Function stages of SemiISP / PQDynamicISP (seed 000 A.1): CC, GA, GM, CS, IT.
+"""Function stages of SemiISP / PQDynamicISP: CC, GA, GM, CS, IT.
 
 Registers the forward stages with their exact inverses; the two tone curves
 also get numerical (safeguarded Newton) inverses, the accuracy reference, and
-LUT inverses (methods.md §2).
+LUT inverses.
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), §3.1 and appendix A.1
+(the functions), appendix A.2, Algorithm 1 (the LUT inverses); the function set is
+that of M. Yoshimura, J. Otsuka, T. Ohashi, "PQDynamicISP: Dynamically Controlled Image
+Signal Processor for Any Image Sensors Pursuing Perceptual Quality", arXiv:2403.10091,
+2024 (PQDynamicISP).
 """
 
 from ispengine.core.hookspecs import hookimpl

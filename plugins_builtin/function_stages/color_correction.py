@@ -1,4 +1,4 @@
-"""f_CC colour correction (SemiISP / PQDynamicISP function ISP, seed 000 A.1).
+"""f_CC colour correction of the SemiISP / PQDynamicISP function ISP.
 
 ``f_CC(I) = M · I`` per pixel, ``M`` a 3×3 matrix; exact inverse ``M⁻¹ · I``.
 
@@ -6,6 +6,11 @@ Parameters:
     matrix: 3×3, every entry in [-4, 4], default identity. The matrix must be
         well conditioned: condition number (2-norm) at most 20, which bounds the
         round-trip error at float32 precision to about 1e-6, and 2-norm at least 0.1.
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), §3.1 Eqs. 4 and 7,
+appendix A.1 Eqs. 16–17.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""f_GM gamma tone mapping (seed 000 A.1, methods.md §1).
+"""f_GM gamma tone mapping of the SemiISP / PQDynamicISP function ISP.
 
 With ``u = I^(1/g1)`` and ``c = 1 − g2`` (per channel)::
 
@@ -23,6 +23,11 @@ which keeps those values invertible instead of destroying them. Beyond ``|I| = 1
 formula goes on and stays increasing while ``u <= 1/(2(1 − g2))`` (at least
 ``u <= 1.25``); the exact and numerical inverses cover that whole branch and
 clip targets past its turning point to it. LUTs cover [-1, 1].
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), appendix A.1 Eq. 20
+(the curve) and Eq. 21, appendix A.2, Algorithm 1 (its LUT inverse).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""f_IT inverse tone mapping for the image-enhancement task (seed 000 A.1, methods.md §1).
+"""f_IT inverse tone mapping for the image-enhancement task of SemiISP / PQDynamicISP.
 
 Per channel::
 
@@ -15,6 +15,12 @@ Parameter ranges (per channel), all giving strictly increasing curves on [0, 1]:
 Like f_GM, the curve is extended oddly, ``f(−I) = −f(I)``, so slightly negative
 pixels stay invertible; it is increasing on the whole line, and the exact and numerical inverses
 cover it there (the numerical one up to ±1e6). LUTs cover [-1, 1].
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), §3.5 and appendix A.1
+Eq. 22 (read as above: normalised like f_GM, so f_IT(k2) = k2^g3); the paper
+inverts it with a 4-D lookup table, like f_GM.
 """
 
 from __future__ import annotations

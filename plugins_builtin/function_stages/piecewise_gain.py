@@ -1,4 +1,4 @@
-"""f_GA gain and f_CS contrast stretcher (seed 000 A.1, methods.md §1).
+"""f_GA gain and f_CS contrast stretcher of the SemiISP / PQDynamicISP function ISP.
 
 Both are the same monotone three-segment piecewise-linear map of [0, 1] onto
 [0, 1], with per-channel parameters ``p_x, p_w, p_h``::
@@ -15,6 +15,11 @@ map with ``p_w`` and ``p_h`` swapped.
 Parameter ranges (per channel): ``p_x`` in [0, 1]; ``p_w`` and ``p_h`` in
 [0.05, 0.95], which bounds every slope to [1/19, 19] so the inverse stays
 accurate at float32 precision. ``p_w == p_h`` is the identity (the default).
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE: Semi-Supervised
+Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), appendix A.1
+Eqs. 18–19 (f_GA and its inverse; f_CS is the same function).
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 Registered through ``ispengine_register_lut_backends``; each imports its
 library only when used.
+
+Source: the lookup-table inverse of M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi,
+"SemiISP/SemiIE: Semi-Supervised Image Signal Processor and Image Enhancement Leveraging
+One-to-Many Mapping sRGB-to-RAW", arXiv:2504.02345, 2025, appendix A.2, Algorithm 1
+(with the improvements of :mod:`ispengine.lut.table`).
 """
 
 from ispengine.core.hookspecs import hookimpl

@@ -6,7 +6,10 @@ heteroscedastic Gaussian ``y = x + N(0, max(shot·x + read, 0))``:
 * ``upi_noise``: Brooks et al. 2019, "Unprocessing Images for Learned Raw
   Denoising" (natural-log level line);
 * ``cycleisp_noise``: the CycleISP reference code (UPI's constants in log10);
-* ``semiisp_noise``: SemiISP (seed 000 §3.4), uniform variances.
+* ``semiisp_noise``: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised
+  Image Signal Processor and Image Enhancement Leveraging One-to-Many Mapping
+  sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), §3.4 Eq. 15 and appendix A.3,
+  uniform variances.
 
 :mod:`.models` holds the distributions (``draw_*_levels``, :data:`NOISE_MODELS`)
 and :func:`~.models.add_noise` for numpy arrays; :mod:`.stages` the stages, with

@@ -36,7 +36,9 @@ shot ≈1.1e-3), and a 0.26 spread in log10 is 0.26·ln 10 ≈ 0.60 in natural-l
 terms, 2.3 times wider. A noisier-read, more spread-out distribution; this is
 what the CycleISP code does, kept here as it is, not a typo to fix.
 
-``semiisp`` — SemiISP (seed paper 000, §3.4), per image::
+``semiisp`` — Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image
+Signal Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025, §3.4 Eq. 15 and appendix A.3, per image::
 
     shot = rng.uniform(0, 0.01)               # 1st draw: σ_s²
     read = rng.uniform(0, 0.0002)             # 2nd draw: σ_r²

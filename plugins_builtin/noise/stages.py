@@ -50,6 +50,15 @@ Options:
         or ``rgb`` (``(..., H, W, 3)``): the data the stage sits on in a
         pipeline; the noise is element-wise in every layout.
 No inverse. The output is not clipped (it may leave [0, 1]).
+
+Source: the level distributions of :mod:`.models`: T. Brooks, B. Mildenhall, T. Xue, J.
+Chen, D. Sharlet, J. T. Barron, "Unprocessing Images for Learned Raw Denoising", CVPR
+2019 (``upi_noise``, as in the authors' released code); S. W. Zamir et al., "CycleISP:
+Real Image Restoration via Improved Data Synthesis", CVPR 2020 (``cycleisp_noise``, as
+in the authors' released code); M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi,
+"SemiISP/SemiIE: Semi-Supervised Image Signal Processor and Image Enhancement Leveraging
+One-to-Many Mapping sRGB-to-RAW", arXiv:2504.02345, 2025, §3.4 Eq. 15 and appendix A.3
+(``semiisp_noise``).
 """
 
 from __future__ import annotations
@@ -279,7 +288,8 @@ class CycleISPNoise(NoiseStage):
 
 
 class SemiISPNoise(NoiseStage):
-    """SemiISP noise (seed 000 §3.4): per image ``σ_s² ~ U(0, 0.01)``,
+    """SemiISP noise (Yoshimura et al., "SemiISP/SemiIE", arXiv:2504.02345, 2025, §3.4
+    Eq. 15 and appendix A.3): per image ``σ_s² ~ U(0, 0.01)``,
     ``σ_r² ~ U(0, 0.0002)``; ``y ~ N(x, σ_s²·x + σ_r²)``.
 
     Default given levels: the means, shot 5e-3, read 1e-4.

@@ -1,9 +1,16 @@
-"""SemiISP (seed 000, methods.md §1–3): semi-supervised ISP training with pseudo data.
+"""SemiISP: semi-supervised ISP training with pseudo data.
 
 Registers the parameter predictor ``pqdynamic``, the one-to-many sRGB-to-RAW
 method ``semiisp`` and the compact U-Net target model ``unet_isp`` (a learned
 forward stage). Importing this package does not import torch: the classes
 import it in their methods.
+
+Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE:
+Semi-Supervised Image Signal Processor and Image Enhancement Leveraging One-to-Many
+Mapping sRGB-to-RAW", arXiv:2504.02345, 2025 (SemiISP), §3 and appendix A; its
+function ISP and parameter predictor are those of M. Yoshimura, J. Otsuka, T. Ohashi,
+"PQDynamicISP: Dynamically Controlled Image Signal Processor for Any Image Sensors
+Pursuing Perceptual Quality", arXiv:2403.10091, 2024 (PQDynamicISP).
 """
 
 from ispengine.core.hookspecs import hookimpl

@@ -1,7 +1,7 @@
-"""The parameter bank of SemiISP (seed 000 §3.2, methods.md §3 steps 1–2).
+"""The parameter bank of SemiISP.
 
 While the function ISP trains, the global-mode parameter sets it predicts for
-its last ``capacity`` training samples are kept (paper: N = 5000). The
+its last ``capacity`` training samples are kept (paper: N = 5000, Table 5). The
 one-to-many inverse draws from them:
 
 * ``whole``: one stored set, drawn uniformly (the paper's choice for ≤ 1000
@@ -14,6 +14,11 @@ one-to-many inverse draws from them:
 Sets that a stage's cross-parameter check refuses (e.g. an ill-conditioned
 colour matrix, which could not be inverted accurately) are not stored; their
 count is kept in ``rejected``.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.1 Eq. 9 (uniform draw
+from the bank) and §3.2 (per-function-unit draws).
 """
 
 from __future__ import annotations

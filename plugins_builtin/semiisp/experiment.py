@@ -1,6 +1,6 @@
-"""The SemiISP experiment on SynthCam (``ispengine bench semiisp``; seed 000 tables 1–2).
+"""The SemiISP experiment on SynthCam (``ispengine bench semiisp``).
 
-Claim reproduced in kind: with a small paired set plus unpaired sRGB images
+Claim reproduced in kind (SemiISP Tables 1–2): with a small paired set plus unpaired sRGB images
 from another source, semi-supervised training (pseudo pairs from the
 one-to-many inverse, USQ, OPF, Eq. 13, then fine-tuning on real pairs) beats
 supervised-only training of the same target model on the test split.
@@ -20,6 +20,10 @@ Protocol (all seeds derive from ``protocol.seed``):
    ``semi_no_opf``, ``semi_no_usq``, ``semi_no_opf_no_usq``.
 5. Test PSNR and SSIM of the whole test images (model input: the bilinear
    front end's camera RGB; target: the camera's sRGB).
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §4 (Tables 1–2).
 """
 
 from __future__ import annotations

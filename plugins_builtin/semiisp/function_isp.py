@@ -1,11 +1,16 @@
-"""The function ISP ``f_ISP(I; DNN(I))`` of SemiISP / PQDynamicISP (methods.md §1).
+"""The function ISP ``f_ISP(I; DNN(I))`` of SemiISP / PQDynamicISP.
 
 :class:`FunctionISP` joins a pipeline of stages with declared parameters (by
 default the shipped ``semiisp_function_isp.toml``: f_CS ∘ f_GM ∘ f_GA ∘ f_CC)
 and the ``pqdynamic`` predictor of its free parameters. The forward runs the
 stages' torch path, so it is differentiable and trainable; the inverse runs
 the pipeline's registered inverses (the LUT inverse of f_GM by default) in
-numpy with one global parameter set (methods.md §3 step 2).
+numpy with one global parameter set (SemiISP §3.1, Eq. 9).
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.1 Eqs. 1–9
+and appendix A.1.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ class FunctionISP:
         data["predictor"] = table
         for label in ("gamma_tone", "inverse_tone"):
             if label in data.get("inverse", {}):
-                # LUT lookup + one safeguarded Newton step (methods.md §2): float precision
+                # LUT lookup + one safeguarded Newton step (ispengine.lut.table): float precision
                 # also where a curve is steep (e.g. g1 = 4), where the lookup alone is ~1e-4.
                 extra = {"global_newton_steps": 1} if inverse == "lut" else {}
                 data["inverse"][label] = {"method": inverse, **extra}

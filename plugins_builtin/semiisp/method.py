@@ -1,4 +1,4 @@
-"""``semiisp``: SemiISP's one-to-many sRGB-to-RAW method (seed 000, methods.md §1–3).
+"""``semiisp``: SemiISP's one-to-many sRGB-to-RAW method.
 
 ``fit`` trains the function ISP ``f_ISP(I_R; DNN(I_R))`` on the train split
 (RAW demosaiced bilinearly to camera RGB → camera sRGB) and keeps the
@@ -8,8 +8,8 @@ and returns ``f_ISP⁻¹(Ī_S; P_i)`` (the LUT inverse of f_GM by default),
 clipped to [0, 1], mosaicked to the target camera's CFA, with optional noise
 (§3.4). Different seeds give different RAWs of one image.
 
-Training (methods.md §1): AdamW, cosine schedule from ``lr`` to 0.001·lr over
-the budget's steps, random crops and horizontal flips; loss
+Training (SemiISP §3.1 Eq. 5, §3.4 Eq. 14, Table 5): AdamW, cosine schedule from
+``lr`` to 0.001·lr over the budget's steps, random crops and horizontal flips; loss
 ``MSE + vgg_weight·L_vgg`` (the VGG term only with local ``vgg_weights``) or,
 for noisy RAW inputs, ``L1 + Σ_k L1(A_k ·)`` (``loss = "l1_pooled"``). The paper
 uses lr 2e-5 (≤ 1000 pairs) or 1e-4 over many epochs on a GPU; the default
@@ -18,6 +18,11 @@ uses lr 2e-5 (≤ 1000 pairs) or 1e-4 over many epochs on a GPU; the default
 The returned metadata holds the parameter set (``params``: ``label.name`` →
 values), the noise levels and the seed; passing that metadata back to
 ``convert`` reproduces the RAW.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.1–3.4 and
+appendix A.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Online pseudo-data filtering (OPF) and SemiISP's balanced loss (methods.md §3 item 5).
+"""Online pseudo-data filtering (OPF) and SemiISP's balanced loss.
 
-Seed 000, section 3.3, Eqs. 10–13. With per-sample losses ``L_n`` of a batch of
+SemiISP §3.3, Eqs. 10–13. With per-sample losses ``L_n`` of a batch of
 ``N_r`` real and ``N_p`` pseudo samples::
 
     L_r    = mean over real samples of L_n                          (Eq. 10)
@@ -10,13 +10,17 @@ Seed 000, section 3.3, Eqs. 10–13. With per-sample losses ``L_n`` of a batch o
 
 ``L_semi`` equals the plain mean of the losses of the real and the kept pseudo
 samples: the weights keep the loss scale steady while the number of kept
-samples changes from step to step (seed 000: it protects the optimiser's
+samples changes from step to step (SemiISP §3.3: it protects the optimiser's
 momentum). The mask is computed from detached values, so it carries no
 gradient; filtered samples get exactly zero gradient.
 
 Per-sample losses (:func:`per_sample_loss`): ``mse``, and ``l1_pooled``, the
-noise-robust loss of methods.md §1, ``L1(X, Y) + Σ_{k∈{16,32,64}} L1(A_k X, A_k Y)``.
+noise-robust loss of SemiISP §3.4 Eq. 14, ``L1(X, Y) + Σ_{k∈{16,32,64}} L1(A_k X, A_k Y)``.
 torch is imported inside the functions only.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.3–3.4.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def balanced_loss(real_losses: Any, pseudo_losses: Any, beta: float | None) -> B
     Args:
         real_losses: ``(N_r,)``, at least one sample.
         pseudo_losses: ``(N_p,)``, may be empty.
-        beta: OPF threshold β (seed 000 uses 1.0–1.2); None keeps every pseudo
+        beta: OPF threshold β (SemiISP uses 1.0–1.2, Table 6); None keeps every pseudo
             sample (no filtering).
 
     When no pseudo sample is kept, ``total`` equals ``L_r``.

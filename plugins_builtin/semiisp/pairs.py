@@ -2,7 +2,7 @@
 
 SemiISP trains its target model F on real pairs (camera RGB → retouched sRGB)
 and on pseudo pairs (pseudo-RAW → updated sRGB) with "random flip and crop"
-augmentation (methods.md §3 item 5; seed 000, Table 6). :class:`ImagePairs`
+augmentation (SemiISP appendix A.3, Table 6). :class:`ImagePairs`
 holds such pairs as float32 ``(H, W, 3)`` arrays (the input is camera RGB after
 demosaicking, or sRGB for enhancement) and draws batches of crops taken at the
 same place in input and target.
@@ -10,6 +10,10 @@ same place in input and target.
 Crop offsets are even, so a crop keeps the Bayer phase of the image it came
 from (harmless for RGB data, and what a later mosaicking step needs). A
 horizontal flip is applied to input and target together. numpy only; no torch.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP).
 """
 
 from __future__ import annotations

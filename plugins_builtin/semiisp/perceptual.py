@@ -1,4 +1,4 @@
-"""The perceptual term of the function ISP's loss: VGG16 features (methods.md §1).
+"""The perceptual term of the function ISP's loss: VGG16 features.
 
 ``L_ISP = L_mse + 0.1·L_vgg``, where ``L_vgg`` is the mean squared difference
 of VGG16 features up to ``relu3_3`` (the first 16 layers of ``features``) of the
@@ -8,6 +8,11 @@ load from a local file the user gives: torchvision's ``vgg16-397923af.pth``
 the same keys (``features.N.weight`` / ``features.N.bias``, with or without the
 ``features.`` prefix). Without a file the term is left out, and
 :func:`perceptual_loss_or_none` says so once.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.1 Eq. 5 and
+appendix A.3, Table 5 (α = 0.1). The layer (``relu3_3``) is this project's choice.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PQDynamicISP-style parameter predictor (seed 000 §3.1 and A.1, methods.md §1).
+"""PQDynamicISP-style parameter predictor.
 
 ``P = DNN(Resize(I))``: the image is resized to ``resize``×``resize`` (bilinear,
 antialiased), encoded by four stride-2 3×3 convolutions (``width`` channels,
@@ -23,6 +23,13 @@ Settings (``[predictor]`` table or keywords):
     width: encoder channels, [4, 256] (default 32).
     grid: local-mode grid side, [2, 64] (default 8).
     weights: a local ``.safetensors``/``.pt`` file of this predictor (optional).
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.1 Eqs. 1–2;
+the encoder follows M. Yoshimura, J. Otsuka, T. Ohashi, "PQDynamicISP: Dynamically
+Controlled Image Signal Processor for Any Image Sensors Pursuing Perceptual Quality",
+arXiv:2403.10091, 2024 (PQDynamicISP); layer sizes and defaults are this project's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pseudo RAW–sRGB pairs from unpaired sRGB images (seed 000 §3.2–3.4, methods.md §3).
+"""Pseudo RAW–sRGB pairs from unpaired sRGB images.
 
 * One-to-many sRGB-to-RAW: ``f_ISP⁻¹(Ī_S; P_i)``, ``P_i`` drawn from the bank.
 * Updating sRGB quality (USQ), three steps:
@@ -7,14 +7,19 @@
      the predictor's own mode — local for the shipped spec);
   3. ``pseudo-RAW₂ = f_ISP⁻¹(updated sRGB; P_j)``;
   the pair is (pseudo-RAW₂, updated sRGB).
-* Optional noise (§3.4): ``N(x, σ_s²·x + σ_r²)`` with ``σ_s² ~ U(0, 0.01)``,
-  ``σ_r² ~ U(0, 0.0002)`` per image, on the mosaic.
+* Optional noise (SemiISP §3.4 Eq. 15, appendix A.3): ``N(x, σ_s²·x + σ_r²)``
+  with ``σ_s² ~ U(0, 0.01)``, ``σ_r² ~ U(0, 0.0002)`` per image, on the mosaic.
 
 Pseudo RAWs are camera RGB clipped to [0, 1] (the sensor saturates), then
 mosaicked to a CFA, made noisy when asked, and demosaiced by the same front
 end as real RAWs (:mod:`.front_end`), so both kinds of input look alike.
 Every draw comes from one numpy Generator; sample ``k`` of image ``i`` uses
 ``default_rng([seed, i, k])``, so pools are reproducible and order-free.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.1 Eq. 9 (one-to-many
+inverse), §3.2 (USQ), §3.4 (noise).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Supervised or semi-supervised training of a target ISP model F (methods.md §3 item 5).
+"""Supervised or semi-supervised training of a target ISP model F.
 
-Seed 000, section 3.3 and appendix A.3 (Table 6). :func:`train_model` trains any
+SemiISP §3.3 and appendix A.3 (Table 6). :func:`train_model` trains any
 torch module mapping NHWC input to NHWC sRGB in up to two phases, both run by
 :func:`ispengine.learning.training.run_training`:
 
@@ -12,21 +12,26 @@ torch module mapping NHWC input to NHWC sRGB in up to two phases, both run by
    filtering when ``beta`` is set). Without pseudo data (N_p = 0) the loss is
    the mean per-sample loss of the real batch: plain supervised training.
 2. **Fine-tuning** on the real pairs only (only after a main phase with pseudo
-   data), ``finetune_steps`` steps (default half the main phase, as seed 000
+   data), ``finetune_steps`` steps (default half the main phase, as SemiISP
    halves the model's usual iterations), batches of ``N_r + N_p`` real crops.
-   Seed 000 fine-tunes with "the hyperparameters of the target model's original
+   SemiISP fine-tunes with "the hyperparameters of the target model's original
    paper"; here, with no such paper for an arbitrary F, it uses a *fresh*
    AdamW (the moments of the mixed-data phase are stale) and its own cosine
    schedule restarted at **0.5×** the main learning rate, a gentler restart that
    keeps what was learnt from the pseudo data (our choice).
 
 Both phases use AdamW (``weight_decay``) with a cosine schedule from the max lr
-down to 0.001× of it over the phase's steps (methods.md §1; seed 000 Table 6):
+down to 0.001× of it over the phase's steps (SemiISP appendix A.3, Tables 5–6):
 step ``t`` of ``T`` uses ``lr·(ε + (1 − ε)·(1 + cos(π·t/(T−1)))/2)``, ε = 0.001,
 so the first step uses the max lr and the last the minimum.
 
 torch's global RNG is neither seeded nor used here: the caller builds (and
 seeds) the model; all data randomness comes from the numpy Generator.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP), §3.3 Eqs. 10–13
+and appendix A.3.
 """
 
 from __future__ import annotations
@@ -94,18 +99,18 @@ class TrainConfig:
     """Settings of :func:`train_model` (see the module docstring).
 
     Attributes:
-        steps: optimiser steps of the main phase, >= 1 (seed 000: 40,000).
+        steps: optimiser steps of the main phase, >= 1 (SemiISP: 40,000).
         batch_real: real crops per step, N_r >= 1.
         batch_pseudo: pseudo crops per step, N_p >= 0; 0 trains supervised (and
             any pseudo pairs given are ignored). :func:`paper_batch_sizes` gives
             the paper's split.
         crop: side of the square training crops, even.
-        lr: max learning rate (1e-3 suits small models; seed 000 uses 1e-4).
+        lr: max learning rate (1e-3 suits small models; SemiISP uses 1e-4).
         weight_decay: AdamW's decoupled weight decay, >= 0.
-        loss: per-sample loss, ``mse`` (seed 000, no denoising) or ``l1_pooled``
-            (noisy inputs, methods.md §1).
+        loss: per-sample loss, ``mse`` (SemiISP, no denoising) or ``l1_pooled``
+            (noisy inputs, SemiISP §3.4 Eq. 14).
         beta: OPF threshold β > 0; None turns filtering off (every pseudo sample
-            counts). Seed 000 uses 1.0 (≤100 or >1000 pairs) and 1.2 (≤1000).
+            counts). SemiISP uses 1.0 (≤100 or >1000 pairs) and 1.2 (≤1000).
         finetune_steps: steps of the real-only fine-tuning; None means
             ``steps // 2`` when pseudo data is used and 0 otherwise.
         flip: random horizontal flips of the crops.
@@ -155,8 +160,8 @@ class TrainReport:
 
 
 def paper_batch_sizes(n_pairs: int) -> tuple[int, int]:
-    """Seed 000's (N_r, N_p) for ``n_pairs`` real pairs: (2, 18) for ≤100, (4, 16) for
-    ≤1000, (6, 14) for more (methods.md §3 item 5)."""
+    """SemiISP's (N_r, N_p) for ``n_pairs`` real pairs: (2, 18) for ≤100, (4, 16) for
+    ≤1000, (6, 14) for more (its Table 6)."""
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
         raise ParamError(f"n_pairs: expected a whole number >= 1, got {n_pairs!r}")
     if n_pairs <= 100:

@@ -1,9 +1,9 @@
 """A compact U-Net target model F (camera RGB → sRGB) and its forward stage ``unet_isp``.
 
-SemiISP trains "any target ISP model F" on real and pseudo pairs (methods.md
-§3 item 5; seed 000, section 3.3). This is a small one for tests and quick
-experiments. Architecture of :func:`build_unet` (``c_i = width·(i+1)`` channels at
-level ``i``; every conv 3×3 with zero padding 1 and LeakyReLU 0.2, unless stated):
+SemiISP trains "any target ISP model F" on real and pseudo pairs (SemiISP §3.3).
+This is a small one for tests and quick experiments. Architecture of
+:func:`build_unet` (``c_i = width·(i+1)`` channels at level ``i``; every conv 3×3
+with zero padding 1 and LeakyReLU 0.2, unless stated):
 
 * encoder level 0: conv 3→c_0, conv c_0→c_0;
 * encoder level i = 1..depth: 2×2 average pooling, conv c_(i-1)→c_i, conv c_i→c_i;
@@ -22,6 +22,11 @@ image is too small to reflect) and the output cropped back.
 :class:`UNetISP` wraps the network as a forward ISP stage (``rgb`` → ``rgb``,
 no numeric parameters). Importing this module does not import torch: the
 module classes are built in :func:`_classes`.
+
+Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
+Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
+arXiv:2504.02345, 2025 (SemiISP) (the role of
+F); the architecture is this project's.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ its forward twin, ``gamma_compression`` and ``smoothstep``, with exact inverses
 (:mod:`.stages`; the twin is ``ispengine/specs/upi_forward.toml``). The
 published formulas live in :mod:`.reference`, camera banks in :mod:`.bank`;
 UPI's noise model is the ``upi_noise`` filter of :mod:`plugins_builtin.noise`.
+
+Source: T. Brooks, B. Mildenhall, T. Xue, J. Chen, D. Sharlet, J. T. Barron,
+"Unprocessing Images for Learned Raw Denoising", CVPR 2019, §3, as in the authors'
+released code.
 """
 
 from ispengine.core.hookspecs import hookimpl

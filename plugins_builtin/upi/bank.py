@@ -1,9 +1,11 @@
 """Camera banks for UPI: the XYZ→camera matrices its random colour matrix mixes.
 
 UPI draws each image's camera colour space as a random convex combination of
-a bank of XYZ→camera matrices (methods.md §4, step 3). Besides the four
-published matrices, a bank can be any list of 3×3 matrices, for example the
-DNG ``ColorMatrix`` (D65) tags of a user's own RAW files, read with
+a bank of XYZ→camera matrices (T. Brooks, B. Mildenhall, T. Xue, J. Chen, D. Sharlet,
+J. T. Barron, "Unprocessing Images for Learned Raw Denoising", CVPR 2019 (UPI), §3,
+as in the authors' released code). Besides the four published matrices, a bank can
+be any list of 3×3 matrices, for example the DNG ``ColorMatrix`` (D65) tags of a
+user's own RAW files, read with
 :func:`bank_from_raws`, or the matrices of a dataset's training RAWs
 (``bank = "dataset"`` in the ``upi`` method, gathered by ``fit``).
 

@@ -1,8 +1,9 @@
-"""The published UPI unprocessing, formula for formula (methods.md §4).
+"""The published UPI unprocessing, formula for formula.
 
 Source: T. Brooks, B. Mildenhall, T. Xue, J. Chen, D. Sharlet, J. T. Barron,
-"Unprocessing Images for Learned Raw Denoising", CVPR 2019, §3 and its
-reference code. Every function here is the published step, in float64:
+"Unprocessing Images for Learned Raw Denoising", CVPR 2019 (UPI), §3, as in the
+authors' released code (the constants and the four XYZ→camera matrices). Every
+function here is the published step, in float64:
 
 1. ``inverse_smoothstep(y) = 0.5 − sin(asin(1 − 2y)/3)``, y clipped to [0, 1];
 2. ``gamma_expansion(y) = max(y, 1e-8)^2.2``;

@@ -3,7 +3,8 @@
 With the canonical mosaic white balance, bilinear demosaic and camera→sRGB
 matrix, these make ``ispengine/specs/upi_forward.toml``: the forward ISP whose
 automatic inverse is the ``exact`` mode of the ``upi`` sRGB-to-RAW method
-(Brooks et al., CVPR 2019, §3; methods.md §4).
+(T. Brooks, B. Mildenhall, T. Xue, J. Chen, D. Sharlet, J. T. Barron, "Unprocessing
+Images for Learned Raw Denoising", CVPR 2019 (UPI), §3).
 
 ``gamma_compression``: ``y = sign(x)·|x|^(1/γ)``, γ in [1, 3] (default 2.2,
 UPI's value), constant or per image; exact inverse ``x = sign(y)·|y|^γ``. The
@@ -18,6 +19,9 @@ form ``x = sin²(θ/2) + (√3/2)·sin θ`` with ``θ = (2/3)·asin(√y)`` for
 ``y ≤ 1/2`` and by the symmetry ``x(y) = 1 − x(1 − y)`` above (the two are
 equal by ``acos(1 − 2y) = 2·asin(√y)``), so it keeps full precision near 0
 and 1 in float32 too.
+
+Source: UPI §3 (gamma compression, tone mapping) and the authors' released code
+(the inverse smoothstep formula and the 1e-8 clamp).
 """
 
 from __future__ import annotations
