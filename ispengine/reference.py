@@ -38,12 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.atomic import atomic_output
-from ispengine.errors import PluginError
-from ispengine.params import OptionSpec, ParamSpec
-from ispengine.plugins import ENTRY_POINT_GROUP, PluginHost
-from ispengine.registry import KIND_LABELS, ComponentRecord, Registry
-from ispengine.srgb_to_raw import Setting
+from ispengine.core.errors import PluginError
+from ispengine.core.params import OptionSpec, ParamSpec
+from ispengine.core.plugins import ENTRY_POINT_GROUP, PluginHost
+from ispengine.core.registry import KIND_LABELS, ComponentRecord, Registry
+from ispengine.io.atomic import atomic_output
+from ispengine.learning.srgb_to_raw import Setting
 
 DISTRIBUTION = "ispengine"
 DEFAULT_OUT = Path("docs/reference")
@@ -197,9 +197,9 @@ def summary_and_body(record: ComponentRecord) -> tuple[str, str]:
 # -- one declaration --------------------------------------------------------
 def declaration_row(decl: Any) -> tuple[str, str, str, str, str]:
     """``(name, type, range or choices, default, description)`` of one declared
-    parameter (:class:`~ispengine.params.ParamSpec`), option
-    (:class:`~ispengine.params.OptionSpec`) or setting
-    (:class:`~ispengine.srgb_to_raw.Setting`)."""
+    parameter (:class:`~ispengine.core.params.ParamSpec`), option
+    (:class:`~ispengine.core.params.OptionSpec`) or setting
+    (:class:`~ispengine.learning.srgb_to_raw.Setting`)."""
     if isinstance(decl, OptionSpec):
         kind, allowed = "option", " \\| ".join(decl.choices)
     elif isinstance(decl, ParamSpec):

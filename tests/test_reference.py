@@ -8,8 +8,9 @@ import types
 from pathlib import Path
 
 from ispengine import ParamSpec, Stage, hookimpl
-from ispengine.params import PER_CHANNEL, OptionSpec
-from ispengine.plugins import PluginHost
+from ispengine.core.params import PER_CHANNEL, OptionSpec
+from ispengine.core.plugins import PluginHost
+from ispengine.learning.srgb_to_raw import Setting
 from ispengine.reference import (
     COMMAND,
     builtin_registry,
@@ -21,7 +22,6 @@ from ispengine.reference import (
     to_markdown,
     write,
 )
-from ispengine.srgb_to_raw import Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
@@ -110,7 +110,7 @@ def test_one_function_renders_every_declaration_kind():
 
 def test_docstring_markup_becomes_markdown():
     doc = (
-        "Uses :class:`~ispengine.params.ParamSpec` and ``x``::\n\n"
+        "Uses :class:`~ispengine.core.params.ParamSpec` and ``x``::\n\n"
         "    y = f(x)\n\n"
         "Parameters:\n"
         "    g1: in [0.5, 4] (``gamma``).\n"
