@@ -31,7 +31,7 @@ from attrs import frozen
 
 from ispengine.errors import ParamError
 from ispengine.params import ParamSpec
-from ispengine.srgb_to_raw import Setting, coerce_settings
+from ispengine.settings import SettingBase, coerce_table
 
 if TYPE_CHECKING:
     from ispengine.pipeline import Pipeline
@@ -137,17 +137,19 @@ class ParamPredictor:
     Class attributes a subclass sets:
         name: registry name, lower-case.
         summary: one line for listings.
-        settings: documented constructor keywords (:class:`~ispengine.srgb_to_raw.Setting`);
-            ``mode`` (``global`` or ``local``) and ``weights`` (a local file) are
-            understood by pipelines' ``[predictor]`` tables.
+        settings: declared constructor keywords (:mod:`ispengine.settings`), given
+            in a pipeline's ``[predictor]`` table; their checked values are
+            ``predictor.config``. ``mode`` (``global`` or ``local``) and ``weights``
+            (a :class:`~ispengine.settings.PathSetting`, relative to the spec
+            file's folder) are the usual ones.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    settings: ClassVar[tuple[Setting, ...]] = ()
+    settings: ClassVar[tuple[SettingBase, ...]] = ()
 
     def __init__(self, pipeline: Pipeline, **settings: Any) -> None:
-        self.config: dict[str, Any] = coerce_settings(
+        self.config: dict[str, Any] = coerce_table(
             self.settings, settings, f"parameter predictor '{self.name}'"
         )
         self.pipeline = pipeline
