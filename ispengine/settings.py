@@ -456,7 +456,8 @@ class ArraySetting(SettingBase):
     """A nested list of numbers of ``shape`` (``None`` marks a dimension of any length
     >= 1), each in ``[low, high]`` (``None``: unbounded), kept as nested Python lists
     (JSON-ready, so saved settings files hold it as given); with ``integer``, whole
-    numbers kept as ints. ``names`` lists strings accepted instead of an array
+    numbers kept as ints. When the first dimension is ``None``, one item alone
+    (e.g. one 3×3 matrix for ``(None, 3, 3)``) is taken as a list of one. ``names`` lists strings accepted instead of an array
     (e.g. a named camera bank), kept lower-case."""
 
     kind: ClassVar[str] = "array"
@@ -487,6 +488,8 @@ class ArraySetting(SettingBase):
             raise ParamError(f"{self.name}: expected {expected}, got {value!r}") from None
         if array.dtype.kind not in "iuf" or _holds_booleans(value):
             raise ParamError(f"{self.name}: expected {expected} of numbers, got {value!r}")
+        if self.shape[:1] == (None,) and array.ndim == len(self.shape) - 1:
+            array = array[None]  # one item of a list of any length
         if array.ndim != len(self.shape) or any(
             (want is None and got < 1) or (want is not None and got != want)
             for want, got in zip(self.shape, array.shape, strict=True)

@@ -117,6 +117,7 @@ def test_array_with_shape_and_names():
     eye = np.eye(3)
     assert bank.coerce([eye, eye]) == [eye.tolist(), eye.tolist()]  # JSON-ready lists
     assert bank.coerce("Published") == "published"
+    assert bank.coerce(eye) == [eye.tolist()]  # one item of the list
     _rejects(bank, "other", "expected one of published or an array")
     _rejects(bank, [eye[:2]], r"shape \(N, 3, 3\), got shape \(1, 2, 3\)")
     _rejects(bank, np.zeros((0, 3, 3)), "shape")
