@@ -117,21 +117,24 @@ class SettingBase:
 
 
 def value_text(value: Any) -> str:
-    """A value as listings show it: numbers with ``:g``, an array whose elements are all
-    equal as that one number, booleans as ``true``/``false``, text as it is."""
+    """A value as listings show it: numbers with ``:g`` (an array whose elements are all
+    equal as that one number), booleans as ``true``/``false``, text as it is."""
+    array = np.asarray(value) if not isinstance(value, Mapping) else None
+    numeric = array is not None and array.dtype.kind in "iuf" and array.size
+    if numeric and np.all(array == array.flat[0]):
+        return f"{array.flat[0]:g}"
+    return _plain_text(value)
+
+
+def _plain_text(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    array = np.asarray(value)
-    if array.dtype.kind in "iuf":
-        if array.size and np.all(array == array.flat[0]):
-            return f"{array.flat[0]:g}"
-        return "[" + ", ".join(value_text(v) for v in array) + "]"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return f"{value:g}"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {value_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(value_text(v) for v in value) + "]"
+        return "{" + ", ".join(f"{k} = {_plain_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_plain_text(v) for v in value) + "]"
     return str(value)
 
 
@@ -457,8 +460,9 @@ class ArraySetting(SettingBase):
     >= 1), each in ``[low, high]`` (``None``: unbounded), kept as nested Python lists
     (JSON-ready, so saved settings files hold it as given); with ``integer``, whole
     numbers kept as ints. When the first dimension is ``None``, one item alone
-    (e.g. one 3×3 matrix for ``(None, 3, 3)``) is taken as a list of one. ``names`` lists strings accepted instead of an array
-    (e.g. a named camera bank), kept lower-case."""
+    (e.g. one 3×3 matrix for ``(None, 3, 3)``) is taken as a list of one.
+    ``names`` lists strings accepted instead of an array (e.g. a named camera
+    bank), kept lower-case."""
 
     kind: ClassVar[str] = "array"
 
@@ -540,10 +544,6 @@ class TableSetting(SettingBase):
             return coerce_table(self.settings, value, f"table '{self.name}'")
         except ParamError as error:
             raise ParamError(f"{self.name}.{error}") from None
-
-
-Setting = SettingBase
-"""Any declaration of this module (the common base class)."""
 
 
 # -- tables -------------------------------------------------------------------------

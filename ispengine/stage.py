@@ -105,6 +105,13 @@ class Stage:
         )
         return self.config
 
+    @settings.setter
+    def settings(self, values: dict[str, Any]) -> None:
+        warnings.warn(
+            "Stage.settings is deprecated; use Stage.config", DeprecationWarning, stacklevel=2
+        )
+        self.config = values
+
     # -- declarations -----------------------------------------------------
     @classmethod
     def param_spec(cls, name: str) -> ParamSpec:
