@@ -39,11 +39,10 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.errors import PluginError
-from ispengine.core.params import OptionSpec, ParamSpec
 from ispengine.core.plugins import ENTRY_POINT_GROUP, PluginHost
 from ispengine.core.registry import KIND_LABELS, ComponentRecord, Registry
+from ispengine.core.settings import ParamSpec, SettingBase
 from ispengine.io.atomic import atomic_output
-from ispengine.learning.srgb_to_raw import Setting
 
 DISTRIBUTION = "ispengine"
 DEFAULT_OUT = Path("docs/reference")
@@ -195,25 +194,19 @@ def summary_and_body(record: ComponentRecord) -> tuple[str, str]:
 
 
 # -- one declaration --------------------------------------------------------
-def declaration_row(decl: Any) -> tuple[str, str, str, str, str]:
-    """``(name, type, range or choices, default, description)`` of one declared
-    parameter (:class:`~ispengine.core.params.ParamSpec`), option
-    (:class:`~ispengine.core.params.OptionSpec`) or setting
-    (:class:`~ispengine.learning.srgb_to_raw.Setting`)."""
-    if isinstance(decl, OptionSpec):
-        kind, allowed = "option", " \\| ".join(decl.choices)
-    elif isinstance(decl, ParamSpec):
+def declaration_row(decl: SettingBase) -> tuple[str, str, str, str, str]:
+    """``(name, type, range or choices, default, description)`` of one declaration
+    (:mod:`ispengine.core.settings`): a parameter, an option or a setting."""
+    if isinstance(decl, ParamSpec):
         kind = SHAPE_NAMES.get(decl.shape, "×".join(str(n) for n in decl.shape))
         allowed = decl.range_text() + ("" if decl.local else ", not per pixel")
-    elif isinstance(decl, Setting):
-        kind, allowed = decl.kind, decl.range_text().replace("|", "\\|")
     else:
-        raise TypeError(f"not a declaration: {decl!r}")
+        kind, allowed = decl.kind, decl.listed_range()
     return (
         f"`{decl.name}`",
         kind,
-        allowed,
-        format_value(decl.default),
+        allowed.replace("|", "\\|"),
+        format_value(decl.default) if decl.default is not None or decl.required else "none",
         inline(" ".join(decl.description.split())).replace("|", "\\|"),
     )
 

@@ -27,6 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from ispengine.core.errors import ParamError
 from ispengine.core.params import ParamSpec
+from ispengine.core.settings import OptionSpec, SettingBase
 from ispengine.core.stage import InverseStage, Stage
 
 # Round-trip tolerances relative to the input range (benchmarks.md).
@@ -38,13 +39,20 @@ class StageExample:
     """A drawn stage configuration and input image (float64)."""
 
     values: dict[str, np.ndarray]
-    options: dict[str, str]
+    options: dict[str, Any]
     image: np.ndarray
 
 
 def _values(spec: ParamSpec, lead: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     elements = st.floats(spec.low, spec.high, allow_nan=False, allow_infinity=False)
     return hnp.arrays(np.float64, lead + spec.shape, elements=elements)
+
+
+def _option_values(setting: SettingBase) -> st.SearchStrategy[Any]:
+    """Every choice of a choice setting; the default of any other kind (a size, a path)."""
+    if isinstance(setting, OptionSpec):
+        return st.sampled_from(setting.choices)
+    return st.just(setting.default_value())
 
 
 def _image_shape(stage: type[Stage], height: int, width: int) -> tuple[int, ...]:
@@ -64,7 +72,7 @@ def stage_examples(draw: Any, stage: type[Stage], *, max_size: int = 6) -> Stage
         spec.name: draw(_values(spec, (height, width) if local and spec.local else ()))
         for spec in stage.params
     }
-    options = {o.name: draw(st.sampled_from(o.choices)) for o in stage.options}
+    options = {o.name: draw(_option_values(o)) for o in stage.options}
     try:
         configured = stage(**values, **options)
     except ParamError:

@@ -111,7 +111,7 @@ def test_train_errors_are_one_line(synthcam, tmp_path, capsys):
     line = _fails(capsys, [*base, "--method", "upx", "--steps", "1"], output=out)
     assert "unknown sRGB-to-RAW method 'upx'" in line and "did you mean 'upi'" in line
     line = _fails(capsys, [*base, "--method", "upi", "--steps", "1", "--set", "mode=fast"])
-    assert "setting 'mode'" in line
+    assert "mode: expected one of faithful, exact, got 'fast'" in line
     missing = ["train", "--method", "upi", "--data", tmp_path / "none", "--out", out]
     assert "no such dataset folder" in _fails(capsys, [*missing, "--steps", "1"], output=out)
     line = _fails(capsys, [*base, "--method", "upi", "--seconds", "0"], output=out)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ispengine import ParamSpec, Stage, hookimpl
 from ispengine.core.params import PER_CHANNEL, OptionSpec
 from ispengine.core.plugins import PluginHost
-from ispengine.learning.srgb_to_raw import Setting
+from ispengine.core.settings import IntegerSetting, PathSetting
 from ispengine.reference import (
     COMMAND,
     builtin_registry,
@@ -48,8 +48,8 @@ def test_every_builtin_component_has_a_page_with_its_declarations():
     lut_inverse = pages["inverse_stages/gamma_tone_lut_inverse.md"]
     assert "[`gamma_tone`](../stages/gamma_tone.md)" in lut_inverse
     assert "| `newton_steps` |" in lut_inverse
-    assert "| `mode` | str | faithful \\| exact | `faithful` |" in pages["srgb_to_raw/upi.md"]
-    assert "| `resize` | int | [16, 1024] | `64` |" in pages["param_predictors/pqdynamic.md"]
+    assert "| `mode` | choice | faithful \\| exact | `faithful` |" in pages["srgb_to_raw/upi.md"]
+    assert "| `resize` | integer | [16, 1024] | `64` |" in pages["param_predictors/pqdynamic.md"]
     assert "inverse kinds | none" in pages["filters/unsharp_mask.md"]
     assert "arXiv:2504.02345" in gain.split("## Source", 1)[1]
 
@@ -103,9 +103,11 @@ def test_one_function_renders_every_declaration_kind():
     required = ParamSpec("matrix", (3, 3), -4, 4, local=False)
     assert declaration_row(required)[1:4] == ("3×3", "[-4, 4], not per pixel", "required")
     option = OptionSpec("pattern", ("rggb", "bggr"), default="rggb", description="CFA")
-    assert declaration_row(option) == ("`pattern`", "option", "rggb \\| bggr", "`rggb`", "CFA")
-    setting = Setting("steps", "int", 100, "``steps`` to run", low=1)
-    assert declaration_row(setting) == ("`steps`", "int", "[1, inf]", "`100`", "`steps` to run")
+    assert declaration_row(option) == ("`pattern`", "choice", "rggb \\| bggr", "`rggb`", "CFA")
+    setting = IntegerSetting("steps", 100, "``steps`` to run", low=1)
+    assert declaration_row(setting) == ("`steps`", "integer", "[1, inf]", "`100`", "`steps` to run")
+    path = PathSetting("weights", None, "a local file")
+    assert declaration_row(path)[1:4] == ("path", "path", "none")
 
 
 def test_docstring_markup_becomes_markdown():

@@ -14,8 +14,8 @@ def _error(spec) -> str:
 
 def test_unknown_envelope_key():
     assert _error({**GOOD, "stages": []}) == (
-        "isp.toml: stages: unknown key (allowed: schema, name, description, input, output, "
-        "predictor, stage, inverse)"
+        "isp.toml: stages: unknown key (did you mean 'stage'? known: description, input, "
+        "inverse, name, output, predictor, schema, stage)"
     )
 
 

@@ -189,11 +189,12 @@ def test_user_bank_of_one_matrix_fixes_the_colour_space():
 
 
 def test_bad_banks_and_settings_are_clear_errors():
-    with pytest.raises(InputError, match="3x3"):
+    with pytest.raises(ParamError, match=r"bank: expected an array of shape \(N, 3, 3\)"):
         UPI(bank=[[1, 2], [3, 4]])
+    assert UPI(bank=np.eye(3)).config["bank"] == [np.eye(3).tolist()]  # one matrix
     with pytest.raises(InputError, match="condition"):
         UPI(bank=[[[1, 0, 0], [0, 1, 0], [1, 1, 1e-9]]])
-    with pytest.raises(InputError, match="published"):
+    with pytest.raises(ParamError, match="published"):
         UPI(bank="nikon")
     with pytest.raises(ParamError, match="mode"):
         UPI(mode="approximate")

@@ -27,28 +27,60 @@
     budget = { steps = 5 }
     test_limit = 2
 
-Unknown keys are errors that name the file and the key.
+Unknown keys are errors that name the file and the key. A relative
+``data.folder``, like every relative path in a spec, is resolved against the
+spec file's folder.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from attrs import field, frozen
 
-from ispengine.core.errors import SpecError
+from ispengine.core.errors import ParamError, SpecError
+from ispengine.core.settings import (
+    ArraySetting,
+    FloatSetting,
+    IntegerSetting,
+    PathSetting,
+    StringSetting,
+    TableSetting,
+    coerce_table,
+    load_toml,
+    reject_unknown_keys,
+    resolve_paths,
+    spec_folder,
+    table_error,
+)
 from ispengine.learning.srgb_to_raw import Budget
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-SYNTHCAM_KEYS = ("n", "size", "seed", "cameras")
-PROTOCOL_KEYS = ("seed", "budget", "test_limit", "samples", "error_map_images")
+SYNTHCAM_SETTINGS = (
+    IntegerSetting("n", 60, "SynthCam images generated", low=3),
+    ArraySetting("size", (2,), [192, 256], "[height, width] in pixels", low=32, integer=True),
+    IntegerSetting("seed", 0, "generation seed", low=0),
+    StringSetting("cameras", None, "SynthCam camera names (default: all)", multiple=True),
+)
+DATA_SETTINGS = (
+    TableSetting("synthcam", SYNTHCAM_SETTINGS, None, "generate a SynthCam dataset"),
+    PathSetting("folder", None, "a folder of RAW files or a SynthCam folder"),
+)
+BUDGET_SETTINGS = (
+    IntegerSetting("steps", None, "optimiser steps", low=0, optional=True),
+    FloatSetting("seconds", None, "wall-clock seconds", low=0.0, optional=True),
+)
+PROTOCOL_SETTINGS = (
+    IntegerSetting("seed", 0, "fit and conversion seeds derive from it", low=0),
+    TableSetting("budget", BUDGET_SETTINGS, {"steps": 1000}, "training budget of every method"),
+    IntegerSetting("test_limit", 0, "evaluate at most this many test images (0: all)", low=0),
+    IntegerSetting("samples", 4, "draws per image for one-to-many diversity", low=2),
+    IntegerSetting("error_map_images", 3, "test images shown in error_maps.png", low=0),
+)
+METHOD_KEYS = ("name", "label", "settings")
+SYNTHCAM_KEYS = tuple(s.name for s in SYNTHCAM_SETTINGS)
+PROTOCOL_KEYS = tuple(s.name for s in PROTOCOL_SETTINGS)
 
 
 @frozen
@@ -71,11 +103,20 @@ class SynthCamData:
 
 @frozen
 class MethodEntry:
-    """One competitor: a registered method, its table label and settings."""
+    """One competitor: a registered method, its table label and settings (as written;
+    relative paths among them resolve against ``folder``, the spec file's folder)."""
 
     name: str
     label: str
     settings: dict[str, Any] = field(factory=dict)
+    folder: Path | None = None
+
+    def build(self) -> Any:
+        """The method, from the registry, with these settings."""
+        from ispengine.core.plugins import get_registry
+
+        cls = get_registry().get("srgb_to_raw", self.name).cls
+        return cls(**resolve_paths(cls.settings, self.settings, self.folder))
 
 
 @frozen
@@ -102,152 +143,102 @@ class BenchSpec:
     source: str = "<spec>"
 
 
-def _fail(message: str, source: str, key: str | None = None) -> SpecError:
-    return SpecError(message, source=source, key=key)
-
-
-def _unknown(table: Mapping[str, Any], allowed: tuple[str, ...], where: str, source: str) -> None:
-    extra = sorted(set(table) - set(allowed))
-    if extra:
-        raise _fail(f"unknown key (allowed: {', '.join(allowed)})", source, f"{where}{extra[0]}")
-
-
-def _integer(value: Any, key: str, source: str, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise _fail(f"expected a whole number >= {low}, got {value!r}", source, key)
-    return value
-
-
-def _synthcam(table: Mapping[str, Any], source: str, where: str) -> SynthCamData:
-    _unknown(table, SYNTHCAM_KEYS, where, source)
-    size = table.get("size", [192, 256])
-    if (
-        not isinstance(size, list)
-        or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 32 for v in size)
-    ):
-        raise _fail(f"expected [height, width], each >= 32, got {size!r}", source, f"{where}size")
-    cameras = table.get("cameras")
-    if cameras is not None and (
-        not isinstance(cameras, list) or not all(isinstance(c, str) for c in cameras) or not cameras
-    ):
-        raise _fail(f"expected a list of camera names, got {cameras!r}", source, f"{where}cameras")
-    return SynthCamData(
-        _integer(table.get("n", 60), f"{where}n", source, low=3),
-        (size[0], size[1]),
-        _integer(table.get("seed", 0), f"{where}seed", source),
-        None if cameras is None else tuple(cameras),
-    )
-
-
-def _budget(table: Any, source: str, key: str) -> Budget:
+def _table(declared: tuple, table: Any, source: str, prefix: str, owner: str) -> dict[str, Any]:
     if not isinstance(table, Mapping):
-        raise _fail("expected a table { steps = N } and/or { seconds = S }", source, key)
-    _unknown(table, ("steps", "seconds"), f"{key}.", source)
-    steps = table.get("steps")
-    if steps is not None:
-        steps = _integer(steps, f"{key}.steps", source)
-    seconds = table.get("seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))):
-        raise _fail(f"expected a number of seconds, got {seconds!r}", source, f"{key}.seconds")
+        raise SpecError(f"expected a table, got {table!r}", source=source, key=prefix.rstrip("."))
     try:
-        return Budget(steps=steps, seconds=None if seconds is None else float(seconds))
-    except Exception as error:
-        raise _fail(str(error), source, key) from None
+        return coerce_table(declared, table, owner)
+    except ParamError as error:
+        raise table_error(error, source, prefix) from None
 
 
-def _protocol(table: Mapping[str, Any], source: str, where: str = "protocol.") -> Protocol:
-    _unknown(table, PROTOCOL_KEYS, where, source)
-    default = Protocol()
-    return Protocol(
-        _integer(table.get("seed", default.seed), f"{where}seed", source),
-        _budget(table["budget"], source, f"{where}budget") if "budget" in table else default.budget,
-        _integer(table.get("test_limit", default.test_limit), f"{where}test_limit", source),
-        _integer(table.get("samples", default.samples), f"{where}samples", source, low=2),
-        _integer(
-            table.get("error_map_images", default.error_map_images),
-            f"{where}error_map_images",
-            source,
-        ),
-    )
+def _protocol(table: Mapping[str, Any], source: str) -> Protocol:
+    values = _table(PROTOCOL_SETTINGS, table, source, "protocol.", "[protocol]")
+    try:
+        budget = Budget(**values.pop("budget"))
+    except ParamError as error:
+        raise SpecError(str(error), source=source, key="protocol.budget") from None
+    return Protocol(budget=budget, **values)
 
 
 def _methods(entries: Any, source: str) -> tuple[MethodEntry, ...]:
     if not isinstance(entries, list):
-        raise _fail("expected [[method]] tables", source, "method")
-    methods = []
+        raise SpecError("expected [[method]] tables", source=source, key="method")
+    methods: list[MethodEntry] = []
     for index, entry in enumerate(entries):
         where = f"method[{index}]."
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-            raise _fail("each [[method]] needs a name", source, f"{where}name")
-        _unknown(entry, ("name", "label", "settings"), where, source)
+            raise SpecError("each [[method]] needs a name", source=source, key=f"{where}name")
+        reject_unknown_keys(entry, METHOD_KEYS, where, source=source)
         settings = entry.get("settings", {})
         if not isinstance(settings, Mapping):
-            raise _fail("expected a table of settings", source, f"{where}settings")
+            raise SpecError("expected a table of settings", source=source, key=f"{where}settings")
         label = entry.get("label", entry["name"])
         if not isinstance(label, str) or not label.strip():
-            raise _fail("expected a non-empty label", source, f"{where}label")
+            raise SpecError("expected a non-empty label", source=source, key=f"{where}label")
         if any(m.label == label for m in methods):
-            raise _fail(f"label {label!r} is used twice", source, f"{where}label")
-        methods.append(MethodEntry(entry["name"], label, dict(settings)))
+            raise SpecError(f"label {label!r} is used twice", source=source, key=f"{where}label")
+        methods.append(MethodEntry(entry["name"], label, dict(settings), spec_folder(source)))
     return tuple(methods)
 
 
 def parse_spec(
     document: Mapping[str, Any], source: str = "<spec>", quick: bool = False
 ) -> BenchSpec:
-    """Validate a spec document; with ``quick``, apply its ``[quick]`` overrides."""
-    _unknown(
+    """Validate a spec document; with ``quick``, apply its ``[quick]`` overrides.
+
+    A relative ``data.folder`` (and any relative path among a method's settings)
+    is resolved against the folder of the spec file ``source``."""
+    reject_unknown_keys(
         document,
         ("schema", "name", "description", "data", "protocol", "method", "quick"),
-        "",
-        source,
+        source=source,
     )
     if document.get("schema", 1) != 1:
-        raise _fail(f"unsupported schema {document.get('schema')!r} (this engine reads 1)", source)
+        raise SpecError(
+            f"unsupported schema {document.get('schema')!r} (this engine reads 1)", source=source
+        )
     data = document.get("data", {"synthcam": {}})
-    _unknown(data, ("synthcam", "folder"), "data.", source)
+    reject_unknown_keys(data, ("synthcam", "folder"), "data.", source=source)
     if ("synthcam" in data) == ("folder" in data):
-        raise _fail("give exactly one of data.synthcam or data.folder", source, "data")
-    synthcam_table = dict(data.get("synthcam", {}))
+        raise SpecError(
+            "give exactly one of data.synthcam or data.folder", source=source, key="data"
+        )
+    data = dict(data)
     protocol_table = dict(document.get("protocol", {}))
     if quick:
         overrides = dict(document.get("quick", {}))
-        _unknown(overrides, ("synthcam", *PROTOCOL_KEYS), "quick.", source)
-        synthcam_table.update(overrides.pop("synthcam", {}))
+        reject_unknown_keys(overrides, ("synthcam", *PROTOCOL_KEYS), "quick.", source=source)
+        if "synthcam" in data:
+            data["synthcam"] = {**data["synthcam"], **overrides.pop("synthcam", {})}
+        overrides.pop("synthcam", None)
         protocol_table.update(overrides)
-    folder = data.get("folder")
-    if folder is not None and not isinstance(folder, str):
-        raise _fail(f"expected a path, got {folder!r}", source, "data.folder")
+    values = _table(
+        DATA_SETTINGS,
+        resolve_paths(DATA_SETTINGS, data, spec_folder(source)),
+        source,
+        "data.",
+        "[data]",
+    )
+    synthcam = values["synthcam"]
     return BenchSpec(
         name=str(document.get("name", Path(source).stem)),
         description=str(document.get("description", "")),
-        synthcam=_synthcam(synthcam_table, source, "data.synthcam.")
-        if "synthcam" in data
-        else None,
-        folder=None if folder is None else _relative_to(Path(folder), source),
+        synthcam=None
+        if synthcam is None
+        else SynthCamData(
+            synthcam["n"],
+            tuple(synthcam["size"]),
+            synthcam["seed"],
+            synthcam["cameras"],
+        ),
+        folder=None if values["folder"] is None else Path(values["folder"]),
         protocol=_protocol(protocol_table, source),
         methods=_methods(document.get("method", []), source),
         source=source,
     )
 
 
-def _relative_to(path: Path, source: str) -> Path:
-    """A data folder relative to the spec file's folder, like every path in a spec."""
-    if path.is_absolute() or source.startswith("<"):
-        return path
-    return Path(source).parent / path
-
-
 def load_spec(path: str | Path, quick: bool = False) -> BenchSpec:
-    """Read and validate a benchmark spec file."""
-    path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except OSError as error:
-        raise SpecError(
-            f"cannot read benchmark spec ({error.strerror})", source=str(path)
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"invalid TOML: {error}", source=str(path)) from None
-    return parse_spec(document, str(path), quick=quick)
+    """Read and validate a benchmark spec file (:func:`ispengine.core.settings.load_toml`)."""
+    return parse_spec(load_toml(path, "benchmark spec"), str(path), quick=quick)

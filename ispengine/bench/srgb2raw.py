@@ -176,12 +176,6 @@ def prepare_test_images(test: Sequence[Sample]) -> list[TestImage]:
 
 
 # -- one method -------------------------------------------------------------------
-def _build(entry: MethodEntry) -> Any:
-    from ispengine.core.plugins import get_registry
-
-    return get_registry().get("srgb_to_raw", entry.name).cls(**entry.settings)
-
-
 def evaluate_method(
     entry: MethodEntry,
     dataset: PairedDataset,
@@ -196,7 +190,7 @@ def evaluate_method(
     result = MethodResult(entry)
     protocol = spec.protocol
     try:
-        method = _build(entry)
+        method = entry.build()
         result.one_to_many = bool(method.one_to_many)
         result.needs_srgb_for_forward = bool(method.needs_srgb_for_forward)
         started = time.perf_counter()

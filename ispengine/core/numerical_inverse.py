@@ -115,7 +115,7 @@ class NumericalInverse(InverseStage):
     )
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return invert_stage(self.forward_stage, x, p, xp, int(self.method_settings["max_iter"]))
+        return invert_stage(self.forward_stage, x, p, xp, int(self.inverse_config["max_iter"]))
 
 
 def invert_stage(forward: Stage, x: Any, p: Mapping[str, Any], xp: Any, max_iter: int = 200) -> Any:

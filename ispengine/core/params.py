@@ -1,6 +1,8 @@
-"""Declared stage parameters: :class:`ParamSpec` and :class:`OptionSpec`.
+"""Declared stage parameters: :class:`ParamSpec` and :class:`OptionSpec`, and their broadcasting.
 
-A stage declares each numeric parameter once, as a :class:`ParamSpec`. That
+Both classes live in :mod:`ispengine.core.settings` (the one declaration family of
+the engine) and stay importable from here. A stage declares each numeric
+parameter once, as a :class:`ParamSpec`. That
 single declaration drives TOML validation, the Hypothesis strategies of the
 round-trip tests, and (in later plugins) the predictor's output squashing and
 the LUT grids.
@@ -15,138 +17,27 @@ Values take three forms and stages broadcast all of them:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-from attrs import field, frozen
-
 from ispengine.core.errors import ParamError
+from ispengine.core.settings import (
+    MATRIX_3X3,
+    PER_CFA_CHANNEL,
+    PER_CHANNEL,
+    SCALAR,
+    OptionSpec,
+    ParamSpec,
+)
 
-SCALAR: tuple[int, ...] = ()
-PER_CHANNEL: tuple[int, ...] = (3,)
-PER_CFA_CHANNEL: tuple[int, ...] = (4,)
-MATRIX_3X3: tuple[int, ...] = (3, 3)
-
-
-def _as_shape(value: Sequence[int]) -> tuple[int, ...]:
-    return tuple(int(v) for v in value)
-
-
-def _as_default(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
-    array = np.array(value, dtype=np.float64)
-    array.setflags(write=False)
-    return array
-
-
-@frozen
-class ParamSpec:
-    """One numeric stage parameter.
-
-    Attributes:
-        name: key of the parameter in TOML and in ``Stage(**values)``.
-        shape: ``()`` scalar, ``(3,)`` per colour channel, ``(4,)`` per CFA
-            channel, ``(3, 3)`` matrix, or any fixed shape.
-        low, high: the closed valid range of every element.
-        default: the value used when none is given; ``None`` makes the
-            parameter required.
-        description: one line for ``ispengine stages`` and the docs.
-        local: whether per-pixel maps are accepted.
-    """
-
-    name: str
-    shape: tuple[int, ...] = field(converter=_as_shape)
-    low: float = field(converter=float)
-    high: float = field(converter=float)
-    default: np.ndarray | None = field(default=None, converter=_as_default, eq=False)
-    description: str = ""
-    local: bool = True
-
-    def __attrs_post_init__(self) -> None:
-        if not self.low <= self.high:
-            raise ValueError(f"ParamSpec {self.name}: low {self.low} > high {self.high}")
-        if self.default is not None:
-            self.coerce(self.default)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    def coerce_constant(self, value: Any) -> np.ndarray:
-        """Like :meth:`coerce`, for a constant: exactly ``shape``, or one number."""
-        array = self.coerce(value)
-        if np.ndim(value) not in (0, len(self.shape)) or array.shape != self.shape:
-            raise ParamError(
-                f"{self.name}: expected one value or an array of shape {self.shape}, "
-                f"got shape {np.shape(value)}"
-            )
-        return array
-
-    def range_text(self) -> str:
-        return f"[{self.low:g}, {self.high:g}]"
-
-    def coerce(self, value: Any) -> np.ndarray:
-        """Turn a user value (number, nested list, numpy array) into a validated float64 array.
-
-        Raises :class:`ParamError` for a non-numeric value (booleans and strings
-        included), a wrong shape, a non-finite element or an element out of
-        ``[low, high]``. Leading (per-image or per-pixel) dimensions are allowed;
-        :meth:`coerce_constant` accepts exactly ``shape`` (or a scalar).
-        """
-        try:
-            raw = np.asarray(value)
-        except (TypeError, ValueError):  # ragged nested lists
-            raw = np.asarray(None)
-        if raw.dtype.kind not in "iuf" or _holds_booleans(value):  # not numbers
-            raise ParamError(
-                f"{self.name}: expected a number or array of shape {self.shape}, got {value!r}"
-            )
-        array = raw.astype(np.float64)
-        if array.ndim == 0 and self.shape:
-            array = np.broadcast_to(array, self.shape)
-        if array.shape[array.ndim - len(self.shape) :] != self.shape or array.ndim < len(
-            self.shape
-        ):
-            raise ParamError(
-                f"{self.name}: expected shape {self.shape} (or leading per-image/per-pixel "
-                f"dimensions before it), got {array.shape}"
-            )
-        if not np.all(np.isfinite(array)):
-            raise ParamError(f"{self.name}: contains NaN or Inf")
-        lowest, highest = float(array.min()), float(array.max())
-        if lowest < self.low or highest > self.high:
-            bad = lowest if lowest < self.low else highest
-            raise ParamError(
-                f"{self.name}: value {bad:g} is outside the valid range {self.range_text()}"
-            )
-        return array
-
-
-def _holds_booleans(value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_holds_booleans(item) for item in value)
-    return False
-
-
-@frozen
-class OptionSpec:
-    """A categorical stage setting (e.g. a Bayer pattern), given as a string."""
-
-    name: str
-    choices: tuple[str, ...] = field(converter=tuple)
-    default: str | None = None
-    description: str = ""
-
-    def coerce(self, value: Any) -> str:
-        if not isinstance(value, str) or value.lower() not in self.choices:
-            raise ParamError(
-                f"{self.name}: expected one of {', '.join(self.choices)}, got {value!r}"
-            )
-        return value.lower()
+__all__ = [
+    "MATRIX_3X3",
+    "PER_CFA_CHANNEL",
+    "PER_CHANNEL",
+    "SCALAR",
+    "OptionSpec",
+    "ParamSpec",
+    "broadcast_param",
+]
 
 
 def broadcast_param(value: Any, spec: ParamSpec, lead_shape: tuple[int, ...], xp: Any) -> Any:

@@ -26,6 +26,7 @@ from ispengine.core.errors import (
     UnknownComponentError,
 )
 from ispengine.core.registry import Registry
+from ispengine.core.settings import resolve_paths, spec_folder, table_error
 from ispengine.core.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.fused import run_group
@@ -122,6 +123,7 @@ class Pipeline:
     @classmethod
     def from_spec(cls, spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:
         registry = registry or _default_registry()
+        base = spec_folder(spec.source)
         steps = []
         for entry in spec.stages:
             at = {"source": spec.source, "stage_index": entry.index, "stage_type": entry.type}
@@ -131,7 +133,7 @@ class Pipeline:
                 if entry.type not in registry.names("filter"):
                     raise SpecError(str(error), key="type", **at) from None
                 record = registry.get("filter", entry.type)
-            stage = _build(lambda r=record, e=entry: _configured(r.cls, e.params), at)
+            stage = _build(lambda r=record, e=entry: _configured(r.cls, e.params, base), at)
             settable = {p.name for p in stage.params} | {o.name for o in stage.options}
             for name in entry.from_metadata:
                 if name not in settable:
@@ -335,7 +337,7 @@ class Pipeline:
                 steps.append((step.label, step.stage))
                 continue
             stage = step.stage
-            values = stage.constants() | stage.settings
+            values = stage.constants() | stage.config
             for name, key in names.items():
                 if key not in metadata:
                     raise ParamError(
@@ -346,7 +348,7 @@ class Pipeline:
             try:
                 if isinstance(stage, InverseStage):
                     bound = type(stage).from_forward(
-                        type(stage.forward_stage)(**values), **stage.method_settings
+                        type(stage.forward_stage)(**values), **stage.inverse_config
                     )
                 else:
                     bound = type(stage)(**values)
@@ -410,22 +412,18 @@ class Pipeline:
 
 
 def _build_predictor(pipeline: Pipeline, spec: PipelineSpec, registry: Registry) -> Any:
-    """The ``[predictor]`` table's predictor for ``pipeline``; ``weights`` is a local file,
-    relative to the spec file's folder."""
+    """The ``[predictor]`` table's predictor for ``pipeline``; its path settings
+    (``weights``) are relative to the spec file's folder."""
     settings = {k: v for k, v in spec.predictor.items() if k != "type"}
     try:
         record = registry.get("param_predictor", spec.predictor["type"])
     except UnknownComponentError as error:
         raise SpecError(str(error), source=spec.source, key="predictor.type") from None
-    weights = settings.get("weights")
-    if isinstance(weights, str) and weights and spec.source not in ("<dict>", "<python>"):
-        settings["weights"] = str(Path(spec.source).parent / Path(weights).expanduser())
+    settings = resolve_paths(record.cls.settings, settings, spec_folder(spec.source))
     try:
         return record.cls(pipeline, **settings)
     except ParamError as error:
-        head, _, rest = str(error).partition(": ")
-        key = f"predictor.{head}" if rest and " " not in head else "predictor"
-        raise SpecError(rest or head, source=spec.source, key=key) from None
+        raise table_error(error, spec.source, "predictor.") from None
 
 
 def _fusable(stage: Stage, x: np.ndarray) -> bool:
@@ -440,12 +438,13 @@ def _default_registry() -> Registry:
     return get_registry()
 
 
-def _configured(cls: type[Stage], params: Mapping[str, Any]) -> Stage:
-    """A stage from spec constants: each exactly its declared shape (or one number)."""
+def _configured(cls: type[Stage], params: Mapping[str, Any], base: Path | None = None) -> Stage:
+    """A stage from spec constants: each exactly its declared shape (or one number);
+    relative path options resolve against ``base`` (the spec file's folder)."""
     for spec in cls.params:
         if spec.name in params:
             spec.coerce_constant(params[spec.name])
-    return cls(**params)
+    return cls(**resolve_paths(cls.options, params, base))
 
 
 def _build(make: Any, at: dict[str, Any], prefix: str = "params.") -> Any:

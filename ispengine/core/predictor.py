@@ -34,7 +34,7 @@ from attrs import frozen
 
 from ispengine.core.errors import ParamError
 from ispengine.core.params import ParamSpec
-from ispengine.learning.srgb_to_raw import Setting, coerce_settings
+from ispengine.core.settings import SettingBase, coerce_table
 
 if TYPE_CHECKING:
     from ispengine.core.pipeline import Pipeline
@@ -140,18 +140,19 @@ class ParamPredictor:
     Class attributes a subclass sets:
         name: registry name, lower-case.
         summary: one line for listings.
-        settings: documented constructor keywords
-            (:class:`~ispengine.learning.srgb_to_raw.Setting`);
-            ``mode`` (``global`` or ``local``) and ``weights`` (a local file) are
-            understood by pipelines' ``[predictor]`` tables.
+        settings: declared constructor keywords (:mod:`ispengine.core.settings`), given
+            in a pipeline's ``[predictor]`` table; their checked values are
+            ``predictor.config``. ``mode`` (``global`` or ``local``) and ``weights``
+            (a :class:`~ispengine.core.settings.PathSetting`, relative to the spec
+            file's folder) are the usual ones.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    settings: ClassVar[tuple[Setting, ...]] = ()
+    settings: ClassVar[tuple[SettingBase, ...]] = ()
 
     def __init__(self, pipeline: Pipeline, **settings: Any) -> None:
-        self.config: dict[str, Any] = coerce_settings(
+        self.config: dict[str, Any] = coerce_table(
             self.settings, settings, f"parameter predictor '{self.name}'"
         )
         self.pipeline = pipeline

@@ -24,23 +24,23 @@ Format (schema 1)::
 
     [inverse.gain]                # optional: how the stage labelled "gain" is inverted
     method = "exact"              # exact | lut | numerical | learned (others: method settings)
+
+Every relative path in a spec (a ``[predictor]``'s ``weights``, a stage's path
+option such as ``unet_isp``'s ``weights``) is resolved against the folder of
+the spec file; specs built in Python (``Pipeline.from_dict``) keep their paths
+as given (relative to the working directory).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from attrs import field, frozen
 
 from ispengine.core.errors import SpecError
+from ispengine.core.settings import load_toml, reject_unknown_keys
 from ispengine.io.raw.image import METADATA_KEYS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 SCHEMA_VERSION = 1
 # Colour spaces (and layouts) a pipeline's input and output can name.
@@ -101,18 +101,9 @@ class PipelineSpec:
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
-    """Read a TOML spec; syntax and file errors become one-line :class:`SpecError`."""
-    path = Path(path)
-    try:
-        text = path.read_bytes()
-    except OSError as error:
-        raise SpecError(f"cannot read spec: {error.strerror or error}", source=str(path)) from None
-    try:
-        return tomllib.loads(text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SpecError("spec is not UTF-8 text", source=str(path)) from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"TOML syntax error: {error}", source=str(path)) from None
+    """Read a TOML spec; syntax and file errors become one-line :class:`SpecError`
+    (:func:`ispengine.core.settings.load_toml`, the loader of every spec kind)."""
+    return load_toml(path)
 
 
 TOML_TYPE_NAMES = {
@@ -137,19 +128,11 @@ def _expect(value: Any, kind: type | tuple[type, ...], **where: Any) -> Any:
     return value
 
 
-def _reject_unknown(table: dict, allowed: tuple[str, ...], prefix: str, **where: Any) -> None:
-    for key in table:
-        if key not in allowed:
-            raise SpecError(
-                f"unknown key (allowed: {', '.join(allowed)})", key=f"{prefix}{key}", **where
-            )
-
-
 def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
     """Check the envelope of a spec dict (from TOML or Python); return a :class:`PipelineSpec`."""
     where = {"source": source}
     _expect(data, dict, **where)
-    _reject_unknown(data, ENVELOPE_KEYS, "", **where)
+    reject_unknown_keys(data, ENVELOPE_KEYS, **where)
     schema = data.get("schema", SCHEMA_VERSION)
     if type(schema) is not int or schema != SCHEMA_VERSION:
         raise SpecError(
@@ -179,7 +162,7 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
             raise SpecError("missing key", key="type", **at)
         stage_type = _expect(raw["type"], str, key="type", **at)
         at["stage_type"] = stage_type
-        _reject_unknown(raw, STAGE_KEYS, "", **at)
+        reject_unknown_keys(raw, STAGE_KEYS, **at)
         label = raw.get("name")
         if label is None:
             label = stage_type if stage_type not in labels else f"{stage_type}_{index}"

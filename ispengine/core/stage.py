@@ -1,7 +1,8 @@
 """The stage base classes every ISP operation derives from.
 
 A forward stage subclasses :class:`Stage`, declares its parameters once in
-``params`` (and categorical settings in ``options``), and implements
+``params`` (and its other settings, constant per pipeline, in ``options``;
+any kind of :mod:`ispengine.core.settings`), and implements
 :meth:`Stage.apply` against the array API. An inverse stage subclasses
 :class:`InverseStage`, names the forward stage it inverts and its method, and
 is built from a configured forward stage so both share the same values.
@@ -18,6 +19,7 @@ Minimal example (the ``contrib/`` vignetting plugin is a full one)::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -26,7 +28,8 @@ import numpy as np
 
 from ispengine.core.arrays import as_param, check_image
 from ispengine.core.errors import ParamError
-from ispengine.core.params import OptionSpec, ParamSpec, broadcast_param
+from ispengine.core.params import ParamSpec, broadcast_param
+from ispengine.core.settings import SettingBase, check_keys, coerce_table
 
 # Inverse methods, most accurate first: the default choice follows this order.
 INVERSE_METHODS = ("exact", "lut", "numerical", "learned")
@@ -45,7 +48,9 @@ class Stage:
     Class attributes a subclass sets:
         name: registry name, lower-case.
         params: the numeric parameters (:class:`ParamSpec`).
-        options: categorical settings (:class:`OptionSpec`), constant per pipeline.
+        options: other settings (any :mod:`ispengine.core.settings` kind: a choice such
+            as a Bayer pattern, a weights path, an integer size), constant per
+            pipeline; their checked values are ``stage.config``.
         input_layout / output_layout: ``rgb`` ``(..., H, W, 3)``, ``mosaic``
             ``(..., H, W)`` or ``packed`` ``(..., H/2, W/2, 4)``.
         input_range: the pixel values the stage is defined on (used by the
@@ -64,7 +69,7 @@ class Stage:
 
     name: ClassVar[str] = ""
     params: ClassVar[tuple[ParamSpec, ...]] = ()
-    options: ClassVar[tuple[OptionSpec, ...]] = ()
+    options: ClassVar[tuple[SettingBase, ...]] = ()
     input_layout: ClassVar[str] = "rgb"
     output_layout: ClassVar[str] = "rgb"
     input_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
@@ -74,13 +79,7 @@ class Stage:
     version: ClassVar[str] = "1"
 
     def __init__(self, **values: Any) -> None:
-        known = {s.name for s in self.params} | {o.name for o in self.options}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParamError(
-                f"{unknown[0]}: unknown parameter of stage '{self.name}' "
-                f"(known: {', '.join(sorted(known)) or 'none'})"
-            )
+        check_keys((*self.params, *self.options), values, f"stage '{self.name}'", what="parameter")
         self.values: dict[str, np.ndarray | None] = {}
         # The parameters given explicitly (constants); a predictor predicts the others.
         self.given: frozenset[str] = frozenset(
@@ -89,13 +88,29 @@ class Stage:
         for spec in self.params:
             raw = values.get(spec.name)
             self.values[spec.name] = spec.default if raw is None else spec.coerce(raw)
-        self.settings: dict[str, str] = {}
-        for option in self.options:
-            raw = values.get(option.name, option.default)
-            if raw is None:
-                raise ParamError(f"{option.name}: missing (one of {', '.join(option.choices)})")
-            self.settings[option.name] = option.coerce(raw)
+        names = {option.name for option in self.options}
+        self.config: dict[str, Any] = coerce_table(
+            self.options,
+            {k: v for k, v in values.items() if k in names},
+            f"stage '{self.name}'",
+            what="option",
+        )
         self.check_params(self.constants())
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Deprecated name of :attr:`config` (the options' values)."""
+        warnings.warn(
+            "Stage.settings is deprecated; use Stage.config", DeprecationWarning, stacklevel=2
+        )
+        return self.config
+
+    @settings.setter
+    def settings(self, values: dict[str, Any]) -> None:
+        warnings.warn(
+            "Stage.settings is deprecated; use Stage.config", DeprecationWarning, stacklevel=2
+        )
+        self.config = values
 
     # -- declarations -----------------------------------------------------
     @classmethod
@@ -172,7 +187,7 @@ class Stage:
 
     def __repr__(self) -> str:
         shown = {k: (v.tolist() if v is not None else None) for k, v in self.values.items()}
-        return f"{type(self).__name__}({shown | self.settings})"
+        return f"{type(self).__name__}({shown | self.config})"
 
 
 class InverseStage(Stage):
@@ -182,14 +197,15 @@ class InverseStage(Stage):
     ``exact``, ``lut``, ``numerical`` or ``learned``; parameters, options,
     cross-parameter checks and (swapped) layouts are taken from ``forward``.
     ``inverse_settings`` declares the method's own settings (tolerances,
-    backend, grid), given in a pipeline's ``[inverse.<stage>]`` table.
+    backend, grid), given in a pipeline's ``[inverse.<stage>]`` table; their
+    checked values are ``inverse.inverse_config``.
 
     Build one from a configured forward stage with :meth:`from_forward`.
     """
 
     forward: ClassVar[type[Stage]]
     method: ClassVar[str] = "exact"
-    inverse_settings: ClassVar[tuple[OptionSpec | ParamSpec, ...]] = ()
+    inverse_settings: ClassVar[tuple[SettingBase, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -218,29 +234,32 @@ class InverseStage(Stage):
     def from_forward(cls, stage: Stage, **settings: Any) -> InverseStage:
         """An inverse with the forward stage's constants and options."""
         values = stage.constants()
-        inverse = cls(**values, **stage.settings)
+        inverse = cls(**values, **stage.config)
         inverse.forward_stage = stage
-        inverse.method_settings = cls.coerce_settings(settings)
+        inverse.inverse_config = cls.coerce_settings(settings)
         return inverse
 
     @classmethod
     def coerce_settings(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
-        declared = {s.name: s for s in cls.inverse_settings}
-        unknown = sorted(set(settings) - set(declared))
-        if unknown:
-            raise ParamError(
-                f"{unknown[0]}: unknown setting of the {cls.method} inverse of "
-                f"'{cls.forward.name}' (known: {', '.join(sorted(declared)) or 'none'})"
-            )
-        out: dict[str, Any] = {}
-        for name, spec in declared.items():
-            if name in settings:
-                out[name] = spec.coerce(settings[name])
-            elif spec.default is not None:
-                out[name] = spec.default
-        return out
+        """Check the method's settings (``[inverse.<stage>]`` table) against
+        ``inverse_settings``; every declared setting with its value or default."""
+        return coerce_table(
+            cls.inverse_settings,
+            settings,
+            f"the {cls.method} inverse of '{cls.forward.name}'",
+        )
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
         self.forward_stage: Stage = self.forward(**values)
-        self.method_settings: dict[str, Any] = self.coerce_settings({})
+        self.inverse_config: dict[str, Any] = self.coerce_settings({})
+
+    @property
+    def method_settings(self) -> dict[str, Any]:
+        """Deprecated name of :attr:`inverse_config`."""
+        warnings.warn(
+            "InverseStage.method_settings is deprecated; use InverseStage.inverse_config",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.inverse_config

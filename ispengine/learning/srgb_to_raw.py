@@ -29,8 +29,8 @@ gives its digital numbers and ``write_dng`` can store it.
 
 from __future__ import annotations
 
-import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,6 +39,15 @@ import numpy as np
 from attrs import field, frozen
 
 from ispengine.core.errors import InputError, ParamError
+from ispengine.core.settings import (
+    BooleanSetting,
+    FloatSetting,
+    IntegerSetting,
+    OptionSpec,
+    SettingBase,
+    StringSetting,
+    coerce_table,
+)
 from ispengine.io.raw.image import PATTERNS, CaptureParams, RawImage
 
 if TYPE_CHECKING:
@@ -47,93 +56,49 @@ if TYPE_CHECKING:
 SETTING_KINDS = ("int", "float", "str", "bool", "json")
 
 
-@frozen
-class Setting:
-    """One documented setting of a method (a constructor keyword).
+def Setting(  # noqa: N802 - the old class name, kept for plugins written against it
+    name: str,
+    kind: str,
+    default: Any,
+    description: str,
+    choices: tuple[str, ...] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> SettingBase:
+    """Deprecated: the declaration of :mod:`ispengine.core.settings` for the old ``kind`` words.
 
-    ``kind`` is ``int``, ``float``, ``str``, ``bool`` or ``json`` (any JSON value
-    the method checks itself). ``choices`` restricts strings; ``low``/``high``
-    bound numbers (inclusive).
+    ``int`` → :class:`IntegerSetting`, ``float`` → :class:`FloatSetting`, ``bool`` →
+    :class:`BooleanSetting`, ``str`` → :class:`OptionSpec` (with ``choices``) or
+    :class:`StringSetting`; ``json`` (any JSON value) has no declaration any more:
+    declare an :class:`~ispengine.core.settings.ArraySetting` or a
+    :class:`~ispengine.core.settings.TableSetting` instead.
     """
-
-    name: str
-    kind: str = field(validator=lambda _i, _a, v: _check_kind(v))
-    default: Any
-    description: str
-    choices: tuple[str, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-
-    def range_text(self) -> str:
-        if self.choices:
-            return " | ".join(self.choices)
-        if self.low is not None or self.high is not None:
-            low = "-inf" if self.low is None else f"{self.low:g}"
-            high = "inf" if self.high is None else f"{self.high:g}"
-            return f"[{low}, {high}]"
-        return self.kind
-
-    def coerce(self, value: Any) -> Any:
-        where = f"setting '{self.name}'"
-        if self.kind == "json":
-            from ispengine.core.json_values import json_ready
-
-            value = json_ready(value)  # numpy arrays (e.g. a camera bank) become lists
-            try:
-                json.dumps(value, allow_nan=False)
-            except (TypeError, ValueError):
-                raise ParamError(f"{where}: not a JSON value: {value!r}") from None
-            return value
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise ParamError(f"{where}: expected true or false, got {value!r}")
-            return value
-        if self.kind == "str":
-            if not isinstance(value, str):
-                raise ParamError(f"{where}: expected a string, got {value!r}")
-            if self.choices and value.lower() not in self.choices:
-                raise ParamError(
-                    f"{where}: expected one of {', '.join(self.choices)}, got {value!r}"
-                )
-            return value.lower() if self.choices else value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ParamError(f"{where}: {value!r} is outside {self.range_text()}")
-        if self.kind == "int":
-            if float(value) != int(value):
-                raise ParamError(f"{where}: expected a whole number, got {value!r}")
-            value = int(value)
-        else:
-            value = float(value)
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
-        ):
-            raise ParamError(f"{where}: {value!r} is outside {self.range_text()}")
-        return value
+    warnings.warn(
+        "ispengine.learning.srgb_to_raw.Setting is deprecated; declare settings with the classes "
+        "of ispengine.core.settings",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if kind not in SETTING_KINDS or kind == "json":
+        raise ValueError(f"setting kind must be one of int, float, str, bool, got {kind!r}")
+    if kind == "int":
+        return IntegerSetting(name, default, description, low=low, high=high)
+    if kind == "float":
+        return FloatSetting(name, default, description, low=low, high=high)
+    if kind == "bool":
+        return BooleanSetting(name, default, description)
+    if choices:
+        return OptionSpec(name, choices, default, description)
+    return StringSetting(name, default, description)
 
 
 def coerce_settings(
-    declared: Sequence[Setting], given: Mapping[str, Any], owner: str
+    declared: Sequence[SettingBase], given: Mapping[str, Any], owner: str
 ) -> dict[str, Any]:
     """Every declared setting: the given value (checked) or its default. An unknown
-    name is a :class:`ParamError` naming ``owner`` and the known settings."""
-    known = {s.name: s for s in declared}
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise ParamError(
-            f"{unknown[0]}: unknown setting of {owner} "
-            f"(known: {', '.join(sorted(known)) or 'none'})"
-        )
-    return {
-        name: spec.coerce(given[name]) if name in given else spec.default
-        for name, spec in known.items()
-    }
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in SETTING_KINDS:
-        raise ValueError(f"setting kind must be one of {SETTING_KINDS}, got {kind!r}")
+    name is a :class:`ParamError` naming ``owner`` and the known settings
+    (:func:`ispengine.core.settings.coerce_table`)."""
+    return coerce_table(declared, given, owner)
 
 
 @frozen
@@ -326,7 +291,8 @@ class SrgbToRawMethod:
     Class attributes a subclass sets:
         name: registry name, lower-case.
         summary: one line for listings.
-        settings: the documented constructor keywords (:class:`Setting`).
+        settings: the declared constructor keywords (:mod:`ispengine.core.settings`);
+            their checked values are ``method.config``, saved by :meth:`save`.
         one_to_many: different seeds give different RAWs of one image.
         learned: ``fit`` trains weights (it needs torch).
         needs_srgb_for_forward: its RAW→sRGB direction needs the sRGB image
@@ -335,7 +301,7 @@ class SrgbToRawMethod:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    settings: ClassVar[tuple[Setting, ...]] = ()
+    settings: ClassVar[tuple[SettingBase, ...]] = ()
     one_to_many: ClassVar[bool] = False
     learned: ClassVar[bool] = False
     needs_srgb_for_forward: ClassVar[bool] = False

@@ -111,9 +111,9 @@ class LutInverse(InverseStage):
     def channel_params(self) -> np.ndarray | None:
         """Packed global tables for fused chains (None unless constant and global)."""
         constants = constant_channel_params(self)
-        if constants is None or self.method_settings["path"] == "local":
+        if constants is None or self.inverse_config["path"] == "local":
             return None
-        if int(_integer_setting(self.method_settings, "global_newton_steps")):
+        if int(_integer_setting(self.inverse_config, "global_newton_steps")):
             return None
         nodes, y_lo, y_hi = global_tables(self.forward, self.grid().global_points, constants)
         span = y_hi - y_lo
@@ -132,7 +132,7 @@ class LutInverse(InverseStage):
         return np.concatenate([head, nodes], axis=-1)
 
     def grid(self) -> LutGrid:
-        settings = self.method_settings
+        settings = self.inverse_config
         return LutGrid(
             _integer_setting(settings, "param_points"),
             int(_integer_setting(settings, "output_points")),
@@ -150,7 +150,7 @@ class LutInverse(InverseStage):
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         if array_api_compat.is_torch_array(x):
             return invert_stage(self.forward_stage, x, p, xp)
-        settings = self.method_settings
+        settings = self.inverse_config
         channels = x.shape[-1]
         path = settings["path"]
         spatially_constant = all(_spatially_constant(p[s.name], s) for s in self.params)

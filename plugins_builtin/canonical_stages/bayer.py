@@ -52,7 +52,7 @@ class BayerNormalize(Stage):
     needs_even_size = True
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return flip_to_rggb(x, self.settings["pattern"], xp)
+        return flip_to_rggb(x, self.config["pattern"], xp)
 
 
 class BayerNormalizeInverse(InverseStage):
@@ -63,7 +63,7 @@ class BayerNormalizeInverse(InverseStage):
     method = "exact"
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return flip_to_rggb(x, self.settings["pattern"], xp)
+        return flip_to_rggb(x, self.config["pattern"], xp)
 
 
 class PackBayer(Stage):
@@ -76,7 +76,7 @@ class PackBayer(Stage):
     needs_even_size = True
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return pack_cfa(x, self.settings["pattern"], xp)
+        return pack_cfa(x, self.config["pattern"], xp)
 
 
 class UnpackBayer(InverseStage):
@@ -90,4 +90,4 @@ class UnpackBayer(InverseStage):
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         planes = [x[..., k] for k in range(4)]
-        return merge_cfa(planes, self.settings["pattern"], xp)
+        return merge_cfa(planes, self.config["pattern"], xp)

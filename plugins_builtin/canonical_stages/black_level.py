@@ -95,9 +95,9 @@ class BlackLevel(Stage):
         black, white = p["black"], p["white"]
         planes = [
             (plane - black[..., k]) / (white - black[..., k])
-            for k, plane in enumerate(split_cfa(x, self.settings["pattern"]))
+            for k, plane in enumerate(split_cfa(x, self.config["pattern"]))
         ]
-        return merge_cfa(planes, self.settings["pattern"], xp)
+        return merge_cfa(planes, self.config["pattern"], xp)
 
 
 class BlackLevelInverse(InverseStage):
@@ -111,6 +111,6 @@ class BlackLevelInverse(InverseStage):
         black, white = p["black"], p["white"]
         planes = [
             plane * (white - black[..., k]) + black[..., k]
-            for k, plane in enumerate(split_cfa(x, self.settings["pattern"]))
+            for k, plane in enumerate(split_cfa(x, self.config["pattern"]))
         ]
-        return merge_cfa(planes, self.settings["pattern"], xp)
+        return merge_cfa(planes, self.config["pattern"], xp)

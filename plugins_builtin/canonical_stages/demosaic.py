@@ -174,8 +174,8 @@ class BayerDemosaic(Stage):
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         if isinstance(x, np.ndarray) and min(x.shape[-2:]) > 2 and demosaic_kernels.available():
-            return demosaic_kernels.demosaic_numpy(x, self.settings["pattern"], self.method)
-        return demosaic(x, self.settings["pattern"], self.kernels, xp)
+            return demosaic_kernels.demosaic_numpy(x, self.config["pattern"], self.method)
+        return demosaic(x, self.config["pattern"], self.kernels, xp)
 
 
 class DemosaicBilinear(BayerDemosaic):
@@ -208,7 +208,7 @@ class Mosaic(Stage):
     needs_even_size = True
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return mosaic(x, self.settings["pattern"], xp)
+        return mosaic(x, self.config["pattern"], xp)
 
 
 class DemosaicBilinearInverse(InverseStage):
@@ -219,7 +219,7 @@ class DemosaicBilinearInverse(InverseStage):
     method = "exact"
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return mosaic(x, self.settings["pattern"], xp)
+        return mosaic(x, self.config["pattern"], xp)
 
 
 class DemosaicMalvarInverse(DemosaicBilinearInverse):

@@ -100,7 +100,7 @@ class MosaicWhiteBalance(Stage):
         return scale, np.zeros(4)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return scale_mosaic(x, p["gains"], self.settings["pattern"], xp)
+        return scale_mosaic(x, p["gains"], self.config["pattern"], xp)
 
 
 class MosaicWhiteBalanceInverse(InverseStage):
@@ -111,4 +111,4 @@ class MosaicWhiteBalanceInverse(InverseStage):
     method = "exact"
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return scale_mosaic(x, p["gains"], self.settings["pattern"], xp, divide=True)
+        return scale_mosaic(x, p["gains"], self.config["pattern"], xp, divide=True)

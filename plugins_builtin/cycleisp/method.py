@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.errors import InputError, ParamError
+from ispengine.core.settings import BooleanSetting, FloatSetting, IntegerSetting, OptionSpec
 from ispengine.io.raw.image import PATTERNS, CaptureParams
 from ispengine.learning.srgb_to_raw import (
     Budget,
     FitReport,
-    Setting,
     SrgbToRawMethod,
     TargetCamera,
     Unprocessed,
@@ -61,44 +61,31 @@ class CycleISP(SrgbToRawMethod):
     one_to_many = False
     needs_srgb_for_forward = True
     settings = (
-        Setting(
+        OptionSpec(
             "config",
-            "str",
+            ("published", "small"),
             "small",
             "network size: 'small' (CPU-trainable) or 'published' (the paper's, ~3.1M)",
-            choices=("published", "small"),
         ),
-        Setting("lr", "float", 2e-4, "Adam learning rate", low=1e-6, high=1e-1),
-        Setting("batch_size", "int", 4, "training crops per step", low=1, high=256),
-        Setting("crop", "int", 64, "training crop side in pixels (even)", low=8, high=1024),
-        Setting(
+        FloatSetting("lr", 2e-4, "Adam learning rate", low=1e-6, high=1e-1),
+        IntegerSetting("batch_size", 4, "training crops per step", low=1, high=256),
+        IntegerSetting("crop", 64, "training crop side in pixels (even)", low=8, high=1024),
+        BooleanSetting(
             "train_raw2rgb",
-            "bool",
             False,
             "also train RAW2RGB and its colour-correction branch (L1 on the sRGB)",
         ),
-        Setting(
+        OptionSpec(
             "device",
-            "str",
+            ("auto", "cpu", "cuda"),
             "auto",
             "torch device: auto (CUDA if available), cpu or cuda",
-            choices=("auto", "cpu", "cuda"),
         ),
-        Setting(
-            "checkpoint_every",
-            "int",
-            200,
-            "training steps between checkpoint saves",
-            low=1,
-            high=1e9,
+        IntegerSetting(
+            "checkpoint_every", 200, "training steps between checkpoint saves", low=1, high=1e9
         ),
-        Setting(
-            "threads",
-            "int",
-            0,
-            "torch CPU threads in fit/convert (0: torch's default)",
-            low=0,
-            high=1024,
+        IntegerSetting(
+            "threads", 0, "torch CPU threads in fit/convert (0: torch's default)", low=0, high=1024
         ),
     )
 

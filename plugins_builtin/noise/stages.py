@@ -149,7 +149,7 @@ class NoiseStage(Stage):
             given = any(values.get(name) is not None for name in LEVEL_NAMES)
             values["levels"] = "given" if given else "drawn"
         super().__init__(**values)
-        if self.settings["levels"] == "drawn":
+        if self.config["levels"] == "drawn":
             for name in LEVEL_NAMES:
                 default = self.param_spec(name).default
                 if not np.array_equal(self.values[name], default):
@@ -158,7 +158,7 @@ class NoiseStage(Stage):
                         f"{self.model} model (set levels = 'given' to use it)"
                     )
         # The layout option decides the data this instance accepts in a pipeline.
-        self.input_layout = self.output_layout = self.settings["layout"]
+        self.input_layout = self.output_layout = self.config["layout"]
 
     @classmethod
     def check_params(cls, values: Mapping[str, np.ndarray]) -> None:
@@ -173,7 +173,7 @@ class NoiseStage(Stage):
         xp = check_image(x, self.input_layout, where="input")
         overrides = dict(params or {})
         seed = self._seed(overrides.pop("seed", None))
-        if self.settings["levels"] == "drawn":
+        if self.config["levels"] == "drawn":
             passed = [name for name in LEVEL_NAMES if name in overrides]
             if passed:
                 raise ParamError(
@@ -216,7 +216,7 @@ class NoiseStage(Stage):
 
     def _add(self, x: Any, overrides: Mapping[str, Any], xp: Any, seed: int) -> Any:
         rng = np.random.default_rng(seed)
-        drawn = self.settings["levels"] == "drawn"
+        drawn = self.config["levels"] == "drawn"
         if array_api_compat.is_torch_array(x):
             return self._add_torch(x, overrides, xp, seed, rng, drawn)
         if drawn:

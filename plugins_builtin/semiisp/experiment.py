@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,12 +38,21 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.core.errors import SpecError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from ispengine.core.errors import ParamError, SpecError
+from ispengine.core.settings import (
+    ArraySetting,
+    BooleanSetting,
+    FloatSetting,
+    IntegerSetting,
+    StringSetting,
+    TableSetting,
+    coerce_table,
+    load_toml,
+    reject_unknown_keys,
+    resolve_paths,
+    spec_folder,
+    table_error,
+)
 
 CONDITIONS = ("supervised", "semi", "semi_no_opf", "semi_no_usq", "semi_no_opf_no_usq")
 TARGETS = ("function_isp", "unet")
@@ -82,55 +90,76 @@ class ExperimentSpec:
     source: str
 
 
+DATA_SET_SETTINGS = (
+    IntegerSetting("n", None, "SynthCam images generated", low=3),
+    ArraySetting("size", (2,), None, "[height, width] in pixels", low=32, integer=True),
+    IntegerSetting("seed", 0, "generation seed", low=0),
+    StringSetting("camera", None, "SynthCam camera name"),
+)
 SECTIONS = {
-    "": (
-        "schema",
-        "name",
-        "description",
-        "data",
-        "protocol",
-        "function_isp",
-        "pseudo",
-        "train",
-        "targets",
-        "quick",
+    "data": (
+        TableSetting("paired", DATA_SET_SETTINGS, {}, "the paired SynthCam set"),
+        TableSetting("unpaired", DATA_SET_SETTINGS, {}, "the unpaired set (its sRGB only)"),
+        IntegerSetting("paired_limit", 100, "paired training images (0: all)", low=0),
     ),
-    "data": ("paired", "unpaired", "paired_limit"),
-    "protocol": ("seed", "conditions", "test_limit"),
-    "pseudo": ("samples", "noise"),
-    "train": ("steps", "crop", "lr", "beta"),
+    "protocol": (
+        IntegerSetting("seed", 0, "every seed derives from it", low=0),
+        StringSetting("conditions", CONDITIONS, "conditions trained", multiple=True),
+        IntegerSetting("test_limit", 0, "test images evaluated (0: all)", low=0),
+    ),
+    "pseudo": (
+        IntegerSetting("samples", 2, "pseudo pairs per unpaired image and pool", low=1),
+        BooleanSetting("noise", False, "add SemiISP noise to the pseudo RAWs"),
+    ),
+    "train": (
+        IntegerSetting("steps", 1000, "mixed real+pseudo steps", low=1),
+        IntegerSetting("crop", 64, "training crop side", low=8),
+        FloatSetting("lr", 1e-3, "learning rate", low=1e-8, high=1.0),
+        FloatSetting("beta", 1.1, "OPF threshold", low=0.0),
+    ),
 }
-
-
+TOP_KEYS = (
+    "schema",
+    "name",
+    "description",
+    "data",
+    "protocol",
+    "function_isp",
+    "pseudo",
+    "train",
+    "targets",
+    "quick",
+)
 QUICK_SECTIONS = ("data", "protocol", "function_isp", "pseudo", "train", "targets")
 
 
-def _check_keys(table: Mapping[str, Any], section: str, source: str) -> None:
-    allowed = SECTIONS[section]
-    for key in table:
-        if key not in allowed:
-            where = f"{section}.{key}" if section else key
-            raise SpecError(f"unknown key (known: {', '.join(allowed)})", source=source, key=where)
-
-
-def _data(table: Mapping[str, Any], key: str, source: str) -> DataSpec:
+def _section(document: Mapping[str, Any], section: str, source: str) -> dict[str, Any]:
+    table = document.get(section, {})
+    if not isinstance(table, Mapping):
+        raise SpecError(f"expected a table, got {table!r}", source=source, key=section)
     try:
-        return DataSpec(
-            int(table["n"]),
-            tuple(int(v) for v in table["size"]),
-            int(table.get("seed", 0)),
-            str(table["camera"]),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise SpecError(
-            f"expected n, size, seed, camera ({error})", source=source, key=f"data.{key}"
-        ) from None
+        return coerce_table(SECTIONS[section], table, f"[{section}]")
+    except ParamError as error:
+        raise table_error(error, source, f"{section}.") from None
+
+
+def _free_table(document: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    table = document.get(key, {})
+    if not isinstance(table, Mapping):
+        raise SpecError(f"expected a table, got {table!r}", source=source, key=key)
+    return dict(table)
 
 
 def parse_experiment(document: Mapping[str, Any], source: str, quick: bool) -> ExperimentSpec:
-    """An :class:`ExperimentSpec` from a TOML document (``quick``: apply ``[quick]``)."""
+    """An :class:`ExperimentSpec` from a TOML document (``quick``: apply ``[quick]``).
+
+    Relative paths among the ``[function_isp]`` settings (e.g. ``vgg_weights``)
+    resolve against the folder of the spec file ``source``."""
+    from plugins_builtin.semiisp.method import SemiISP
+    from plugins_builtin.semiisp.unet import DEPTH, WIDTH
+
     document = dict(document)
-    _check_keys(document, "", source)
+    reject_unknown_keys(document, TOP_KEYS, source=source)
     if quick:
         for section, values in dict(document.get("quick", {})).items():
             if section not in QUICK_SECTIONS or not isinstance(values, Mapping):
@@ -142,22 +171,32 @@ def parse_experiment(document: Mapping[str, Any], source: str, quick: bool) -> E
                 else:
                     merged[key] = value
             document[section] = merged
-    for section in ("data", "protocol", "pseudo", "train"):
-        _check_keys(document.get(section, {}), section, source)
-    data, protocol = document.get("data", {}), document.get("protocol", {})
-    pseudo, train = document.get("pseudo", {}), document.get("train", {})
-    function_isp = dict(document.get("function_isp", {}))
-    steps = int(function_isp.pop("steps", 1000))
-    targets = {name: dict(settings) for name, settings in document.get("targets", {}).items()}
-    for name in targets:
+    data, protocol = _section(document, "data", source), _section(document, "protocol", source)
+    pseudo, train = _section(document, "pseudo", source), _section(document, "train", source)
+    function_isp = resolve_paths(
+        SemiISP.settings, _free_table(document, "function_isp", source), spec_folder(source)
+    )
+    steps = function_isp.pop("steps", 1000)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise SpecError(
+            f"expected a whole number >= 0, got {steps!r}", source=source, key="function_isp.steps"
+        )
+    targets = {
+        name: dict(settings) for name, settings in _free_table(document, "targets", source).items()
+    }
+    for name, settings in targets.items():
         if name not in TARGETS:
             raise SpecError(
                 f"unknown target model (known: {', '.join(TARGETS)})",
                 source=source,
                 key=f"targets.{name}",
             )
-    conditions = tuple(protocol.get("conditions", CONDITIONS))
-    for condition in conditions:
+        if name == "unet":
+            try:
+                targets[name] = coerce_table((WIDTH, DEPTH), settings, "target 'unet'")
+            except ParamError as error:
+                raise table_error(error, source, "targets.unet.") from None
+    for condition in protocol["conditions"]:
         if condition not in CONDITIONS:
             raise SpecError(
                 f"unknown condition {condition!r} (known: {', '.join(CONDITIONS)})",
@@ -165,32 +204,28 @@ def parse_experiment(document: Mapping[str, Any], source: str, quick: bool) -> E
                 key="protocol.conditions",
             )
     return ExperimentSpec(
-        paired=_data(data.get("paired", {}), "paired", source),
-        unpaired=_data(data.get("unpaired", {}), "unpaired", source),
-        paired_limit=int(data.get("paired_limit", 100)),
-        seed=int(protocol.get("seed", 0)),
+        paired=DataSpec(**data["paired"]),
+        unpaired=DataSpec(**data["unpaired"]),
+        paired_limit=data["paired_limit"],
+        seed=protocol["seed"],
         function_isp_steps=steps,
         function_isp=function_isp,
-        samples=int(pseudo.get("samples", 2)),
-        noise=bool(pseudo.get("noise", False)),
-        steps=int(train.get("steps", 1000)),
-        crop=int(train.get("crop", 64)),
-        lr=float(train.get("lr", 1e-3)),
-        beta=float(train.get("beta", 1.1)),
+        samples=pseudo["samples"],
+        noise=pseudo["noise"],
+        steps=train["steps"],
+        crop=train["crop"],
+        lr=train["lr"],
+        beta=train["beta"],
         targets=targets or {"function_isp": {}, "unet": {}},
-        conditions=conditions,
-        test_limit=int(protocol.get("test_limit", 0)),
+        conditions=tuple(protocol["conditions"]),
+        test_limit=protocol["test_limit"],
         source=source,
     )
 
 
 def load_experiment(path: str | Path, quick: bool = False) -> ExperimentSpec:
-    path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise SpecError(f"cannot read: {error}", source=str(path)) from None
-    return parse_experiment(document, str(path), quick)
+    """Read and check an experiment spec file (:func:`ispengine.core.settings.load_toml`)."""
+    return parse_experiment(load_toml(path, "experiment spec"), str(path), quick)
 
 
 # -- data ---------------------------------------------------------------------------

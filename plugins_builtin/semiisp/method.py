@@ -34,11 +34,18 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.errors import InputError
+from ispengine.core.settings import (
+    BooleanSetting,
+    FloatSetting,
+    IntegerSetting,
+    OptionSpec,
+    PathSetting,
+    StringSetting,
+)
 from ispengine.io.raw.image import CaptureParams
 from ispengine.learning.srgb_to_raw import (
     Budget,
     FitReport,
-    Setting,
     SrgbToRawMethod,
     TargetCamera,
     Unprocessed,
@@ -59,53 +66,39 @@ class SemiISP(SrgbToRawMethod):
     one_to_many = True
     learned = True
     settings = (
-        Setting(
-            "spec",
-            "str",
-            "semiisp_function_isp",
-            "the function ISP pipeline (shipped name or TOML path)",
+        StringSetting(
+            "spec", "semiisp_function_isp", "the function ISP pipeline (shipped name or TOML path)"
         ),
-        Setting(
+        OptionSpec(
             "mode",
-            "str",
+            ("global", "local"),
             "local",
             "predictor mode while training (the bank is global)",
-            choices=("global", "local"),
         ),
         *(s for s in PQDynamicPredictor.settings if s.name in ("resize", "width", "grid")),
-        Setting("batch_size", "int", 8, "training batch", low=1, high=256),
-        Setting("crop", "int", 64, "training crop side (even)", low=8, high=4096),
-        Setting(
-            "lr", "float", 1e-3, "maximum learning rate (cosine to 0.001x)", low=1e-7, high=1.0
+        IntegerSetting("batch_size", 8, "training batch", low=1, high=256),
+        IntegerSetting("crop", 64, "training crop side (even)", low=8, high=4096),
+        FloatSetting("lr", 1e-3, "maximum learning rate (cosine to 0.001x)", low=1e-7, high=1.0),
+        FloatSetting("weight_decay", 0.0, "AdamW weight decay", low=0.0, high=1.0),
+        OptionSpec("loss", ("mse", "l1_pooled"), "mse", "mse (+ VGG) or l1_pooled (noisy inputs)"),
+        PathSetting(
+            "vgg_weights",
+            None,
+            "local VGG16 weights for the perceptual term (none: MSE only)",
         ),
-        Setting("weight_decay", "float", 0.0, "AdamW weight decay", low=0.0, high=1.0),
-        Setting(
-            "loss",
-            "str",
-            "mse",
-            "mse (+ VGG) or l1_pooled (noisy inputs)",
-            choices=("mse", "l1_pooled"),
+        FloatSetting("vgg_weight", 0.1, "weight of the perceptual term", low=0.0, high=10.0),
+        IntegerSetting(
+            "bank_size", 5000, "parameter sets kept (last training samples)", low=1, high=1_000_000
         ),
-        Setting("vgg_weights", "str", "", "local VGG16 weights for the perceptual term"),
-        Setting("vgg_weight", "float", 0.1, "weight of the perceptual term", low=0.0, high=10.0),
-        Setting(
-            "bank_size",
-            "int",
-            5000,
-            "parameter sets kept (last training samples)",
-            low=1,
-            high=1_000_000,
-        ),
-        Setting(
+        OptionSpec(
             "sampling",
-            "str",
+            ("auto", "whole", "per_function"),
             "auto",
             "whole sets, per function unit, or auto (per function above 1000 training pairs)",
-            choices=("auto", "whole", "per_function"),
         ),
-        Setting("inverse", "str", "lut", "how f_GM is inverted", choices=("lut", "exact")),
-        Setting("noise", "bool", False, "add SemiISP noise (shot U(0,0.01), read U(0,2e-4))"),
-        Setting("checkpoint_every", "int", 200, "steps between checkpoints", low=1, high=1_000_000),
+        OptionSpec("inverse", ("lut", "exact"), "lut", "how f_GM is inverted"),
+        BooleanSetting("noise", False, "add SemiISP noise (shot U(0,0.01), read U(0,2e-4))"),
+        IntegerSetting("checkpoint_every", 200, "steps between checkpoints", low=1, high=1_000_000),
     )
 
     def __init__(self, **settings: Any) -> None:
@@ -240,7 +233,7 @@ class SemiISP(SrgbToRawMethod):
         kind = self.config["loss"]
         perceptual = None
         if kind == "mse" and self.config["vgg_weight"] > 0:
-            perceptual = perceptual_loss_or_none(self.config["vgg_weights"] or None)
+            perceptual = perceptual_loss_or_none(self.config["vgg_weights"])
         weight = self.config["vgg_weight"]
 
         def loss(pred, target):

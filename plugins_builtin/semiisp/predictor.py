@@ -43,7 +43,7 @@ import numpy as np
 
 from ispengine.core.errors import InputError
 from ispengine.core.predictor import ParamPredictor, check_mode, default_vector, split_vector
-from ispengine.learning.srgb_to_raw import Setting
+from ispengine.core.settings import IntegerSetting, OptionSpec, PathSetting
 from ispengine.learning.weights import as_numpy, load_arrays, save_arrays
 
 ENCODER_LAYERS = 4
@@ -89,17 +89,15 @@ class PQDynamicPredictor(ParamPredictor):
     name = "pqdynamic"
     summary = "PQDynamicISP-style CNN on a resized image; global or local (grid) parameters"
     settings = (
-        Setting(
-            "mode",
-            "str",
-            "global",
-            "one set per image, or a grid per pixel",
-            choices=("global", "local"),
+        OptionSpec("mode", ("global", "local"), "global", "one set per image, or a grid per pixel"),
+        IntegerSetting("resize", 64, "side of the resized input", low=16, high=1024),
+        IntegerSetting("width", 32, "encoder channels", low=4, high=256),
+        IntegerSetting("grid", 8, "local-mode grid side", low=2, high=64),
+        PathSetting(
+            "weights",
+            None,
+            "a local weights file of this predictor (optional; relative to the spec's folder)",
         ),
-        Setting("resize", "int", 64, "side of the resized input", low=16, high=1024),
-        Setting("width", "int", 32, "encoder channels", low=4, high=256),
-        Setting("grid", "int", 8, "local-mode grid side", low=2, high=64),
-        Setting("weights", "str", "", "a local weights file of this predictor (optional)"),
     )
 
     def __init__(self, pipeline: Any, **settings: Any) -> None:

@@ -38,23 +38,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ispengine.core.errors import InputError, ParamError
+from ispengine.core.settings import IntegerSetting, PathSetting
 from ispengine.core.stage import Stage
 
-WIDTH_RANGE = (4, 128)
-DEPTH_RANGE = (1, 4)
+WIDTH = IntegerSetting("width", 16, "channels of the first level", 4, 128)
+DEPTH = IntegerSetting("depth", 2, "number of 2x downsamplings", 1, 4)
 PARAMETERS_16_2 = 76_547
-
-
-def check_size(value: Any, name: str, bounds: tuple[int, int]) -> int:
-    """``value`` as an int inside ``bounds`` (inclusive), or a one-line :class:`ParamError`."""
-    low, high = bounds
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not low <= value <= high
-    ):
-        raise ParamError(f"{name}: expected a whole number in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 @functools.cache
@@ -124,45 +113,46 @@ def build_unet(width: int = 16, depth: int = 2) -> Any:
     ``width`` in [4, 128], ``depth`` (number of 2× downsamplings) in [1, 4].
     ``width=16, depth=2``: 76,547 parameters.
     """
-    width = check_size(width, "width", WIDTH_RANGE)
-    depth = check_size(depth, "depth", DEPTH_RANGE)
-    return _classes()["UNet"](width, depth)
+    return _classes()["UNet"](WIDTH.coerce(width), DEPTH.coerce(depth))
 
 
 class UNetISP(Stage):
     """The U-Net as a forward ISP stage: camera RGB ``(..., H, W, 3)`` → sRGB.
 
-    Keywords (also a TOML stage's ``params``, e.g. ``params = { weights =
+    Options (keywords, or a TOML stage's ``params``, e.g. ``params = { weights =
     "unet.safetensors", width = 16 }``):
         weights: a local ``.safetensors``/``.pt``/``.pth`` file of this network's
             ``state_dict`` (as written by :meth:`save_weights`), loaded at once;
             a missing file or one that does not fit ``width``/``depth`` raises
             :class:`InputError`. Without weights the network is built, untrained,
             from torch's global RNG on first use, silently (tests use such stages).
-        width, depth: the architecture (:func:`build_unet`).
+            In a spec file, a relative path is resolved against the spec's folder
+            (in Python, against the working directory).
+        width: channels of the first level, [4, 128] (default 16).
+        depth: number of 2× downsamplings, [1, 4] (default 2).
 
     numpy inputs run under ``torch.no_grad`` and come back as numpy of the
     input's dtype (the network computes in float32); torch inputs stay on the
     autograd graph and come back as torch tensors. The network is moved to a
-    torch input's device. A relative ``weights`` path is resolved against the
-    working directory.
+    torch input's device.
     """
 
     name = "unet_isp"
     params = ()
+    options = (
+        PathSetting("weights", None, "state_dict of this network (untrained when absent)"),
+        WIDTH,
+        DEPTH,
+    )
     input_layout = "rgb"
     output_layout = "rgb"
     learned: ClassVar[bool] = True
 
-    def __init__(
-        self, weights: str | Path | None = None, width: int = 16, depth: int = 2, **values: Any
-    ) -> None:
+    def __init__(self, **values: Any) -> None:
         super().__init__(**values)
-        self.width = check_size(width, "width", WIDTH_RANGE)
-        self.depth = check_size(depth, "depth", DEPTH_RANGE)
-        if weights is not None and not isinstance(weights, (str, Path)):
-            raise ParamError(f"weights: expected a file path, got {weights!r}")
-        self.weights = None if weights is None else str(weights)
+        self.width: int = self.config["width"]
+        self.depth: int = self.config["depth"]
+        self.weights: str | None = self.config["weights"]
         self._module: Any = None
         if self.weights is not None:
             self.load_weights(self.weights)

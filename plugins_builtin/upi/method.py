@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.errors import InputError
+from ispengine.core.settings import ArraySetting, OptionSpec
 from ispengine.io.raw.image import CaptureParams, RawImage
 from ispengine.learning.srgb_to_raw import (
     Budget,
     FitReport,
-    Setting,
     SrgbToRawMethod,
     TargetCamera,
     Unprocessed,
@@ -66,44 +66,34 @@ class UPI(SrgbToRawMethod):
     summary = "UPI unprocessing: inverse tone, gamma, random CCM and gains, mosaic"
     one_to_many = True
     settings = (
-        Setting(
+        OptionSpec(
             "mode",
-            "str",
+            ("faithful", "exact"),
             "faithful",
             "faithful: the published inverse; exact: the inverse of upi_forward.toml",
-            choices=("faithful", "exact"),
         ),
-        Setting(
+        ArraySetting(
             "bank",
-            "json",
+            (None, 3, 3),
             "published",
             "camera bank: published | dataset | target | a list of XYZ->camera 3x3 matrices",
+            names=BANK_NAMES,
         ),
-        Setting(
+        OptionSpec(
             "gains",
-            "str",
+            ("published", "target"),
             "published",
             "published: draw red/blue/rgb gains; target: the target's as-shot white balance",
-            choices=("published", "target"),
         ),
-        Setting(
-            "noise",
-            "str",
-            "none",
-            "noise model added to the RAW (plugins_builtin.noise)",
-            choices=NOISE_CHOICES,
+        OptionSpec(
+            "noise", NOISE_CHOICES, "none", "noise model added to the RAW (plugins_builtin.noise)"
         ),
     )
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         bank = self.config["bank"]
-        if isinstance(bank, str):
-            if bank not in BANK_NAMES:
-                raise InputError(
-                    f"setting 'bank': expected one of {', '.join(BANK_NAMES)} "
-                    f"or a list of 3x3 matrices, got {bank!r}"
-                )
+        if isinstance(bank, str):  # one of BANK_NAMES
             self._bank = reference.PUBLISHED_XYZ_TO_CAMERA if bank == "published" else None
         else:
             self._bank = check_bank(bank, "setting 'bank'")
