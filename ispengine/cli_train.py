@@ -1,100 +1,13 @@
-"""``ispengine train``: fit an sRGB-to-RAW method on a dataset folder and save it.
+"""Deprecated: the ``train`` command lives in :mod:`ispengine.cli.train`."""
 
-``ispengine train --method NAME --data DIR --out SAVED [--set KEY=VALUE ...]
-[--steps N] [--seconds S] [--seed S] [--checkpoint PATH] [--resume] [--quiet]``
-opens ``DIR`` with :func:`ispengine.datasets.open_dataset` (a SynthCam folder
-or a folder of RAW files), fits the method on its train split within
-``Budget(steps=N, seconds=S)`` (at least one is required), saves it with
-``method.save(SAVED)`` and prints one summary line. Analytic methods fit
-nothing (or gather statistics, e.g. UPI's ``bank=dataset``) and are saved all
-the same. ``ispengine unprocess --method NAME --weights SAVED.json`` uses the
-result.
-"""
+import warnings
 
-from __future__ import annotations
+from ispengine.cli.train import cmd_train
 
-import argparse
-import time
-from pathlib import Path
-from typing import Any
+warnings.warn(
+    "ispengine.cli_train is deprecated; use ispengine.cli.train",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-from ispengine.errors import InputError, ParamError
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from ispengine.cli_srgb2raw import build_method
-    from ispengine.datasets import open_dataset
-    from ispengine.srgb_to_raw import Budget
-
-    if args.steps is None and args.seconds is None:
-        raise ParamError("train: give a budget: --steps N, --seconds S, or both")
-    if args.resume and not args.checkpoint:
-        raise ParamError("train: --resume needs --checkpoint PATH")
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name for --out, e.g. {out / 'model'}")
-    budget = Budget(steps=args.steps, seconds=args.seconds)
-    method = build_method(args.method, dict(args.set or []))
-    data = Path(args.data)
-    if not data.is_dir():
-        raise InputError(f"{data}: no such dataset folder")
-    dataset = open_dataset(data)
-    if args.checkpoint:
-        Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    report = method.fit(
-        dataset,
-        budget,
-        seed=args.seed,
-        checkpoint=args.checkpoint,
-        resume=args.resume,
-        progress=not args.quiet,
-    )
-    seconds = time.perf_counter() - start
-    out.parent.mkdir(parents=True, exist_ok=True)
-    saved = method.save(out)
-    loss = "n/a" if report.final_loss is None else f"{report.final_loss:.4g}"
-    note = f" ({report.note})" if report.note else ""
-    print(
-        f"train ({method.name}): {report.steps} steps, {seconds:.1f} s, final loss {loss}"
-        f"{note} -> {saved}"
-    )
-    return 0
-
-
-def add_commands(commands: Any) -> None:
-    """Register ``train`` on the top-level sub-parser set."""
-    from ispengine.cli_srgb2raw import _setting
-
-    train = commands.add_parser("train", help="fit an sRGB-to-RAW method on a dataset and save it")
-    train.add_argument("--method", required=True, help="registered sRGB-to-RAW method")
-    train.add_argument(
-        "--data",
-        required=True,
-        metavar="DIR",
-        help="dataset folder: SynthCam (manifest.json) or RAW files; fits on its train split",
-    )
-    train.add_argument(
-        "--out",
-        required=True,
-        metavar="SAVED",
-        help="where to save: SAVED.json (settings) and, for weights, SAVED.safetensors",
-    )
-    train.add_argument(
-        "--set",
-        type=_setting,
-        action="append",
-        metavar="KEY=VALUE",
-        help="a method setting (JSON value or a word; repeatable)",
-    )
-    train.add_argument("--steps", type=int, metavar="N", help="at most N training steps")
-    train.add_argument("--seconds", type=float, metavar="S", help="at most S seconds of training")
-    train.add_argument(
-        "--seed", type=int, default=0, help="seed of initial weights and batches (default 0)"
-    )
-    train.add_argument("--checkpoint", metavar="PATH", help="save training state here")
-    train.add_argument(
-        "--resume", action="store_true", help="continue from --checkpoint when it exists"
-    )
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(func=cmd_train)
+__all__ = ["cmd_train"]

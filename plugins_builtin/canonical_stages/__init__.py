@@ -4,6 +4,9 @@ Black level and white level, Bayer pattern normalisation and packing, white
 balance, demosaicing (bilinear, Malvar–He–Cutler 2004) and mosaicing, colour
 matrices (camera → linear sRGB, XYZ → linear sRGB), the sRGB OETF/EOTF,
 clipping and quantisation, with exact inverses wherever they exist.
+
+Clipping and quantisation discard information and are never inverted, so
+they register as filters (the rule is in :mod:`ispengine.hookspecs`).
 """
 
 from ispengine.hookspecs import hookimpl
@@ -55,9 +58,8 @@ FORWARD = (
     XYZToLinearSRGB,
     SRGBOETF,
     SRGBEOTF,
-    Clip,
-    Quantize,
 )
+FILTERS = (Clip, Quantize)
 INVERSE = (
     BlackLevelInverse,
     BayerNormalizeInverse,
@@ -76,6 +78,12 @@ INVERSE = (
 @hookimpl
 def ispengine_register_stages(register):
     for stage in FORWARD:
+        register(stage)
+
+
+@hookimpl
+def ispengine_register_filters(register):
+    for stage in FILTERS:
         register(stage)
 
 

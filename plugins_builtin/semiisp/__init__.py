@@ -2,11 +2,12 @@
 
 Registers the parameter predictor ``pqdynamic``, the one-to-many sRGB-to-RAW
 method ``semiisp`` and the compact U-Net target model ``unet_isp`` (a learned
-forward stage). Importing this package does not import torch: the classes
-import it in their methods.
+forward stage), and the command ``ispengine bench semiisp``. Importing this
+package does not import torch: the classes import it in their methods.
 """
 
 from ispengine.hookspecs import hookimpl
+from plugins_builtin.semiisp.commands import BENCH_SEMIISP
 from plugins_builtin.semiisp.method import SemiISP
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 from plugins_builtin.semiisp.unet import UNetISP
@@ -25,3 +26,8 @@ def ispengine_register_srgb_to_raw(register):
 @hookimpl
 def ispengine_register_stages(register):
     register(UNetISP)
+
+
+@hookimpl
+def ispengine_register_commands(register):
+    register(BENCH_SEMIISP)
