@@ -117,7 +117,9 @@ class CommandTable:
         groups = {(): parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")}
         for path, record in self._records.items():
             command = record.command
-            sub = groups[path[:-1]].add_parser(path[-1], help=command.help, description=command.help)
+            sub = groups[path[:-1]].add_parser(
+                path[-1], help=command.help, description=command.help
+            )
             if command.add_arguments is not None:
                 command.add_arguments(sub)
             if command.is_group:

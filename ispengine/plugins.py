@@ -183,14 +183,7 @@ class PluginHost:
         for name in self._ordered_names():
             distribution, version = self._provenance.get(name, (None, None))
             records: list[CommandRecord] = []
-
-            def register(command: Command) -> None:
-                if not isinstance(command, Command):
-                    raise PluginError(
-                        f"plugin '{name}': {command!r} is not an ispengine.commands.Command"
-                    )
-                records.append(CommandRecord(command, name, distribution, version))
-
+            register = _command_callback(records, name, distribution, version)
             try:
                 for impl in self.manager.hook.ispengine_register_commands.get_hookimpls():
                     if impl.plugin_name == name:
@@ -260,9 +253,7 @@ def _register_callback(
         if kind == "srgb_to_raw" and not (
             isinstance(cls, type) and issubclass(cls, SrgbToRawMethod)
         ):
-            raise PluginError(
-                f"plugin '{plugin}': '{name}' is not a subclass of SrgbToRawMethod"
-            )
+            raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of SrgbToRawMethod")
         if kind == "inverse_stage":
             forward = getattr(cls, "forward", None)
             if not issubclass(cls, InverseStage) or forward is None:
@@ -279,6 +270,17 @@ def _register_callback(
         records.append(
             ComponentRecord(name, kind, cls, plugin, distribution, version, inverts, method)
         )
+
+    return register
+
+
+def _command_callback(
+    records: list[CommandRecord], plugin: str, distribution: str | None, version: str | None
+) -> Callable:
+    def register(command: Command) -> None:
+        if not isinstance(command, Command):
+            raise PluginError(f"plugin '{plugin}': {command!r} is not an ispengine.Command")
+        records.append(CommandRecord(command, plugin, distribution, version))
 
     return register
 
