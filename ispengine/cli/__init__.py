@@ -63,12 +63,13 @@ def command_table(host: PluginHost | None = None) -> CommandTable:
     return table
 
 
-def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command: the core's and the installed plugins'."""
     parser = argparse.ArgumentParser(
         prog="ispengine", description="A plugin-based, extensible camera ISP engine."
     )
     parser.add_argument("--version", action="version", version=_version())
-    command_table(host).build(parser)
+    command_table().build(parser)
     return parser
 
 
@@ -78,8 +79,8 @@ def _version() -> str:
     return f"ispengine {__version__}"
 
 
-def _dispatch(argv: Sequence[str] | None, host: PluginHost | None) -> int:
-    args = build_parser(host).parse_args(argv)
+def _dispatch(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
     record: CommandRecord = args._record
     try:
         status = record.command.run(args)
@@ -95,12 +96,12 @@ def _dispatch(argv: Sequence[str] | None, host: PluginHost | None) -> int:
     return 0 if status is None else status
 
 
-def main(argv: Sequence[str] | None = None, *, host: PluginHost | None = None) -> int:
-    """Run one command line; ``host`` supplies the plugins (default: the installed ones)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command line with the process-wide plugin host's plugins."""
     previous_format = warnings.formatwarning
     warnings.formatwarning = one_line_warning
     try:
-        return one_line_errors(lambda: _dispatch(argv, host))
+        return one_line_errors(lambda: _dispatch(argv))
     finally:
         warnings.formatwarning = previous_format
 
