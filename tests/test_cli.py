@@ -109,7 +109,8 @@ def test_stages_lists_inverse_kinds(capsys):
     ):
         assert name in out
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
-    assert "exact" in rows["gain"] and "none" in rows["clip"]
+    assert "exact" in rows["gain"] and "none" in rows["mosaic"]
+    assert rows["clip"].split()[1] == "filter"
 
 
 def test_plugins_json(capsys):
