@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ispengine.errors import InputError, ISPEngineError
 
 if TYPE_CHECKING:
+    from ispengine.pipeline import Pipeline
     from ispengine.srgb_to_raw import SrgbToRawMethod
 
 EXIT_USAGE = 2
@@ -129,7 +130,7 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="spec file, or the name of a shipped spec")
 
 
-def load_pipeline(spec: str):
+def load_pipeline(spec: str) -> Pipeline:
     """The pipeline of a spec file or of a shipped spec's name."""
     from ispengine.pipeline import Pipeline
     from ispengine.specs import resolve_spec

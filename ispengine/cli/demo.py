@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ispengine.commands import Command
 
 
-def synthetic_scene(height: int = 240, width: int = 320, seed: int = 0) -> Any:
+def synthetic_scene(height: int = 240, width: int = 320, seed: int = 0) -> np.ndarray:
     """A deterministic linear camera-RGB test scene in [0, 1], shape ``(height, width, 3)``."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
     v, u = rows / max(height - 1, 1), cols / max(width - 1, 1)
@@ -52,8 +52,6 @@ def _timed(run: Any) -> tuple[Any, tuple[float, float]]:
 
 def run_demo(out: Path) -> int:
     """Write the demo's files under ``out`` and print what was done."""
-    import numpy as np
-
     from ispengine.image_files import write_image
     from ispengine.pipeline import Pipeline
     from ispengine.specs import shipped_specs
