@@ -11,6 +11,7 @@ Importing this package never imports torch or cupy.
 """
 
 from ispengine import _moved
+from ispengine.core.commands import Command
 from ispengine.core.errors import (
     InputError,
     ISPEngineError,
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 _moved.install()
 
 __all__ = [
+    "Command",
     "ISPEngineError",
     "InputError",
     "InverseStage",

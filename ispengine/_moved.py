@@ -44,6 +44,8 @@ MOVED_MODULES = {
     "ispengine.paired_crops": "ispengine.learning.paired_crops",
     "ispengine.weights": "ispengine.learning.weights",
     "ispengine.metrics": "ispengine.learning.metrics",
+    "ispengine.cli_train": "ispengine.cli.train",
+    "ispengine.demo": "ispengine.cli.demo",
 }
 
 

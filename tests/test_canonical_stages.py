@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ispengine import InputError, ParamError, get_registry
-from plugins_builtin.canonical_stages import FORWARD, INVERSE
+from plugins_builtin.canonical_stages import FILTERS, FORWARD, INVERSE
 from plugins_builtin.canonical_stages.bayer import BayerNormalize, PackBayer, UnpackBayer
 from plugins_builtin.canonical_stages.black_level import BlackLevel, BlackLevelInverse
 from plugins_builtin.canonical_stages.cfa import PATTERNS, cfa_positions
@@ -319,7 +319,7 @@ def _example_input(stage):
     return RNG.uniform(0.01, 1, size=shape[stage.input_layout])
 
 
-@pytest.mark.parametrize("stage_cls", FORWARD + INVERSE, ids=lambda cls: cls.name)
+@pytest.mark.parametrize("stage_cls", FORWARD + FILTERS + INVERSE, ids=lambda cls: cls.name)
 def test_every_stage_runs_on_torch_like_numpy(stage_cls):
     forward_name = getattr(stage_cls, "forward", stage_cls).name
     stage = stage_cls(**EXAMPLE_VALUES.get(forward_name, {}))

@@ -109,7 +109,8 @@ def test_stages_lists_inverse_kinds(capsys):
     ):
         assert name in out
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
-    assert "exact" in rows["gain"] and "none" in rows["clip"]
+    assert "exact" in rows["gain"] and "none" in rows["mosaic"]
+    assert rows["clip"].split()[1] == "filter"
 
 
 def test_plugins_json(capsys):
@@ -225,3 +226,21 @@ def test_listing_plugins_does_not_import_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("ispengine.cli_srgb2raw", "ispengine.cli.unprocess", "cached_method"),
+        ("ispengine.cli_srgb2raw", "ispengine.cli.bench", "cmd_bench_srgb2raw"),
+        ("ispengine.cli_train", "ispengine.cli.train", "cmd_train"),
+        ("ispengine.demo", "ispengine.cli.demo", "run_demo"),
+    ],
+)
+def test_old_module_names_import_with_a_deprecation_warning(old, new, name, monkeypatch):
+    import importlib
+
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=new):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)

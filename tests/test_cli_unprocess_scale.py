@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from ispengine import cli_srgb2raw
-from ispengine.cli import main
+from ispengine.cli import main, unprocess
 from ispengine.io.image_files import write_image
 
 
@@ -87,20 +86,20 @@ def test_bad_executor_options_write_nothing(folder, tmp_path, capsys):
 
 def test_each_process_builds_the_method_once(tmp_path, monkeypatch):
     built = []
-    original = cli_srgb2raw.build_method
+    original = unprocess.build_method
 
     def counting(*args):
         built.append(args)
         return original(*args)
 
-    monkeypatch.setattr(cli_srgb2raw, "build_method", counting)
-    cli_srgb2raw._METHODS.clear()
-    first = cli_srgb2raw.cached_method("upi", {"mode": "exact"})
-    assert cli_srgb2raw.cached_method("upi", {"mode": "exact"}) is first
+    monkeypatch.setattr(unprocess, "build_method", counting)
+    unprocess._METHODS.clear()
+    first = unprocess.cached_method("upi", {"mode": "exact"})
+    assert unprocess.cached_method("upi", {"mode": "exact"}) is first
     assert len(built) == 1
     saved = first.save(tmp_path / "upi")
-    from_file = cli_srgb2raw.cached_method("upi", {}, str(saved))
+    from_file = unprocess.cached_method("upi", {}, str(saved))
     assert from_file is not first and from_file.config["mode"] == "exact"
-    assert cli_srgb2raw.cached_method("upi", {}, str(saved)) is from_file
+    assert unprocess.cached_method("upi", {}, str(saved)) is from_file
     assert len(built) == 2
-    cli_srgb2raw._METHODS.clear()
+    unprocess._METHODS.clear()

@@ -133,3 +133,42 @@ def test_filters_run_in_pipelines_and_have_no_inverse():
     assert pipeline(np.ones((1, 1, 3))).tolist() == [[[2.0, 2.0, 2.0]]]
     with pytest.raises(ISPEngineError, match="no registered inverse"):
         pipeline.inverse()
+
+
+def test_lossy_operations_register_as_filters_and_invertible_ones_as_stages():
+    registry = PluginHost().registry
+    filters, stages = set(registry.names("filter")), set(registry.names("stage"))
+    assert {"clip", "quantize", "tone_curve", "upi_noise", "gaussian_denoise"} <= filters
+    assert {"unet_isp", "mosaic", "gamma_tone", "black_level"} <= stages
+    inverted = {r.inverts for r in registry.records("inverse_stage")}
+    assert not inverted & filters
+
+
+def test_an_inverse_of_a_filter_is_refused():
+    from ispengine import InverseStage
+
+    class Halver(InverseStage):
+        name = "halver"
+        forward = Doubler
+        method = "exact"
+
+        def apply(self, x, p, xp):
+            return x / 2
+
+    host = PluginHost(load_entry_points=False)
+    host.register(_plugin(ispengine_register_filters=lambda register: register(Doubler)), "f")
+    host.register(_plugin(ispengine_register_inverse_stages=lambda register: register(Halver)), "i")
+    with pytest.warns(UserWarning, match="registers as a filter; filters are never inverted"):
+        assert host.registry.inverses_of("doubler") == []
+    assert [f.name for f in host.failures] == ["i"]
+
+
+def test_hook_kinds_are_declared_once_in_hookspecs():
+    from ispengine import hookspecs, plugins, registry
+
+    component_hooks = {entry.hook for entry in hookspecs.COMPONENT_KINDS.values()}
+    declared = {name for name in dir(hookspecs) if name.startswith("ispengine_register_")}
+    assert declared - component_hooks == {"ispengine_register_commands"}
+    assert set(plugins.HOOK_KINDS) == component_hooks
+    assert tuple(hookspecs.COMPONENT_KINDS) == registry.KINDS
+    assert registry.KIND_LABELS["srgb_to_raw"] == "sRGB-to-RAW method"

@@ -19,20 +19,14 @@ import pluggy
 from attrs import frozen
 
 from ispengine.core import hookspecs
+from ispengine.core.commands import Command, CommandRecord, CommandTable
 from ispengine.core.errors import PluginError
 from ispengine.core.registry import ComponentRecord, Registry
 from ispengine.core.stage import INVERSE_METHODS, InverseStage, Stage
 from ispengine.learning.srgb_to_raw import SrgbToRawMethod
 
 ENTRY_POINT_GROUP = "ispengine"
-HOOK_KINDS = {
-    "ispengine_register_stages": "stage",
-    "ispengine_register_inverse_stages": "inverse_stage",
-    "ispengine_register_param_predictors": "param_predictor",
-    "ispengine_register_srgb_to_raw": "srgb_to_raw",
-    "ispengine_register_filters": "filter",
-    "ispengine_register_lut_backends": "lut_backend",
-}
+HOOK_KINDS = {entry.hook: kind for kind, entry in hookspecs.COMPONENT_KINDS.items()}
 
 STAGE_KINDS = ("stage", "inverse_stage", "filter")
 
@@ -118,15 +112,19 @@ class PluginHost:
             except Exception as error:  # isolate any failure of third-party code
                 self._fail(ep.name, dist_name, error)
 
-    def _fail(self, name: str, distribution: str | None, error: BaseException) -> None:
+    def _fail(
+        self, name: str, distribution: str | None, error: BaseException, *, part: str = ""
+    ) -> None:
         text = str(error) if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
+        text = f"{part} skipped: {text}" if part else text
         failure = PluginFailure(name, distribution, text)
         if strict_plugins():
             raise PluginError(f"plugin '{name}' failed: {text}") from error
         if failure in self.failures:
             return
         self.failures.append(failure)
-        warnings.warn(f"ispengine plugin '{name}' skipped: {text}", stacklevel=3)
+        what = ":" if part else " skipped:"
+        warnings.warn(f"ispengine plugin '{name}'{what} {text}", stacklevel=3)
 
     # -- views --------------------------------------------------------------
     @property
@@ -157,8 +155,7 @@ class PluginHost:
         its forward stage.
         """
         registry = Registry()
-        names = [name for name, _ in self.manager.list_name_plugin()]
-        names.sort(key=lambda n: (self._provenance.get(n, (None, None))[0] != "ispengine", n))
+        names = self._ordered_names()
         staged = {name: self._collect(name) for name in names}
         for phase in ("forward", "inverse"):
             for name in names:
@@ -176,6 +173,30 @@ class PluginHost:
                     staged[name] = None
                     self._fail(name, self._provenance.get(name, (None, None))[0], error)
         return registry
+
+    def add_commands(self, table: CommandTable) -> None:
+        """Add every plugin's commands to ``table``, built-ins first; each plugin's
+        commands land all or none. A plugin whose hook raises, whose command
+        clashes with one in ``table`` or whose ``add_arguments`` fails is reported
+        like a plugin that fails to register, and the CLI goes on without it."""
+        self.load()
+        for name in self._ordered_names():
+            distribution, version = self._provenance.get(name, (None, None))
+            records: list[CommandRecord] = []
+            register = _command_callback(records, name, distribution, version)
+            try:
+                for impl in self.manager.hook.ispengine_register_commands.get_hookimpls():
+                    if impl.plugin_name == name:
+                        impl.function(register=register)
+                table.add_all(records)
+            except Exception as error:  # a broken plugin must not take the CLI down
+                self._fail(name, distribution, error, part="commands")
+
+    def _ordered_names(self) -> list[str]:
+        """Plugin names, this distribution's (the built-ins) first."""
+        names = [name for name, _ in self.manager.list_name_plugin()]
+        names.sort(key=lambda n: (self._provenance.get(n, (None, None))[0] != "ispengine", n))
+        return names
 
     def _collect(self, name: str) -> list[ComponentRecord] | None:
         """The records plugin ``name`` registers through all its hooks (None if it raised)."""
@@ -200,8 +221,13 @@ class PluginHost:
 
 def _check_forward_is_registered(registry: Registry, record: ComponentRecord) -> None:
     forward = record.cls.forward
-    known = registry.records("stage") + registry.records("filter")
-    match = next((r for r in known if r.name == forward.name), None)
+    if forward.name in registry.names("filter"):
+        raise PluginError(
+            f"{record.source}: inverse stage '{record.name}' inverts '{forward.name}', which "
+            f"{registry.get('filter', forward.name).source} registers as a filter; filters are "
+            "never inverted (a stage with an inverse registers through ispengine_register_stages)"
+        )
+    match = next((r for r in registry.records("stage") if r.name == forward.name), None)
     if match is None or match.cls is not forward:
         where = f"registered by {match.source}" if match else "not registered"
         raise PluginError(
@@ -244,6 +270,17 @@ def _register_callback(
         records.append(
             ComponentRecord(name, kind, cls, plugin, distribution, version, inverts, method)
         )
+
+    return register
+
+
+def _command_callback(
+    records: list[CommandRecord], plugin: str, distribution: str | None, version: str | None
+) -> Callable:
+    def register(command: Command) -> None:
+        if not isinstance(command, Command):
+            raise PluginError(f"plugin '{plugin}': {command!r} is not an ispengine.Command")
+        records.append(CommandRecord(command, plugin, distribution, version))
 
     return register
 

@@ -14,17 +14,11 @@ import re
 from attrs import frozen
 
 from ispengine.core.errors import PluginError, UnknownComponentError
+from ispengine.core.hookspecs import COMPONENT_KINDS
 from ispengine.core.stage import INVERSE_METHODS
 
-KINDS = ("stage", "inverse_stage", "param_predictor", "srgb_to_raw", "filter", "lut_backend")
-KIND_LABELS = {
-    "stage": "stage",
-    "inverse_stage": "inverse stage",
-    "param_predictor": "parameter predictor",
-    "srgb_to_raw": "sRGB-to-RAW method",
-    "filter": "filter",
-    "lut_backend": "LUT backend",
-}
+KINDS = tuple(COMPONENT_KINDS)
+KIND_LABELS = {kind: entry.label for kind, entry in COMPONENT_KINDS.items()}
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

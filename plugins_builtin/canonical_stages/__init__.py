@@ -7,6 +7,9 @@ quantisation, with exact inverses wherever they exist. Each module names its
 source (Adobe's DNG specification 1.6, IEC 61966-2-1:1999, H. S. Malvar, L.-W. He,
 R. Cutler, "High-quality linear interpolation for demosaicing of Bayer-patterned
 color images", ICASSP 2004).
+
+Clipping and quantisation discard information and are never inverted, so
+they register as filters (the rule is in :mod:`ispengine.core.hookspecs`).
 """
 
 from ispengine.core.hookspecs import hookimpl
@@ -58,9 +61,8 @@ FORWARD = (
     XYZToLinearSRGB,
     SRGBOETF,
     SRGBEOTF,
-    Clip,
-    Quantize,
 )
+FILTERS = (Clip, Quantize)
 INVERSE = (
     BlackLevelInverse,
     BayerNormalizeInverse,
@@ -79,6 +81,12 @@ INVERSE = (
 @hookimpl
 def ispengine_register_stages(register):
     for stage in FORWARD:
+        register(stage)
+
+
+@hookimpl
+def ispengine_register_filters(register):
+    for stage in FILTERS:
         register(stage)
 
 

@@ -2,8 +2,8 @@
 
 Registers the parameter predictor ``pqdynamic``, the one-to-many sRGB-to-RAW
 method ``semiisp`` and the compact U-Net target model ``unet_isp`` (a learned
-forward stage). Importing this package does not import torch: the classes
-import it in their methods.
+forward stage), and the command ``ispengine bench semiisp``. Importing this
+package does not import torch: the classes import it in their methods.
 
 Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE:
 Semi-Supervised Image Signal Processor and Image Enhancement Leveraging One-to-Many
@@ -14,6 +14,7 @@ Pursuing Perceptual Quality", arXiv:2403.10091, 2024 (PQDynamicISP).
 """
 
 from ispengine.core.hookspecs import hookimpl
+from plugins_builtin.semiisp.commands import BENCH_SEMIISP
 from plugins_builtin.semiisp.method import SemiISP
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 from plugins_builtin.semiisp.unet import UNetISP
@@ -32,3 +33,8 @@ def ispengine_register_srgb_to_raw(register):
 @hookimpl
 def ispengine_register_stages(register):
     register(UNetISP)
+
+
+@hookimpl
+def ispengine_register_commands(register):
+    register(BENCH_SEMIISP)

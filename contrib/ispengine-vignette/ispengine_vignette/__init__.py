@@ -12,6 +12,9 @@ the corner of a centred image has ``r = 1``. Inverse: ``x = y · (1 + k1 r² + k
 
 Parameter ranges: ``k1, k2`` per channel in [0, 2]; ``cx, cy`` in [-0.25, 0.25].
 Per-image values are accepted; per-pixel maps are not (the model is global).
+
+Command: ``ispengine vignette falloff`` prints the falloff curve of a setting
+(:mod:`.command`).
 """
 
 from ispengine import PER_CHANNEL, SCALAR, InverseStage, ParamSpec, Stage, hookimpl
@@ -95,3 +98,11 @@ def ispengine_register_stages(register):
 @hookimpl
 def ispengine_register_inverse_stages(register):
     register(VignetteCorrection)
+
+
+@hookimpl
+def ispengine_register_commands(register):
+    from ispengine_vignette.command import COMMANDS
+
+    for command in COMMANDS:
+        register(command)

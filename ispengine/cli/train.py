@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
 
+from ispengine.cli.common import add_setting_argument, build_method
+from ispengine.core.commands import Command
 from ispengine.core.errors import InputError, ParamError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ispengine.cli_srgb2raw import build_method
     from ispengine.learning.datasets import open_dataset
     from ispengine.learning.srgb_to_raw import Budget
 
@@ -62,11 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(commands: Any) -> None:
-    """Register ``train`` on the top-level sub-parser set."""
-    from ispengine.cli_srgb2raw import _setting
-
-    train = commands.add_parser("train", help="fit an sRGB-to-RAW method on a dataset and save it")
+def _add_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--method", required=True, help="registered sRGB-to-RAW method")
     train.add_argument(
         "--data",
@@ -80,13 +76,7 @@ def add_commands(commands: Any) -> None:
         metavar="SAVED",
         help="where to save: SAVED.json (settings) and, for weights, SAVED.safetensors",
     )
-    train.add_argument(
-        "--set",
-        type=_setting,
-        action="append",
-        metavar="KEY=VALUE",
-        help="a method setting (JSON value or a word; repeatable)",
-    )
+    add_setting_argument(train)
     train.add_argument("--steps", type=int, metavar="N", help="at most N training steps")
     train.add_argument("--seconds", type=float, metavar="S", help="at most S seconds of training")
     train.add_argument(
@@ -97,4 +87,11 @@ def add_commands(commands: Any) -> None:
         "--resume", action="store_true", help="continue from --checkpoint when it exists"
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(func=cmd_train)
+
+
+COMMAND = Command(
+    "train",
+    "fit an sRGB-to-RAW method on a dataset and save it",
+    run=cmd_train,
+    add_arguments=_add_arguments,
+)

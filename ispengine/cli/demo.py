@@ -8,15 +8,14 @@ the sRGB back to camera RGB and reports the round-trip error.
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ispengine.core.pipeline import Pipeline
-from ispengine.io.image_files import write_image
-from ispengine.specs import shipped_specs
+from ispengine.core.commands import Command
 
 
 def synthetic_scene(height: int = 240, width: int = 320, seed: int = 0) -> np.ndarray:
@@ -53,6 +52,10 @@ def _timed(run: Any) -> tuple[Any, tuple[float, float]]:
 
 def run_demo(out: Path) -> int:
     """Write the demo's files under ``out`` and print what was done."""
+    from ispengine.core.pipeline import Pipeline
+    from ispengine.io.image_files import write_image
+    from ispengine.specs import shipped_specs
+
     out.mkdir(parents=True, exist_ok=True)
     spec_path = shipped_specs()["function_isp"]
     pipeline = Pipeline.from_toml(spec_path)
@@ -81,3 +84,21 @@ def run_demo(out: Path) -> int:
     print(f"round trip max |inverse(forward(x)) - x| = {error:.3g}")
     print(f"wrote {', '.join(files)} to {out}/")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return run_demo(Path(args.out))
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", default="ispengine-demo", help="output folder (default: %(default)s)"
+    )
+
+
+COMMAND = Command(
+    "demo",
+    "run the shipped function ISP on a built-in scene",
+    run=cmd_demo,
+    add_arguments=_add_arguments,
+)

@@ -1,0 +1,7 @@
+"""``python -m ispengine.cli``: the ``ispengine`` console script."""
+
+import sys
+
+from ispengine.cli import main
+
+sys.exit(main())
