@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ispengine.arrays import safe_power
+from ispengine.capabilities import Capabilities, PixelKernel
 from ispengine.curve_table import sqrt_space_table, table_pixel_kernel
 from ispengine.stage import InverseStage, Stage
 
@@ -90,6 +91,16 @@ def decode_table() -> np.ndarray:
     return _tables["decode"]
 
 
+def _encode_pack(stage: Stage) -> np.ndarray:
+    """The OETF table, the same for every configured stage."""
+    return encode_table()
+
+
+def _decode_pack(stage: Stage) -> np.ndarray:
+    """The EOTF table, the same for every configured stage."""
+    return decode_table()
+
+
 def _encode_kernel():  # noqa: ANN202
     return table_pixel_kernel(_encode_scalar)
 
@@ -103,10 +114,7 @@ class SRGBOETF(Stage):
 
     name = "srgb_oetf"
     monotone = True
-    pixel_kernel_factory = staticmethod(_encode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return encode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_encode_pack, factory=_encode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_encode(x, xp)
@@ -118,10 +126,7 @@ class SRGBOETFInverse(InverseStage):
     name = "srgb_oetf_inverse"
     forward = SRGBOETF
     method = "exact"
-    pixel_kernel_factory = staticmethod(_decode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return decode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_decode_pack, factory=_decode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_decode(x, xp)
@@ -132,10 +137,7 @@ class SRGBEOTF(Stage):
 
     name = "srgb_eotf"
     monotone = True
-    pixel_kernel_factory = staticmethod(_decode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return decode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_decode_pack, factory=_decode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_decode(x, xp)
@@ -147,10 +149,7 @@ class SRGBEOTFInverse(InverseStage):
     name = "srgb_eotf_inverse"
     forward = SRGBEOTF
     method = "exact"
-    pixel_kernel_factory = staticmethod(_encode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return encode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_encode_pack, factory=_encode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_encode(x, xp)

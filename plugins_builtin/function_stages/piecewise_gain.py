@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.capabilities import Capabilities, ChannelKernel
 from ispengine.fused import constant_channel_params
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
@@ -90,10 +91,12 @@ class Gain(Stage):
 
     name = "gain"
     params = WINDOW_PARAMS
-    channel_kernel = staticmethod(piecewise_gain_channel)
 
     def channel_params(self) -> np.ndarray | None:
+        """The fused kernel's coefficients (None unless the parameters are constants)."""
         return piecewise_gain_coefficients(constant_channel_params(self, ("p_x", "p_w", "p_h")))
+
+    capabilities = Capabilities(channel=ChannelKernel(piecewise_gain_channel, channel_params))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return piecewise_gain(x, p["p_x"], p["p_w"], p["p_h"], xp)
@@ -105,10 +108,12 @@ class GainInverse(InverseStage):
     name = "gain_inverse"
     forward = Gain
     method = "exact"
-    channel_kernel = staticmethod(piecewise_gain_channel)
 
     def channel_params(self) -> np.ndarray | None:
+        """The fused kernel's coefficients (None unless the parameters are constants)."""
         return piecewise_gain_coefficients(constant_channel_params(self, ("p_x", "p_h", "p_w")))
+
+    capabilities = Capabilities(channel=ChannelKernel(piecewise_gain_channel, channel_params))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return piecewise_gain(x, p["p_x"], p["p_h"], p["p_w"], xp)
