@@ -10,6 +10,7 @@ Public API::
 Importing this package never imports torch or cupy.
 """
 
+from ispengine.capabilities import Capabilities
 from ispengine.errors import (
     InputError,
     ISPEngineError,
@@ -34,6 +35,7 @@ from ispengine.stage import InverseStage, Stage
 __version__ = "0.1.0"
 
 __all__ = [
+    "Capabilities",
     "ISPEngineError",
     "InputError",
     "InverseStage",
