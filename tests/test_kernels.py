@@ -339,3 +339,29 @@ def test_the_lut_backend_comes_from_the_pipelines_registry():
     restored = pipeline.inverse()(pipeline(x), fuse=False)
     assert RecordingBackend.calls == before + 1
     assert np.allclose(restored, x, atol=1e-6)
+
+
+def _imported_modules(module: str) -> set[str]:
+    """Every module ``module`` imports, at module level or inside functions."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_fused_paths_import_no_plugin_and_form_no_cycle():
+    fused = _imported_modules("ispengine.fused")
+    mosaic = _imported_modules("ispengine.fused_mosaic")
+    groups = _imported_modules("ispengine.fused_groups")
+    for names in (fused, mosaic, groups):
+        assert not any(name.startswith(("plugins_builtin", "contrib")) for name in names)
+    assert not fused & {"ispengine.fused_mosaic", "ispengine.fused_groups"}
+    assert "ispengine.fused_groups" not in mosaic
