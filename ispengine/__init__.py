@@ -11,6 +11,7 @@ Importing this package never imports torch or cupy.
 """
 
 from ispengine import _moved
+from ispengine.core.capabilities import Capabilities
 from ispengine.core.commands import Command
 from ispengine.core.errors import (
     InputError,
@@ -39,6 +40,7 @@ _moved.install()
 
 __all__ = [
     "Command",
+    "Capabilities",
     "ISPEngineError",
     "InputError",
     "InverseStage",

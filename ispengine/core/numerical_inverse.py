@@ -97,8 +97,8 @@ class NumericalInverse(InverseStage):
     """Inverse of a monotone per-pixel stage by :func:`invert_monotone`.
 
     The forward stage must be non-decreasing in each pixel value on its
-    ``monotone_domain`` (``monotone = True``) and may offer ``derivative(x, p, xp)``
-    for Newton steps. Computation runs in float64 whatever the input dtype.
+    ``monotone_domain`` (``monotone = True``) and may declare the ``derivative``
+    capability for Newton steps. Computation runs in float64 whatever the input dtype.
     Targets outside the curve's output range map to the ends of that domain.
     """
 
@@ -123,7 +123,7 @@ def invert_stage(forward: Stage, x: Any, p: Mapping[str, Any], xp: Any, max_iter
     on its :meth:`~ispengine.core.stage.Stage.monotone_domain`; the result has ``x``'s dtype."""
     y = xp.astype(x, xp.float64)
     p64 = {k: xp.astype(v, xp.float64) for k, v in p.items()}
-    derivative = getattr(forward, "derivative", None)
+    derivative = forward.capabilities.derivative
     lo, hi = forward.monotone_domain(p64, xp)
     solution = invert_monotone(
         lambda t: forward.apply(t, p64, xp),
@@ -131,7 +131,7 @@ def invert_stage(forward: Stage, x: Any, p: Mapping[str, Any], xp: Any, max_iter
         lo,
         hi,
         xp=xp,
-        dfdx=None if derivative is None else (lambda t: derivative(t, p64, xp)),
+        dfdx=None if derivative is None else (lambda t: derivative(forward, t, p64, xp)),
         max_iter=max_iter,
     )
     return xp.astype(solution, x.dtype)
@@ -139,7 +139,7 @@ def invert_stage(forward: Stage, x: Any, p: Mapping[str, Any], xp: Any, max_iter
 
 def numerical_inverse_of(forward: type[Stage]) -> type[NumericalInverse]:
     """A :class:`NumericalInverse` class for a monotone forward stage class."""
-    if not getattr(forward, "monotone", False):
+    if not forward.monotone:
         raise TypeError(f"stage '{forward.name}' does not declare monotone = True")
     return type(
         f"{forward.__name__}NumericalInverse",

@@ -29,8 +29,8 @@ from ispengine.core.registry import Registry
 from ispengine.core.settings import resolve_paths, spec_folder, table_error
 from ispengine.core.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.core.stage import InverseStage, Stage
-from ispengine.kernels.fused import run_group
-from ispengine.kernels.fused import segments as fused_segments
+from ispengine.kernels.fused_groups import FusedGroup
+from ispengine.kernels.fused_groups import segments as fused_segments
 
 
 @frozen
@@ -54,7 +54,8 @@ class Pipeline:
 
     Build one with :meth:`from_toml`, :meth:`from_dict` or directly from stage
     instances. Call it on an image (numpy, torch or cupy; float32/float64);
-    :meth:`inverse` returns the inverse pipeline.
+    :meth:`inverse` returns the inverse pipeline (built with ``inverse_of``, the
+    pipeline it inverts, so that :meth:`bind` binds the forward and inverts it).
     """
 
     def __init__(
@@ -68,13 +69,14 @@ class Pipeline:
         registry: Registry | None = None,
         source: str = "<python>",
         bindings: Mapping[str, Mapping[str, str]] | None = None,
+        inverse_of: Pipeline | None = None,
     ) -> None:
         steps = []
         for item in stages:
             label, stage = item if isinstance(item, tuple) else (item.name, item)
             if any(s.label == label for s in steps):
                 label = f"{label}_{len(steps) + 1}"
-            steps.append(Step(label, stage))
+            steps.append(Step(label, stage if registry is None else stage.with_registry(registry)))
         if not steps:
             raise SpecError("a pipeline needs at least one stage", source=source)
         self.steps: tuple[Step, ...] = tuple(steps)
@@ -91,7 +93,9 @@ class Pipeline:
                     key=key,
                 )
         self._registry = registry
-        self._groups: list[tuple[int, Any]] | None = None
+        # The forward pipeline this one inverts: binding metadata binds it, then inverts.
+        self._inverse_of = inverse_of
+        self._groups: list[tuple[int, FusedGroup | None]] | None = None
         # Stage values taken from each input's metadata: {label: {param or option: key}}.
         self.bindings: dict[str, dict[str, str]] = {
             label: dict(b) for label, b in (bindings or {}).items() if b
@@ -99,7 +103,6 @@ class Pipeline:
         unknown = sorted(set(self.bindings) - {s.label for s in self.steps})
         if unknown:
             raise SpecError(f"from_metadata: no stage is labelled {unknown[0]!r}", source=source)
-        self._binder = self.bind
         # A parameter predictor (``[predictor]`` table) fills the free parameters of
         # every call that passes no ``params``; see :mod:`ispengine.core.predictor`.
         self.predictor: Any = None
@@ -249,25 +252,31 @@ class Pipeline:
 
         if isinstance(x, RawImage):
             metadata = {**x.metadata(), **(metadata or {})}
-            if self.bindings:
-                return self._binder(metadata)(x, params, check=check, fuse=fuse)
-            if (
-                fuse
-                and not params
-                and self.predictor is None
-                and x.mosaic.dtype.kind == "u"
-                and self._starts_fused_mosaic()
-            ):
-                return self._run_raw_fused(x.mosaic)
-            x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
         if self.bindings:
-            if metadata is None:
-                label, names = next(iter(self.bindings.items()))
-                raise ParamError(
-                    f"stage {label!r} takes {', '.join(names)} from the input's metadata; "
-                    "pass a RawImage or metadata=..."
-                )
-            return self._binder(metadata)(x, params, check=check, fuse=fuse)
+            return self.bind(self._require_metadata(metadata))(x, params, check=check, fuse=fuse)
+        if isinstance(x, RawImage):
+            if fuse and not params and self.predictor is None and self._takes_raw_numbers(x.mosaic):
+                return self._run_stages(x.mosaic, {}, fuse=True, raw_numbers=True)
+            x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
+        params = self._call_params(x, params)
+        if check:
+            check_finite(x, namespace(x), where=f"{self.name} input")
+        return self._run_stages(x, params, fuse=fuse and not params and isinstance(x, np.ndarray))
+
+    def _require_metadata(self, metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """``metadata``, which a pipeline with ``from_metadata`` bindings cannot run without."""
+        if metadata is None:
+            label, names = next(iter(self.bindings.items()))
+            raise ParamError(
+                f"stage {label!r} takes {', '.join(names)} from the input's metadata; "
+                "pass a RawImage or metadata=..."
+            )
+        return metadata
+
+    def _call_params(
+        self, x: Any, params: Mapping[str, Mapping[str, Any]] | None
+    ) -> dict[str, Mapping[str, Any]]:
+        """The per-call values by label: ``params``, else the predictor's for ``x``."""
         if self.predictor is not None and not params:
             params = self.predictor(x)
         params = dict(params or {})
@@ -276,50 +285,51 @@ class Pipeline:
             raise ParamError(
                 f"params: no stage is labelled {unknown[0]!r} (labels: {', '.join(self.labels)})"
             )
-        if check:
-            check_finite(x, namespace(x), where=f"{self.name} input")
-        fusing = fuse and not params and isinstance(x, np.ndarray)
-        groups = self._fused_groups() if fusing else [(i, None) for i in range(len(self.steps))]
-        for first, programs in groups:
-            step = self.steps[first]
-            try:
-                if programs is not None and _fusable(step.stage, x):
-                    x = run_group(programs, x)
-                elif programs is not None:  # too small for the fused kernels
-                    for offset in range(len(programs)):
-                        inner = self.steps[first + offset]
-                        x = inner.stage(x, params.get(inner.label))
-                else:
-                    x = step.stage(x, params.get(step.label))
-            except (InputError, ParamError) as error:
-                raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
-        return x
+        return params
 
-    def _starts_fused_mosaic(self) -> bool:
-        groups = self._fused_groups()
-        programs = groups[0][1]
-        return programs is not None and programs[0][0] in ("cfa_affine", "demosaic")
+    def _takes_raw_numbers(self, mosaic: np.ndarray) -> bool:
+        """Whether a mosaic of unsigned raw numbers can go straight into the fused camera
+        front end that starts this pipeline (no float copy first; integers need no
+        finiteness check)."""
+        if mosaic.dtype.kind != "u" or min(mosaic.shape[-2:]) <= 2:
+            return False
+        group = self._fused_groups()[0][1]
+        return group is not None and group.starts_on_mosaic
 
-    def _run_raw_fused(self, mosaic: np.ndarray) -> Any:
-        """A RAW mosaic of unsigned raw numbers straight into the fused front end (no
-        float copy first; integers need no finiteness check)."""
-        groups = self._fused_groups()
-        x = mosaic
-        if min(mosaic.shape[-2:]) <= 2:
-            return self(mosaic.astype(np.float32), fuse=False)
-        for first, programs in groups:
-            step = self.steps[first]
-            try:
-                x = run_group(programs, x) if programs is not None else step.stage(x)
-            except (InputError, ParamError) as error:
-                raise type(error)(f"stage {first + 1} ({step.label}): {error}") from None
-        return x
+    def _run_stages(
+        self,
+        x: Any,
+        params: Mapping[str, Mapping[str, Any]],
+        *,
+        fuse: bool,
+        raw_numbers: bool = False,
+    ) -> Any:
+        """Run every stage in order, fused groups where ``fuse``; errors name the stage.
 
-    def _fused_groups(self) -> list[tuple[int, Any]]:
-        """How the stages run with fusion (computed once).
-
-        See :func:`ispengine.kernels.fused.segments`.
+        ``raw_numbers``: ``x`` is a mosaic of unsigned raw numbers checked by
+        :meth:`_takes_raw_numbers`, which the first (fused) group reads directly.
         """
+        groups = self._fused_groups() if fuse else [(i, None) for i in range(len(self.steps))]
+        for first, group in groups:
+            try:
+                if group is None:
+                    step = self.steps[first]
+                    x = step.stage(x, params.get(step.label))
+                elif raw_numbers or _fusable(self.steps[first].stage, x):
+                    x = group.run(x)
+                else:  # too small for the fused kernels
+                    for step in self.steps[first : first + group.size]:
+                        x = step.stage(x, params.get(step.label))
+            except (InputError, ParamError) as error:
+                raise type(error)(
+                    f"stage {first + 1} ({self.steps[first].label}): {error}"
+                ) from None
+            raw_numbers = False
+        return x
+
+    def _fused_groups(self) -> list[tuple[int, FusedGroup | None]]:
+        """How the stages run with fusion (computed once; see
+        :func:`ispengine.kernels.fused_groups.segments`)."""
         if self._groups is None:
             self._groups = fused_segments(self.stages)
         return self._groups
@@ -327,9 +337,12 @@ class Pipeline:
     def bind(self, metadata: Mapping[str, Any]) -> Pipeline:
         """This pipeline with every ``from_metadata`` value taken from ``metadata``.
 
-        Raises :class:`ParamError` naming the stage when a key is missing or a
-        value is outside the parameter's declared range.
+        An inverse pipeline (from :meth:`inverse`) binds the forward pipeline and
+        inverts the result. Raises :class:`ParamError` naming the stage when a key
+        is missing or a value is outside the parameter's declared range.
         """
+        if self._inverse_of is not None and self.bindings:
+            return self._inverse_of.bind(metadata).inverse()
         steps = []
         for index, step in enumerate(self.steps, start=1):
             names = self.bindings.get(step.label)
@@ -401,9 +414,8 @@ class Pipeline:
             registry=registry,
             source=self.source,
             bindings=self.bindings,
+            inverse_of=self,
         )
-        if self.bindings:  # bind the forward stages, then invert them
-            inverse._binder = lambda metadata: self.bind(metadata).inverse()
         return inverse
 
     def __repr__(self) -> str:

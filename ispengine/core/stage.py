@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import array_api_compat
 import numpy as np
 
 from ispengine.core.arrays import as_param, check_image
+from ispengine.core.capabilities import Capabilities
 from ispengine.core.errors import ParamError
 from ispengine.core.params import ParamSpec, broadcast_param
 from ispengine.core.settings import SettingBase, check_keys, coerce_table
+
+if TYPE_CHECKING:
+    from ispengine.core.registry import Registry
 
 # Inverse methods, most accurate first: the default choice follows this order.
 INVERSE_METHODS = ("exact", "lut", "numerical", "learned")
@@ -58,12 +62,14 @@ class Stage:
         needs_even_size: the input's height and width must be even (Bayer data).
         monotone: each output pixel value is a non-decreasing function of the same
             input pixel value (per channel) on ``input_range``; such stages can be
-            inverted numerically or by LUT. They may define
-            ``derivative(x, p, xp)`` for Newton steps, and the scalar functions
-            ``scalar_forward(x, a, b, c)`` / ``scalar_derivative(x, a, b, c)``
-            (plain ``math`` code, compiled by the Numba LUT backend; parameters in
-            declaration order, for ``x >= 0`` when ``odd_symmetric``).
+            inverted numerically or by LUT (Newton steps use the ``derivative``
+            and ``scalar`` capabilities when declared).
         odd_symmetric: ``f(−x) = −f(x)``; inverses and LUTs work on ``|x|``.
+        capabilities: the fast forms the stage offers besides :meth:`apply`
+            (:class:`~ispengine.core.capabilities.Capabilities`: per-value scalar
+            function and derivative, per-channel or per-pixel kernel, CFA-affine
+            front end, demosaic estimates, array derivative); none by default.
+            The engine uses only what is declared here.
         version: bumped when the math changes (keys cached LUTs).
     """
 
@@ -76,6 +82,7 @@ class Stage:
     needs_even_size: ClassVar[bool] = False
     monotone: ClassVar[bool] = False
     odd_symmetric: ClassVar[bool] = False
+    capabilities: ClassVar[Capabilities] = Capabilities()
     version: ClassVar[str] = "1"
 
     def __init__(self, **values: Any) -> None:
@@ -184,6 +191,15 @@ class Stage:
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         """The stage's math. ``p`` maps parameter names to broadcastable arrays."""
         raise NotImplementedError
+
+    def with_registry(self, registry: Registry) -> Stage:
+        """This stage as run by a pipeline built on ``registry``.
+
+        Stages that look components up when they run (the LUT inverse chooses its
+        backend) return a copy that looks them up in ``registry``; the default
+        returns the stage itself.
+        """
+        return self
 
     def __repr__(self) -> str:
         shown = {k: (v.tolist() if v is not None else None) for k, v in self.values.items()}

@@ -1,22 +1,17 @@
 """Fused per-pixel chains: one parallel Numba pass for a run of pixelwise RGB stages.
 
-A stage takes part when it declares, as plain ``math`` code that Numba can
-compile (nothing is imported or compiled until a chain first runs):
+A stage takes part when its :attr:`~ispengine.core.stage.Stage.capabilities`
+declare a per-pixel kernel, a per-channel kernel or a scalar curve
+(:mod:`ispengine.core.capabilities`; the first of these it offers is used), and
+the form's packing returns its parameters as constants. Otherwise (per-image
+or per-pixel values) the chain runs stage by stage as usual. Nothing is
+imported or compiled until a chain first runs. The fused result equals the
+stage-by-stage one to rounding (checked in tests); arithmetic is float64,
+stored in the input's dtype.
 
-* ``channel_kernel(v, prm, o) -> v'``: one channel value, its parameters at
-  ``prm[o:]``; the stage's ``channel_params()`` returns them as a ``(3, k)``
-  array, one row per channel; or
-* ``pixel_kernel(r, g, b, prm, o) -> (r, g, b)``: a whole pixel (3×3 matrices),
-  with ``pixel_params()`` returning a 1-D array (``pixel_kernel_factory()``
-  may build that kernel on first use, when it needs Numba-compiled helpers,
-  e.g. :func:`ispengine.kernels.curve_table.table_pixel_kernel`); or
-* ``scalar_forward(x, a, b, c)`` of a monotone curve (the LUT declaration),
-  used per channel with the stage's three parameters (odd curves on ``|x|``).
-
-``*_params()`` returns ``None`` when a parameter is not a constant (per-image
-or per-pixel values), and the chain then runs stage by stage as usual. The
-fused result equals the stage-by-stage one to rounding (checked in tests);
-arithmetic is float64, stored in the input's dtype.
+Camera front ends (mosaic corrections and demosaicing before such a chain)
+are in :mod:`ispengine.kernels.fused_mosaic`; :mod:`ispengine.kernels.fused_groups` splits a
+pipeline into fused groups.
 """
 
 from __future__ import annotations
@@ -26,7 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from attrs import frozen
 
+from ispengine.core.capabilities import spread_parameters
 from ispengine.core.stage import Stage
 
 _compiled: dict[tuple[Any, ...], Any] = {}
@@ -36,26 +33,44 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def program(stage: Stage) -> tuple[str, Any, np.ndarray] | None:
-    """How ``stage`` runs per pixel: (kind, kernel function, packed parameters), or None."""
-    cls = type(stage)
+@frozen
+class RgbProgram:
+    """How one stage runs inside a fused chain.
+
+    Attributes:
+        kind: ``pixel`` (``kernel(r, g, b, prm, o)``), ``channel`` (``kernel(v, prm, o)``
+            per channel), ``curve`` or ``odd_curve`` (a :class:`ScalarCurve`'s
+            ``forward(x, *params)`` per channel, odd curves on ``|x|``).
+        kernel: the kernel function.
+        params: packed parameters: 1-D for ``pixel``, ``(3, k)`` otherwise.
+    """
+
+    kind: str
+    kernel: Any
+    params: np.ndarray
+
+
+def program(stage: Stage) -> RgbProgram | None:
+    """How ``stage`` runs per pixel in a fused chain, or None."""
     if stage.input_layout != "rgb" or stage.output_layout != "rgb":
         return None
-    if getattr(cls, "pixel_kernel", None) is not None:
-        packed = stage.pixel_params()
-        return None if packed is None else ("pixel", cls.pixel_kernel, np.ravel(packed))
-    if getattr(cls, "pixel_kernel_factory", None) is not None:
-        packed = stage.pixel_params()
-        kernel = cls.pixel_kernel_factory() if packed is not None else None
-        return None if packed is None else ("pixel", kernel, np.ravel(packed))
-    if getattr(cls, "channel_kernel", None) is not None:
-        packed = stage.channel_params()
-        return None if packed is None else ("channel", cls.channel_kernel, np.asarray(packed))
-    scalar = getattr(cls, "scalar_forward", None)
-    if scalar is not None and len(cls.params) == 3:
+    forms = stage.capabilities
+    if forms.pixel is not None:
+        packed = forms.pixel.pack(stage)
+        if packed is None:
+            return None
+        return RgbProgram("pixel", forms.pixel.resolve(), np.ravel(packed))
+    if forms.channel is not None:
+        packed = forms.channel.pack(stage)
+        if packed is None:
+            return None
+        return RgbProgram("channel", forms.channel.kernel, np.asarray(packed))
+    if forms.scalar is not None:
         packed = constant_channel_params(stage)
-        odd = "odd_curve" if cls.odd_symmetric else "curve"
-        return None if packed is None else (odd, scalar, packed)
+        if packed is None:
+            return None
+        kind = "odd_curve" if stage.odd_symmetric else "curve"
+        return RgbProgram(kind, forms.scalar.forward, packed)
     return None
 
 
@@ -72,7 +87,7 @@ def constant_channel_params(stage: Stage, names: Sequence[str] | None = None) ->
     return np.stack(columns, axis=-1).astype(np.float64)
 
 
-def plan(stages: Sequence[Stage]) -> list[tuple[str, Any, np.ndarray]] | None:
+def plan(stages: Sequence[Stage]) -> list[RgbProgram] | None:
     """The per-pixel programs of all ``stages``, or None if any cannot be fused."""
     programs = []
     for stage in stages:
@@ -83,57 +98,7 @@ def plan(stages: Sequence[Stage]) -> list[tuple[str, Any, np.ndarray]] | None:
     return programs
 
 
-def segments(stages: Sequence[Stage]) -> list[tuple[int, list | None]]:
-    """Execution groups: ``(first stage index, programs)`` for runs of two or more
-    fusable stages, ``(index, None)`` for a stage that runs on its own (0-based).
-
-    A run is either pixelwise RGB stages, or a camera front end: per-site mosaic
-    corrections, optionally a demosaic and pixelwise RGB stages after it
-    (:mod:`ispengine.kernels.fused_mosaic`), all with the same Bayer pattern.
-    """
-    if not numba_available():
-        return [(i, None) for i in range(len(stages))]
-    from ispengine.kernels.fused_mosaic import mosaic_program
-
-    rgb = [program(stage) for stage in stages]
-    mosaic = [mosaic_program(stage) for stage in stages]
-    groups: list[tuple[int, list | None]] = []
-    index = 0
-    while index < len(stages):
-        end = index
-        if mosaic[index] is not None:
-            pattern = mosaic[index][2]
-            while end < len(stages) and mosaic[end] is not None and mosaic[end][2] == pattern:
-                end += 1
-                if mosaic[end - 1][0] == "demosaic":
-                    while end < len(stages) and rgb[end] is not None:
-                        end += 1
-                    break
-            programs = [mosaic[i] or rgb[i] for i in range(index, end)]
-        else:
-            while end < len(stages) and rgb[end] is not None:
-                end += 1
-            programs = rgb[index:end]
-        if end - index >= 2:
-            groups.append((index, programs))
-            index = end
-        else:
-            groups.append((index, None))
-            index += 1
-    return groups
-
-
-def run_group(programs: list, x: np.ndarray) -> np.ndarray:
-    """Run one fused group from :func:`segments` on a numpy image."""
-    if programs[0][0] in ("cfa_affine", "demosaic"):
-        from ispengine.kernels.fused_mosaic import run_mosaic_fused
-
-        head = [p for p in programs if p[0] in ("cfa_affine", "demosaic")]
-        return run_mosaic_fused(head, programs[len(head) :], x)
-    return run_fused(programs, x)
-
-
-def _bind(kind: str, kernel: Any, offsets: tuple[int, ...]) -> Any:
+def _bind(kind: str, kernel: Any, width: int, offsets: tuple[int, ...]) -> Any:
     import numba
 
     jit = numba.njit(inline="always")
@@ -153,12 +118,13 @@ def _bind(kind: str, kernel: Any, offsets: tuple[int, ...]) -> Any:
 
     else:
         odd = kind == "odd_curve"
+        at = jit(spread_parameters(compiled, width))
 
         @jit
         def curve(v, prm, o):  # noqa: ANN001, ANN202
             if odd and v < 0.0:  # sign(v)·f(|v|), as the array code computes it
-                return -compiled(-v, prm[o], prm[o + 1], prm[o + 2])
-            return compiled(v, prm[o], prm[o + 1], prm[o + 2])
+                return -at(-v, prm, o)
+            return at(v, prm, o)
 
         @jit
         def step(r, g, b, prm):  # noqa: ANN001, ANN202
@@ -183,31 +149,27 @@ def _chain(steps: list[Any]) -> Any:
     return run
 
 
-def chain_kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarray, tuple]:
+def chain_kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray, tuple]:
     """The compiled per-pixel chain ``(r, g, b, prm) -> (r, g, b)`` (cached by
     structure), its packed parameters, and its cache key."""
-    packed, offsets, key = [], [], []
+    packed, key = [], []
     position = 0
-    for kind, kernel, params in programs:
-        if kind == "pixel":
+    for step in programs:
+        width = step.params.shape[-1]
+        if step.kind == "pixel":
             channel_offsets = (position, position, position)
         else:
-            width = params.shape[-1]
             channel_offsets = tuple(position + c * width for c in range(3))
-        packed.append(np.ravel(params))
-        position += params.size
-        offsets.append(channel_offsets)
-        key.append((kind, kernel, channel_offsets))
+        packed.append(np.ravel(step.params))
+        position += step.params.size
+        key.append((step.kind, step.kernel, width, channel_offsets))
     key = tuple(key)
     if ("chain", key) not in _compiled:
-        steps = [
-            _bind(kind, kernel, o) for (kind, kernel, _), o in zip(programs, offsets, strict=True)
-        ]
-        _compiled[("chain", key)] = _chain(steps)
+        _compiled[("chain", key)] = _chain([_bind(*entry) for entry in key])
     return _compiled[("chain", key)], np.concatenate(packed) if packed else np.zeros(1), key
 
 
-def _kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarray]:
+def _kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray]:
     """The compiled pass over pixels (cached by structure) and its packed parameters."""
     import numba
 
@@ -226,7 +188,7 @@ def _kernel(programs: list[tuple[str, Any, np.ndarray]]) -> tuple[Any, np.ndarra
     return _compiled[key], packed
 
 
-def run_fused(programs: list[tuple[str, Any, np.ndarray]], x: np.ndarray) -> np.ndarray:
+def run_fused(programs: list[RgbProgram], x: np.ndarray) -> np.ndarray:
     """Run a planned chain on ``x`` of shape ``(..., H, W, 3)`` (numpy, float32/float64)."""
     kernel, packed = _kernel(programs)
     flat = np.ascontiguousarray(x).reshape(-1, 3)

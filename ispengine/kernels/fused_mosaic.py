@@ -5,18 +5,19 @@ stages]`` (black level, white balance, Malvar or bilinear demosaic, colour
 matrix, sRGB OETF, ...) runs as two compiled Numba passes instead of one
 pass per stage:
 
-1. the per-site affine corrections (each stage's ``cfa_affine()``: a scale and
-   an offset per CFA channel R, Gr, Gb, B, composed into one) are applied
+1. the per-site affine corrections (each stage's ``cfa_affine`` capability: a
+   scale and an offset per site of the 2×2 cell, composed into one) are applied
    while copying the mosaic into a mirror-padded buffer;
 2. one parallel pass over 2×2 cells demosaics each pixel and sends it
    straight through the RGB chain (the per-pixel programs of
    :mod:`ispengine.kernels.fused`), writing the final image once. The kernel is
    compiled per Bayer pattern, so each of the four sites runs branch-free.
 
-Results equal the stage-by-stage ones to rounding (tested). A stage joins
-when it declares ``cfa_affine()`` (returning None unless its parameters are
-constants) or ``fused_demosaic`` (``"malvar"`` or ``"bilinear"``), and all
-share one ``pattern`` option.
+Results equal the stage-by-stage ones to rounding (tested). A mosaic stage
+joins when its :attr:`~ispengine.core.stage.Stage.capabilities` declare
+``cfa_affine`` (which returns None unless the parameters are constants) or
+``demosaic`` (:class:`~ispengine.core.capabilities.DemosaicKernel`); the
+demosaicer's site table says which colour each site of the cell measures.
 """
 
 from __future__ import annotations
@@ -24,37 +25,53 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from attrs import frozen
 
+from ispengine.core.capabilities import DemosaicKernel
 from ispengine.core.stage import Stage
+from ispengine.kernels.fused import RgbProgram, chain_kernel
 
 _compiled: dict[tuple[Any, ...], Any] = {}
 
 
-def mosaic_program(stage: Stage) -> tuple[str, Any, str] | None:
-    """``("cfa_affine", (scale, offset), pattern)``, ``("demosaic", method, pattern)`` or None."""
-    pattern = stage.settings.get("pattern")
-    if pattern is None or stage.input_layout != "mosaic":
+@frozen
+class CfaAffineProgram:
+    """A per-site affine mosaic correction: ``x · scale + offset``, each ``(2, 2)``."""
+
+    scale: np.ndarray
+    offset: np.ndarray
+
+
+@frozen
+class DemosaicProgram:
+    """A demosaicer's estimates and the CFA channel at each site of its cell."""
+
+    form: DemosaicKernel
+    sites: np.ndarray
+
+
+MosaicProgram = CfaAffineProgram | DemosaicProgram
+
+
+def mosaic_program(stage: Stage) -> MosaicProgram | None:
+    """How ``stage`` runs in a fused camera front end, or None."""
+    if stage.input_layout != "mosaic":
         return None
-    affine = getattr(stage, "cfa_affine", None)
-    if affine is not None and stage.output_layout == "mosaic":
-        coefficients = affine()
-        return None if coefficients is None else ("cfa_affine", coefficients, pattern)
-    method = getattr(stage, "fused_demosaic", None)
-    if method is not None and stage.output_layout == "rgb":
-        return ("demosaic", method, pattern)
+    forms = stage.capabilities
+    if forms.cfa_affine is not None and stage.output_layout == "mosaic":
+        coefficients = forms.cfa_affine(stage)
+        return None if coefficients is None else CfaAffineProgram(*coefficients)
+    if forms.demosaic is not None and stage.output_layout == "rgb":
+        return DemosaicProgram(forms.demosaic, forms.demosaic.site_table(stage))
     return None
 
 
-def _site_tables(
-    affines: list[tuple[np.ndarray, np.ndarray]], pattern: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _site_tables(affines: list[CfaAffineProgram]) -> tuple[np.ndarray, np.ndarray]:
     """The composed scale and offset of every site of the 2×2 cell, each (2, 2)."""
-    from plugins_builtin.canonical_stages.cfa import cfa_cell
-
-    scale, offset = np.ones(4), np.zeros(4)
-    for stage_scale, stage_offset in affines:
-        scale, offset = scale * stage_scale, offset * stage_scale + stage_offset
-    return cfa_cell(scale, pattern), cfa_cell(offset, pattern)
+    scale, offset = np.ones((2, 2)), np.zeros((2, 2))
+    for step in affines:
+        scale, offset = scale * step.scale, offset * step.scale + step.offset
+    return scale, offset
 
 
 def _prepass():  # noqa: ANN202
@@ -80,18 +97,15 @@ def _mirror_pad_in_place(padded: np.ndarray) -> None:
     padded[-1], padded[-2] = padded[-5], padded[-4]
 
 
-def _cell_kernel(method: str, pattern: str, chain: Any, key: Any) -> Any:
-    """The demosaic + RGB chain pass, compiled once per method, pattern and chain."""
-    full_key = ("cell", method, pattern, key)
+def _cell_kernel(demosaic: DemosaicProgram, chain: Any, key: Any) -> Any:
+    """The demosaic + RGB chain pass, compiled once per method, site table and chain."""
+    s00, s01, s10, s11 = (int(v) for v in demosaic.sites.ravel())
+    full_key = ("cell", demosaic.form.method, (s00, s01, s10, s11), key)
     if full_key in _compiled:
         return _compiled[full_key]
     import numba
 
-    from plugins_builtin.canonical_stages.demosaic_kernels import _site_table, estimates_function
-
-    sites = _site_table(pattern)
-    s00, s01, s10, s11 = (int(v) for v in sites.ravel())
-    estimates = estimates_function(method)
+    estimates = demosaic.form.estimates()
     jit = numba.njit(inline="always")
 
     @jit
@@ -129,19 +143,17 @@ def _identity(r, g, b, prm):  # noqa: ANN001, ANN202
     return r, g, b
 
 
-def run_mosaic_fused(head: list[tuple[str, Any, str]], rgb_programs: list, x: np.ndarray):
+def run_mosaic_fused(
+    head: list[MosaicProgram], rgb_programs: list[RgbProgram], x: np.ndarray
+) -> np.ndarray:
     """Run affine mosaic programs, then (if present) demosaic and the RGB chain.
 
     ``x`` may be float32/float64, or unsigned integer raw numbers (read directly,
     with a float32 result), which saves converting a RAW mosaic first."""
-    from ispengine.kernels.fused import chain_kernel
-
     dtype = np.float32 if x.dtype.kind == "u" else x.dtype
-    pattern = head[0][2]
-    affines = [p[1] for p in head if p[0] == "cfa_affine"]
-    scale, offset = _site_tables(affines, pattern)
+    scale, offset = _site_tables([p for p in head if isinstance(p, CfaAffineProgram)])
     flat = x.reshape((-1,) + x.shape[-2:])
-    demosaic = next((p[1] for p in head if p[0] == "demosaic"), None)
+    demosaic = next((p for p in head if isinstance(p, DemosaicProgram)), None)
     if demosaic is None:  # corrections only: one pass, same layout
         out = np.empty(flat.shape, dtype=dtype)
         for index in range(flat.shape[0]):
@@ -158,7 +170,7 @@ def run_mosaic_fused(head: list[tuple[str, Any, str]], rgb_programs: list, x: np
 
             _compiled["identity"] = numba.njit(inline="always")(_identity)
         chain, packed, key = _compiled["identity"], np.zeros(1), ()
-    kernel = _cell_kernel(demosaic, pattern, chain, key)
+    kernel = _cell_kernel(demosaic, chain, key)
     out = np.empty(flat.shape + (3,), dtype=dtype)
     height, width = flat.shape[-2:]
     padded = np.empty((height + 4, width + 4), dtype=dtype)

@@ -114,14 +114,14 @@ def newton_refine(x: Any, a: Any, params: Any, curve: Curve, xp: Any) -> Any:
     where the derivative is positive, and its result is clipped to the domain.
     """
     stage = curve.stage.__new__(curve.stage)
-    derivative = getattr(stage, "derivative", None)
+    derivative = curve.stage.capabilities.derivative
     if derivative is None or curve.newton_steps == 0:
         return x
     low, high = curve.domain
     p = {spec.name: params[..., k] for k, spec in enumerate(curve.stage.params)}
     for _ in range(curve.newton_steps):
         value = stage.apply(x, p, xp)
-        slope = derivative(x, p, xp)
+        slope = derivative(stage, x, p, xp)
         good = slope > 0
         safe_slope = xp.where(good, slope, xp.ones_like(slope))
         moved = x - (value - a) / safe_slope

@@ -21,6 +21,7 @@ numerical inverse (the LUT is not differentiable).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -28,9 +29,11 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities, ChannelKernel
 from ispengine.core.errors import ParamError
 from ispengine.core.numerical_inverse import invert_stage
 from ispengine.core.params import OptionSpec, ParamSpec
+from ispengine.core.registry import Registry
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
@@ -82,11 +85,13 @@ def _integer_setting(settings: Mapping[str, Any], name: str) -> Any:
     return value.astype(int)
 
 
-def select_backend(name: str, y: Any) -> LutBackend:
-    """The backend instance called ``name`` (or chosen for ``y`` when ``auto``)."""
-    from ispengine.core.plugins import get_registry
+def select_backend(name: str, y: Any, registry: Registry | None = None) -> LutBackend:
+    """The backend instance called ``name`` (or chosen for ``y`` when ``auto``) among the
+    LUT backends of ``registry`` (default: the process-wide plugin registry)."""
+    if registry is None:
+        from ispengine.core.plugins import get_registry
 
-    registry = get_registry()
+        registry = get_registry()
     if name == "auto":
         for candidate in ("cupy", "numba", "numpy"):
             if candidate in registry.names("lut_backend"):
@@ -103,10 +108,20 @@ def select_backend(name: str, y: Any) -> LutBackend:
 
 
 class LutInverse(InverseStage):
-    """Inverse of a monotone per-channel stage by lookup tables (method ``lut``)."""
+    """Inverse of a monotone per-channel stage by lookup tables (method ``lut``).
+
+    The backend comes from the registry of the pipeline that runs the stage
+    (:meth:`with_registry`), or the process-wide one for a stage used alone.
+    """
 
     method = "lut"
-    channel_kernel = staticmethod(lut_channel)
+    registry: Registry | None = None
+
+    def with_registry(self, registry: Registry) -> LutInverse:
+        """A copy that chooses its LUT backend among ``registry``'s."""
+        bound = copy.copy(self)
+        bound.registry = registry
+        return bound
 
     def channel_params(self) -> np.ndarray | None:
         """Packed global tables for fused chains (None unless constant and global)."""
@@ -130,6 +145,8 @@ class LutInverse(InverseStage):
             axis=-1,
         )
         return np.concatenate([head, nodes], axis=-1)
+
+    capabilities = Capabilities(channel=ChannelKernel(lut_channel, channel_params))
 
     def grid(self) -> LutGrid:
         settings = self.inverse_config
@@ -158,7 +175,7 @@ class LutInverse(InverseStage):
             path = "global" if spatially_constant else "local"
         if path == "global" and not spatially_constant:
             raise ParamError("path: 'global' needs parameters constant per image and channel")
-        backend = select_backend(settings["backend"], x)
+        backend = select_backend(settings["backend"], x, self.registry)
         batch = math.prod(x.shape[:-3])
         pixels = x.shape[-3] * x.shape[-2]
         if path == "global":

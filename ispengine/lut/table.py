@@ -169,13 +169,13 @@ def solve_targets(
     wanted = np.broadcast_to(wanted, np.broadcast_shapes(wanted.shape, shape)).copy()
     full = {k: np.broadcast_to(v, wanted.shape) for k, v in values.items()}
     cell_lo, cell_hi, guess = _bracket(curve, values, wanted, low, high)
-    derivative = getattr(curve, "derivative", None)
+    derivative = stage.capabilities.derivative
     nodes = invert_monotone(
         lambda x: curve.apply(x, full, np),
         wanted,
         cell_lo,
         cell_hi,
-        dfdx=None if derivative is None else (lambda x: derivative(x, full, np)),
+        dfdx=None if derivative is None else (lambda x: derivative(curve, x, full, np)),
         x0=guess,
     )
     return nodes, y_lo[..., 0], y_hi[..., 0]

@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities
 from ispengine.core.errors import ParamError
 from ispengine.core.params import PER_CFA_CHANNEL, SCALAR, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, split_cfa
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, cfa_cell, merge_cfa, split_cfa
 
 MIN_HEADROOM = 1e-3
 
@@ -84,12 +85,16 @@ class BlackLevel(Stage):
         return (0.0, float(np.max(white)))
 
     def cfa_affine(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``y = x · scale[c] + offset[c]`` per CFA channel, for fused chains (constants only)."""
+        """``y = x · scale + offset`` per site of the 2×2 cell, for fused chains (constants
+        only)."""
         black, white = self.values["black"], self.values["white"]
         if black is None or white is None or black.shape not in ((), (4,)) or white.shape != ():
             return None
         scale = 1.0 / (float(white) - np.broadcast_to(black, (4,)))
-        return scale, -np.broadcast_to(black, (4,)) * scale
+        pattern = self.settings["pattern"]
+        return cfa_cell(scale, pattern), cfa_cell(-np.broadcast_to(black, (4,)) * scale, pattern)
+
+    capabilities = Capabilities(cfa_affine=cfa_affine)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         black, white = p["black"], p["white"]

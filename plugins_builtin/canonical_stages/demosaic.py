@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities
 from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages import demosaic_kernels
 from plugins_builtin.canonical_stages.cfa import (
@@ -167,11 +168,6 @@ class BayerDemosaic(Stage):
 
     method: ClassVar[str]
 
-    @property
-    def fused_demosaic(self) -> str:
-        """The method name for fused camera chains (:mod:`ispengine.kernels.fused_mosaic`)."""
-        return self.method
-
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         if isinstance(x, np.ndarray) and min(x.shape[-2:]) > 2 and demosaic_kernels.available():
             return demosaic_kernels.demosaic_numpy(x, self.config["pattern"], self.method)
@@ -184,6 +180,7 @@ class DemosaicBilinear(BayerDemosaic):
     name = "demosaic_bilinear"
     kernels = BILINEAR
     method = "bilinear"
+    capabilities = Capabilities(demosaic=demosaic_kernels.demosaic_form("bilinear"))
 
 
 class DemosaicMalvar(BayerDemosaic):
@@ -192,6 +189,7 @@ class DemosaicMalvar(BayerDemosaic):
     name = "demosaic_malvar"
     kernels = MALVAR
     method = "malvar"
+    capabilities = Capabilities(demosaic=demosaic_kernels.demosaic_form("malvar"))
 
 
 class Mosaic(Stage):

@@ -8,11 +8,14 @@ Numba is installed; checked against the reference in the tests.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import DemosaicKernel
+from ispengine.core.stage import Stage
 from plugins_builtin.canonical_stages.cfa import cfa_cell
 
 _kernels: dict[str, Any] = {}
@@ -22,9 +25,19 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _site_table(pattern: str) -> np.ndarray:
+def site_table(pattern: str) -> np.ndarray:
     """``table[i % 2, j % 2]``: 0 R, 1 Gr, 2 Gb, 3 B."""
     return cfa_cell(range(4), pattern, np.int64)
+
+
+def _stage_sites(stage: Stage) -> np.ndarray:
+    """The site table of a configured demosaic stage's ``pattern`` option."""
+    return site_table(stage.settings["pattern"])
+
+
+def demosaic_form(method: str) -> DemosaicKernel:
+    """The ``demosaic`` capability of ``method`` (``"bilinear"`` or ``"malvar"``)."""
+    return DemosaicKernel(method, functools.partial(estimates_function, method), _stage_sites)
 
 
 def estimates_function(method: str) -> Any:
@@ -89,7 +102,7 @@ def demosaic_numpy(x: np.ndarray, pattern: str, method: str) -> np.ndarray:
     if method not in _kernels:
         _kernels[method] = _build(method)
     kernel = _kernels[method]
-    sites = _site_table(pattern)
+    sites = site_table(pattern)
     flat = x.reshape((-1,) + x.shape[-2:])
     out = np.empty(flat.shape + (3,), dtype=x.dtype)
     for index in range(flat.shape[0]):

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.arrays import safe_power
+from ispengine.core.capabilities import Capabilities, PixelKernel
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.curve_table import sqrt_space_table, table_pixel_kernel
 
@@ -94,6 +95,16 @@ def decode_table() -> np.ndarray:
     return _tables["decode"]
 
 
+def _encode_pack(stage: Stage) -> np.ndarray:
+    """The OETF table, the same for every configured stage."""
+    return encode_table()
+
+
+def _decode_pack(stage: Stage) -> np.ndarray:
+    """The EOTF table, the same for every configured stage."""
+    return decode_table()
+
+
 def _encode_kernel():  # noqa: ANN202
     return table_pixel_kernel(_encode_scalar)
 
@@ -107,10 +118,7 @@ class SRGBOETF(Stage):
 
     name = "srgb_oetf"
     monotone = True
-    pixel_kernel_factory = staticmethod(_encode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return encode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_encode_pack, factory=_encode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_encode(x, xp)
@@ -122,10 +130,7 @@ class SRGBOETFInverse(InverseStage):
     name = "srgb_oetf_inverse"
     forward = SRGBOETF
     method = "exact"
-    pixel_kernel_factory = staticmethod(_decode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return decode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_decode_pack, factory=_decode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_decode(x, xp)
@@ -136,10 +141,7 @@ class SRGBEOTF(Stage):
 
     name = "srgb_eotf"
     monotone = True
-    pixel_kernel_factory = staticmethod(_decode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return decode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_decode_pack, factory=_decode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_decode(x, xp)
@@ -151,10 +153,7 @@ class SRGBEOTFInverse(InverseStage):
     name = "srgb_eotf_inverse"
     forward = SRGBEOTF
     method = "exact"
-    pixel_kernel_factory = staticmethod(_encode_kernel)
-
-    def pixel_params(self) -> np.ndarray:
-        return encode_table()
+    capabilities = Capabilities(pixel=PixelKernel(_encode_pack, factory=_encode_kernel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return srgb_encode(x, xp)

@@ -26,11 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities
 from ispengine.core.params import PER_CHANNEL, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages.cfa import (
     CFA_COLOUR,
     PATTERN_OPTION,
+    cfa_cell,
     merge_cfa,
     split_cfa,
 )
@@ -92,12 +94,15 @@ class MosaicWhiteBalance(Stage):
     needs_even_size = True
 
     def cfa_affine(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``y = x · gain[colour of c]`` per CFA channel, for fused chains (constants only)."""
+        """``y = x · gain[colour of the site]`` per site of the 2×2 cell, for fused chains
+        (constants only)."""
         gains = self.values["gains"]
         if gains is None or gains.shape not in ((), (3,)):
             return None
         scale = np.broadcast_to(gains, (3,))[list(CFA_COLOUR)].astype(np.float64)
-        return scale, np.zeros(4)
+        return cfa_cell(scale, self.settings["pattern"]), np.zeros((2, 2))
+
+    capabilities = Capabilities(cfa_affine=cfa_affine)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return scale_mosaic(x, p["gains"], self.config["pattern"], xp)

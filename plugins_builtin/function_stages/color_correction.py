@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities, PixelKernel
 from ispengine.core.errors import ParamError
 from ispengine.core.params import MATRIX_3X3, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
@@ -92,10 +93,11 @@ class ColorCorrection(Stage):
         if "matrix" in values:
             check_matrix_condition("matrix", values["matrix"])
 
-    pixel_kernel = staticmethod(color_matrix_pixel)
-
     def pixel_params(self) -> np.ndarray | None:
+        """The constant matrix for fused chains (None when per image or per pixel)."""
         return constant_matrix(self)
+
+    capabilities = Capabilities(pixel=PixelKernel(pixel_params, kernel=color_matrix_pixel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return apply_matrix(x, p["matrix"], xp)
@@ -108,11 +110,12 @@ class ColorCorrectionInverse(InverseStage):
     forward = ColorCorrection
     method = "exact"
 
-    pixel_kernel = staticmethod(color_matrix_pixel)
-
     def pixel_params(self) -> np.ndarray | None:
+        """The constant inverse matrix for fused chains (None when not constant)."""
         matrix = constant_matrix(self)
         return None if matrix is None else np.linalg.inv(matrix)
+
+    capabilities = Capabilities(pixel=PixelKernel(pixel_params, kernel=color_matrix_pixel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return apply_matrix(x, xp.linalg.inv(p["matrix"]), xp)

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ispengine.core.arrays import safe_power
+from ispengine.core.capabilities import Capabilities, ScalarCurve
 from ispengine.core.numerical_inverse import numerical_inverse_of
 from ispengine.core.params import PER_CHANNEL, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
@@ -79,9 +80,6 @@ class GammaTone(Stage):
     name = "gamma_tone"
     monotone = True
     odd_symmetric = True
-    scalar_forward = staticmethod(gamma_tone_scalar)
-    scalar_derivative = staticmethod(gamma_tone_scalar_derivative)
-    scalar_forward_and_derivative = staticmethod(gamma_tone_scalar_with_derivative)
     input_range = (-1.0, 1.0)
     params = (
         ParamSpec("g1", PER_CHANNEL, 0.5, 4.0, default=1.0, description="gamma: u = I^(1/g1)"),
@@ -120,6 +118,13 @@ class GammaTone(Stage):
         du = safe_power(magnitude, 1 / g1 - 1, xp) / g1
         return (1 - 2 * (1 - g2) * u) * du / _normaliser(g1, g2, k)
 
+    capabilities = Capabilities(
+        scalar=ScalarCurve(
+            gamma_tone_scalar, gamma_tone_scalar_derivative, gamma_tone_scalar_with_derivative
+        ),
+        derivative=derivative,
+    )
+
 
 def gamma_tone_inverse_scalar(y: float, g1: float, g2: float, k: float) -> float:
     """f_GM⁻¹ of one value ``y >= 0`` in closed form (fused kernels)."""
@@ -135,7 +140,7 @@ class GammaToneInverse(InverseStage):
     forward = GammaTone
     method = "exact"
     odd_symmetric = True
-    scalar_forward = staticmethod(gamma_tone_inverse_scalar)
+    capabilities = Capabilities(scalar=ScalarCurve(gamma_tone_inverse_scalar))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         g1, g2, k = p["g1"], p["g2"], p["k"]

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ispengine.core.arrays import safe_power
+from ispengine.core.capabilities import Capabilities, ScalarCurve
 from ispengine.core.numerical_inverse import numerical_inverse_of
 from ispengine.core.params import PER_CHANNEL, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
@@ -65,9 +66,6 @@ class InverseTone(Stage):
     name = "inverse_tone"
     monotone = True
     odd_symmetric = True
-    scalar_forward = staticmethod(inverse_tone_scalar)
-    scalar_derivative = staticmethod(inverse_tone_scalar_derivative)
-    scalar_forward_and_derivative = staticmethod(inverse_tone_scalar_with_derivative)
     input_range = (-1.0, 1.0)
     params = (
         ParamSpec("g3", PER_CHANNEL, 0.4, 3.0, default=1.0, description="exponent"),
@@ -99,6 +97,13 @@ class InverseTone(Stage):
         inner_slope = (1 + g4 + 2 * g4 * base) / (1 + g4 * (k2 + 1))
         return g3 * safe_power(inner, g3 - 1, xp) * inner_slope
 
+    capabilities = Capabilities(
+        scalar=ScalarCurve(
+            inverse_tone_scalar, inverse_tone_scalar_derivative, inverse_tone_scalar_with_derivative
+        ),
+        derivative=derivative,
+    )
+
 
 def inverse_tone_inverse_scalar(y: float, g3: float, g4: float, k2: float) -> float:
     """f_IT⁻¹ of one value ``y >= 0`` in closed form (fused kernels)."""
@@ -114,7 +119,7 @@ class InverseToneInverse(InverseStage):
     forward = InverseTone
     method = "exact"
     odd_symmetric = True
-    scalar_forward = staticmethod(inverse_tone_inverse_scalar)
+    capabilities = Capabilities(scalar=ScalarCurve(inverse_tone_inverse_scalar))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         g3, g4, k2 = p["g3"], p["g4"], p["k2"]

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities, ChannelKernel
 from ispengine.core.params import PER_CHANNEL, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.fused import constant_channel_params
@@ -95,10 +96,12 @@ class Gain(Stage):
 
     name = "gain"
     params = WINDOW_PARAMS
-    channel_kernel = staticmethod(piecewise_gain_channel)
 
     def channel_params(self) -> np.ndarray | None:
+        """The fused kernel's coefficients (None unless the parameters are constants)."""
         return piecewise_gain_coefficients(constant_channel_params(self, ("p_x", "p_w", "p_h")))
+
+    capabilities = Capabilities(channel=ChannelKernel(piecewise_gain_channel, channel_params))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return piecewise_gain(x, p["p_x"], p["p_w"], p["p_h"], xp)
@@ -110,10 +113,12 @@ class GainInverse(InverseStage):
     name = "gain_inverse"
     forward = Gain
     method = "exact"
-    channel_kernel = staticmethod(piecewise_gain_channel)
 
     def channel_params(self) -> np.ndarray | None:
+        """The fused kernel's coefficients (None unless the parameters are constants)."""
         return piecewise_gain_coefficients(constant_channel_params(self, ("p_x", "p_h", "p_w")))
+
+    capabilities = Capabilities(channel=ChannelKernel(piecewise_gain_channel, channel_params))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         return piecewise_gain(x, p["p_x"], p["p_h"], p["p_w"], xp)

@@ -1,8 +1,9 @@
 """Numba LUT backend: parallel CPU kernels for the global and local lookups.
 
 One pass over the pixels, threads over pixels (``prange``). When the stage
-provides ``scalar_forward`` / ``scalar_derivative`` (plain ``math`` code),
-they are compiled into the kernel and the Newton steps run inside it;
+declares a ``scalar`` capability with its derivative
+(:class:`~ispengine.core.capabilities.ScalarCurve`, plain ``math`` code), it is
+compiled into the kernel and the Newton steps run inside it;
 otherwise the steps run afterwards with the vectorised reference. Kernels are
 compiled on first use per stage and cached for the process.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ispengine.lut.backend import Curve, LutBackend, newton_refine
-from ispengine.lut.table import LutTable
+from ispengine.lut.table import MAX_LUT_PARAMS, LutTable
 from plugins_builtin.lut_backends import octave_tables
 
 _kernels: dict[tuple[Any, ...], Any] = {}
@@ -187,18 +188,36 @@ def _build_kernels(forward: Any, derivative: Any, combined: Any, odd: bool) -> t
     return global_kernels, local_kernel
 
 
+def _three_parameters(function: Any, count: int) -> Any:
+    """``function(x, p0, …)`` of ``count`` parameters as ``g(x, p0, p1, p2)`` (tables pad
+    the parameter axis to three); the function itself when it takes three."""
+    if function is None or count == MAX_LUT_PARAMS:
+        return function
+    import numba
+
+    compiled = numba.njit(inline="always")(function)
+    arguments = ", ".join(f"p{k}" for k in range(count))
+    namespace: dict[str, Any] = {"function": compiled}
+    exec(  # noqa: S102
+        f"def padded(x, p0, p1, p2):\n    return function(x, {arguments})\n", namespace
+    )
+    return namespace["padded"]
+
+
 def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
     """The compiled (global, local) kernels of a curve, and whether Newton runs inside them."""
-    forward = getattr(curve.stage, "scalar_forward", None)
-    derivative = getattr(curve.stage, "scalar_derivative", None)
-    combined = getattr(curve.stage, "scalar_forward_and_derivative", None)
-    inside = forward is not None and derivative is not None
-    key = (forward, derivative, combined, curve.odd) if inside else (None, None, None, curve.odd)
+    scalar = curve.stage.capabilities.scalar
+    inside = scalar is not None and scalar.derivative is not None
+    if not inside:
+        key: tuple[Any, ...] = (None, None, None, curve.odd)
+    else:
+        key = (scalar.forward, scalar.derivative, scalar.forward_and_derivative, curve.odd)
     if key not in _kernels:
+        count = len(curve.stage.params)
         _kernels[key] = _build_kernels(
-            forward if inside else _no_curve,
-            derivative if inside else _no_curve,
-            combined if inside else None,
+            _three_parameters(scalar.forward, count) if inside else _no_curve,
+            _three_parameters(scalar.derivative, count) if inside else _no_curve,
+            _three_parameters(scalar.forward_and_derivative, count) if inside else None,
             curve.odd,
         )
     return (*_kernels[key], inside)

@@ -1,0 +1,97 @@
+"""Splitting a pipeline's stages into fused groups and running them.
+
+A group is a run of two or more stages that runs as one compiled pass:
+either pixelwise RGB stages (:mod:`ispengine.kernels.fused`), or a camera front end
+of per-site mosaic corrections, optionally a demosaicer and pixelwise RGB
+stages after it (:mod:`ispengine.kernels.fused_mosaic`). Which stages join is read
+from their declared :attr:`~ispengine.core.stage.Stage.capabilities`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from attrs import frozen
+
+from ispengine.core.stage import Stage
+from ispengine.kernels.fused import RgbProgram, numba_available, program, run_fused
+from ispengine.kernels.fused_mosaic import (
+    DemosaicProgram,
+    MosaicProgram,
+    mosaic_program,
+    run_mosaic_fused,
+)
+
+
+@frozen
+class FusedGroup:
+    """A run of stages that executes as one fused pass.
+
+    Attributes:
+        front: the camera front end's programs (mosaic corrections, then at most
+            one demosaicer); empty for a pixelwise RGB chain.
+        rgb: the pixelwise RGB programs after the front end.
+    """
+
+    front: tuple[MosaicProgram, ...]
+    rgb: tuple[RgbProgram, ...]
+
+    @property
+    def size(self) -> int:
+        """The number of stages in the group."""
+        return len(self.front) + len(self.rgb)
+
+    @property
+    def starts_on_mosaic(self) -> bool:
+        """Whether the group takes a Bayer mosaic (a camera front end)."""
+        return bool(self.front)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Run the group on a numpy image (unsigned raw numbers allowed for a front end)."""
+        if self.front:
+            return run_mosaic_fused(list(self.front), list(self.rgb), x)
+        return run_fused(list(self.rgb), x)
+
+
+def _front_end(mosaic: list[MosaicProgram | None], rgb: list, index: int) -> FusedGroup:
+    """The longest camera front end starting at stage ``index``."""
+    end = index
+    while end < len(mosaic) and mosaic[end] is not None:
+        end += 1
+        if isinstance(mosaic[end - 1], DemosaicProgram):
+            break
+    front = tuple(mosaic[index:end])
+    tail = end
+    if isinstance(front[-1], DemosaicProgram):
+        while tail < len(rgb) and rgb[tail] is not None:
+            tail += 1
+    return FusedGroup(front, tuple(rgb[end:tail]))
+
+
+def _rgb_chain(rgb: list, index: int) -> FusedGroup:
+    """The longest pixelwise RGB chain starting at stage ``index``."""
+    end = index
+    while end < len(rgb) and rgb[end] is not None:
+        end += 1
+    return FusedGroup((), tuple(rgb[index:end]))
+
+
+def segments(stages: Sequence[Stage]) -> list[tuple[int, FusedGroup | None]]:
+    """Execution groups: ``(first stage index, group)`` for runs of two or more
+    fusable stages, ``(index, None)`` for a stage that runs on its own (0-based)."""
+    if not numba_available():
+        return [(i, None) for i in range(len(stages))]
+    rgb = [program(stage) for stage in stages]
+    mosaic = [mosaic_program(stage) for stage in stages]
+    groups: list[tuple[int, FusedGroup | None]] = []
+    index = 0
+    while index < len(stages):
+        group = _front_end(mosaic, rgb, index) if mosaic[index] else _rgb_chain(rgb, index)
+        if group.size >= 2:
+            groups.append((index, group))
+            index += group.size
+        else:
+            groups.append((index, None))
+            index += 1
+    return groups
