@@ -19,6 +19,7 @@ from ispengine.errors import (
     UnknownComponentError,
 )
 from ispengine.hookspecs import hookimpl
+from ispengine.learned import LearnedInverseStage
 from ispengine.params import (
     MATRIX_3X3,
     PER_CFA_CHANNEL,
@@ -37,6 +38,7 @@ __all__ = [
     "ISPEngineError",
     "InputError",
     "InverseStage",
+    "LearnedInverseStage",
     "MATRIX_3X3",
     "OptionSpec",
     "PER_CFA_CHANNEL",

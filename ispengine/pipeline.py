@@ -169,7 +169,7 @@ class Pipeline:
                     raise SpecError(f"no {inverse.method!r} inverse (available: {available})", **at)
             chosen = records[0].cls
             settings = _build(
-                lambda c=chosen, s=inverse.settings: c.coerce_settings(s),
+                lambda c=chosen, s=inverse.settings: c.coerce_settings(s, base=_folder(spec)),
                 {k: v for k, v in at.items() if k != "key"},
                 prefix=f"{at['key']}.",
             )
@@ -423,6 +423,14 @@ def _build_predictor(pipeline: Pipeline, spec: PipelineSpec, registry: Registry)
         head, _, rest = str(error).partition(": ")
         key = f"predictor.{head}" if rest and " " not in head else "predictor"
         raise SpecError(rest or head, source=spec.source, key=key) from None
+
+
+def _folder(spec: PipelineSpec) -> Path | None:
+    """The folder of the spec's file (relative paths resolve against it); None for a
+    spec built in Python."""
+    if spec.source in ("<dict>", "<python>"):
+        return None
+    return Path(spec.source).parent
 
 
 def _fusable(stage: Stage, x: np.ndarray) -> bool:

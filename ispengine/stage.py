@@ -19,6 +19,7 @@ Minimal example (the ``contrib/`` vignetting plugin is a full one)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import array_api_compat
@@ -224,7 +225,15 @@ class InverseStage(Stage):
         return inverse
 
     @classmethod
-    def coerce_settings(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+    def coerce_settings(
+        cls, settings: Mapping[str, Any], *, base: Path | None = None
+    ) -> dict[str, Any]:
+        """The declared settings, checked, with defaults filled in.
+
+        ``base`` is the folder relative path settings resolve against (a spec
+        file's folder); subclasses with path settings use it (see
+        :class:`ispengine.learned.LearnedInverseStage`).
+        """
         declared = {s.name: s for s in cls.inverse_settings}
         unknown = sorted(set(settings) - set(declared))
         if unknown:
