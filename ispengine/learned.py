@@ -176,13 +176,10 @@ class LearnedInverseStage(InverseStage):
         return out.permute(0, 2, 3, 1).reshape(*lead, *expected[2:], expected[1])
 
     def _output_size(self, height: int, width: int) -> tuple[int, int]:
-        """Packed RAW has half the mosaic's height and width; other layouts keep them."""
-        layouts = (self.input_layout, self.output_layout)
-        if layouts == ("mosaic", "packed"):
-            return height // 2, width // 2
-        if layouts == ("packed", "mosaic"):
-            return height * 2, width * 2
-        return height, width
+        """Packed RAW has half the height and width of a mosaic or RGB image."""
+        grow = 2 if self.input_layout == "packed" else 1
+        shrink = 2 if self.output_layout == "packed" else 1
+        return height * grow // shrink, width * grow // shrink
 
 
 def _to_nchw(x: Any, height: int, width: int) -> Any:

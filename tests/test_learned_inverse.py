@@ -22,6 +22,8 @@ from ispengine import InputError, ParamError, Pipeline, PluginHost, SpecError, h
 from ispengine.learned import LearnedInverseStage  # noqa: E402
 from ispengine.testing import StageExample, assert_round_trip, stage_examples  # noqa: E402
 from ispengine.weights import save_arrays  # noqa: E402
+from plugins_builtin.canonical_stages.bayer import PackBayer  # noqa: E402
+from plugins_builtin.canonical_stages.black_level import BlackLevel  # noqa: E402
 from plugins_builtin.canonical_stages.srgb_transfer import SRGBOETF, SRGBOETFInverse  # noqa: E402
 
 # The trained MLP's worst error over [0, 1] is about 0.01 (float32 weights).
@@ -172,6 +174,41 @@ def test_torch_in_torch_out_matches_numpy_and_is_differentiable(models):
     np.testing.assert_allclose(from_torch.detach().numpy(), from_numpy, atol=1e-7)
     from_torch.sum().backward()
     assert tensor.grad is not None and bool(torch.all(tensor.grad > 0))  # increasing inverse
+
+
+class UnpackLearnedInverse(LearnedInverseStage):
+    """``pack_bayer`` undone by a pixel shuffle, a model without weights (exact for RGGB)."""
+
+    name = "unpack_learned_inverse"
+    forward = PackBayer
+
+    def build_model(self):
+        return torch.nn.PixelShuffle(2)
+
+
+class BlackLevelLearnedInverse(LearnedInverseStage):
+    """``black_level`` undone by a 1×1 convolution set to known weights."""
+
+    name = "black_level_learned_inverse"
+    forward = BlackLevel
+
+    def build_model(self):
+        return torch.nn.Conv2d(1, 1, 1)
+
+
+def test_mosaic_and_packed_layouts_go_through_the_model(tmp_path):
+    rng = np.random.default_rng(2)
+    save_arrays(tmp_path / "none.safetensors", {})
+    pack = PackBayer(pattern="rggb")
+    mosaic = rng.uniform(0, 1, (2, 4, 8))
+    unpack = UnpackLearnedInverse.from_forward(pack, weights=tmp_path / "none.safetensors")
+    np.testing.assert_array_equal(unpack(pack(mosaic)), mosaic)
+    known = {"weight": np.full((1, 1, 1, 1), 959.0), "bias": np.array([64.0])}
+    save_arrays(tmp_path / "level.safetensors", {k: v.astype(np.float32) for k, v in known.items()})
+    level = BlackLevel(black=64, white=1023)
+    raw = rng.integers(64, 1024, (4, 6)).astype(np.float64)
+    restored = BlackLevelLearnedInverse.from_forward(level, weights=tmp_path / "level.safetensors")
+    np.testing.assert_allclose(restored(level(raw)), raw, rtol=1e-6)
 
 
 def _one_line_error(kind, match, call):
