@@ -33,6 +33,7 @@ from ispengine.core.params import (
 from ispengine.core.pipeline import Pipeline
 from ispengine.core.plugins import PluginHost, get_plugin_host, get_registry
 from ispengine.core.stage import InverseStage, Stage
+from ispengine.learning.learned_inverse import LearnedInverseStage
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,7 @@ __all__ = [
     "ISPEngineError",
     "InputError",
     "InverseStage",
+    "LearnedInverseStage",
     "MATRIX_3X3",
     "OptionSpec",
     "PER_CFA_CHANNEL",

@@ -244,3 +244,16 @@ def test_old_module_names_import_with_a_deprecation_warning(old, new, name, monk
     with pytest.warns(DeprecationWarning, match=new):
         module = importlib.import_module(old)
     assert getattr(module, name) is getattr(importlib.import_module(new), name)
+
+
+def test_missing_output_folder_names_the_target(tmp_path, capsys):
+    source = tmp_path / "in.npy"
+    np.save(source, np.full((2, 2, 3), 0.5))
+    assert main(["run", "function_isp", str(source), str(tmp_path / "nope" / "out.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and ".out.npy." not in err
+
+
+def test_unsupported_output_type_fails_before_any_work(tmp_path, capsys):
+    assert main(["run", "function_isp", str(tmp_path / "absent.npy"), str(tmp_path / "o.bmp")]) == 2
+    assert "unsupported file type '.bmp'" in capsys.readouterr().err

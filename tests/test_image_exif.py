@@ -1,6 +1,11 @@
-"""sRGB image files keep EXIF capture parameters (PNG 8/16-bit, JPEG, TIFF)."""
+"""Image files: sRGB files keep EXIF capture parameters (PNG 8/16-bit, JPEG, TIFF), PNG of
+any bit depth reads white as one, ``.npy`` arrays, permissions of written files."""
+
+import os
+import stat
 
 import numpy as np
+import png
 import pytest
 
 from ispengine.core.errors import InputError
@@ -59,3 +64,31 @@ def test_png_passed_as_jpeg_is_refused(tmp_path):
     (tmp_path / "p.jpg").write_bytes((tmp_path / "p.png").read_bytes())
     with pytest.raises(InputError, match="not a JPEG"):
         read_image(tmp_path / "p.jpg")
+
+
+def test_upper_case_npy_suffix_writes_the_array(tmp_path):
+    data = np.arange(6, dtype=np.float64).reshape(1, 2, 3)
+    write_image(tmp_path / "OUT.NPY", data)
+    assert np.array_equal(np.load(tmp_path / "OUT.NPY"), data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["OUT.NPY"]
+
+
+def test_new_outputs_get_umask_permissions_and_overwrites_keep_theirs(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        write_image(tmp_path / "a.npy", np.zeros(3))
+        assert stat.S_IMODE((tmp_path / "a.npy").stat().st_mode) == 0o644
+        os.chmod(tmp_path / "a.npy", 0o640)
+        write_image(tmp_path / "a.npy", np.ones(3))
+        assert stat.S_IMODE((tmp_path / "a.npy").stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
+
+
+@pytest.mark.parametrize("bitdepth", [1, 2, 4, 8, 16])
+def test_png_of_any_bit_depth_reads_white_as_one(tmp_path, bitdepth):
+    path = tmp_path / "grey.png"
+    top = (1 << bitdepth) - 1
+    with open(path, "wb") as handle:
+        png.Writer(2, 1, greyscale=True, bitdepth=bitdepth).write(handle, [[0, top]])
+    assert read_image(path).tolist() == [[0.0, 1.0]]

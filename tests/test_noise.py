@@ -236,9 +236,9 @@ def test_batch_gets_levels_per_image_in_order():
 
 def test_given_levels_are_inferred_and_used():
     stage = SemiISPNoise(shot=0.01, read=1e-4, seed=5)
-    assert stage.settings["levels"] == "given"
-    assert UPINoise(read=1e-5).settings["levels"] == "given"
-    assert UPINoise(seed=3).settings["levels"] == "drawn"
+    assert stage.config["levels"] == "given"
+    assert UPINoise(read=1e-5).config["levels"] == "given"
+    assert UPINoise(seed=3).config["levels"] == "drawn"
     x = np.full((1000, 1000), 0.5, np.float32)
     y = stage(x)
     z = np.random.default_rng(5).standard_normal(x.shape)

@@ -3,6 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ispengine.core.numerical_inverse import invert_monotone
+from plugins_builtin.function_stages.gamma_tone import GammaTone, GammaToneNumericalInverse
 
 
 @given(power=st.floats(0.2, 5.0), y=st.floats(0.0, 1.0))
@@ -24,3 +25,10 @@ def test_flat_segments_still_converge_inside_the_bracket():
 
     x = invert_monotone(step, np.array([0.5]), 0.0, 1.0, dfdx=lambda t: np.full_like(t, 0.0))
     assert abs(step(x)[0] - 0.5) < 1e-12
+
+
+def test_numerical_inverse_covers_values_above_one():
+    forward = GammaTone(g1=2.2, g2=0.8, k=0.3)
+    x = np.array([[[1.2, 1.5, -1.3]]])
+    restored = GammaToneNumericalInverse.from_forward(forward)(forward(x))
+    assert np.allclose(restored, x, atol=1e-12)

@@ -3,6 +3,7 @@ import pytest
 
 from ispengine import PER_CHANNEL, ParamError, ParamSpec, Stage
 from ispengine.core.params import broadcast_param
+from plugins_builtin.function_stages.piecewise_gain import Gain
 
 SPEC = ParamSpec("gain", PER_CHANNEL, 0.5, 2.0, default=1.0)
 
@@ -69,3 +70,8 @@ def test_per_image_values_override_constants():
 def test_per_call_values_are_range_checked():
     with pytest.raises(ParamError, match="outside the valid range"):
         Brightness()(np.ones((2, 2, 3)), {"gain": np.full(3, 5.0)})
+
+
+def test_numpy_scalar_overrides_are_range_checked():
+    with pytest.raises(ParamError, match="outside the valid range"):
+        Gain()(np.ones((1, 1, 3)), {"p_h": np.float32(5.0)})

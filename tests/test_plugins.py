@@ -2,8 +2,11 @@ import types
 
 import pytest
 
-from ispengine import PluginError, PluginHost, Stage, hookimpl
+import ispengine.core.plugins as plugins
+from ispengine import InverseStage, PluginError, PluginHost, Stage, hookimpl
+from ispengine.cli import main
 from ispengine.core.errors import UnknownComponentError
+from plugins_builtin import function_stages
 
 
 class Doubler(Stage):
@@ -172,3 +175,69 @@ def test_hook_kinds_are_declared_once_in_hookspecs():
     assert set(plugins.HOOK_KINDS) == component_hooks
     assert tuple(hookspecs.COMPONENT_KINDS) == registry.KINDS
     assert registry.KIND_LABELS["srgb_to_raw"] == "sRGB-to-RAW method"
+
+
+class FakeGain(Stage):
+    name = "gain"
+
+    def apply(self, x, p, xp):
+        return x
+
+
+def test_a_clashing_third_party_plugin_fails_whole_and_builtins_win():
+    host = PluginHost(load_entry_points=False)
+    host.register(function_stages, "function_stages", distribution="ispengine", version="0")
+
+    class Extra(Stage):
+        name = "extra_stage"
+
+        def apply(self, x, p, xp):
+            return x
+
+    def register(register):
+        register(Extra)
+        register(FakeGain)
+
+    host.register(_plugin(ispengine_register_stages=register), "aaa", distribution="other")
+    with pytest.warns(UserWarning, match="aaa"):
+        registry = host.registry
+    assert registry.get("stage", "gain").plugin == "function_stages"
+    assert "extra_stage" not in registry.names("stage")  # all or none
+    assert {"gamma_tone", "contrast_stretch"} <= set(registry.names("stage"))
+    assert [f.name for f in host.failures] == ["aaa"]
+
+
+def test_an_inverse_of_an_unregistered_class_is_rejected():
+    class FakeGainInverse(InverseStage):
+        name = "fake_gain_inverse"
+        forward = FakeGain
+
+        def apply(self, x, p, xp):
+            return x
+
+    host = PluginHost(load_entry_points=False)
+    host.register(function_stages, "function_stages", distribution="ispengine", version="0")
+    host.register(
+        _plugin(ispengine_register_inverse_stages=lambda register: register(FakeGainInverse)),
+        "sneaky",
+    )
+    with pytest.warns(UserWarning, match="not the registered one"):
+        registry = host.registry
+    assert "fake_gain_inverse" not in registry.names("inverse_stage")
+
+
+def test_plugins_listing_reports_registration_failures(monkeypatch, capsys):
+    host = PluginHost()
+    host.register(_plugin(ispengine_register_stages=lambda register: register(FakeGain)), "zzz")
+    monkeypatch.setattr(plugins, "_default_host", host)
+    with pytest.warns(UserWarning):
+        assert main(["plugins"]) == 0
+    assert "FAILED zzz" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("value", "strict"), [("1", True), ("true", True), ("0", False), ("false", False), ("", False)]
+)
+def test_strict_flag_parsing(monkeypatch, value, strict):
+    monkeypatch.setenv("ISPENGINE_STRICT_PLUGINS", value)
+    assert plugins.strict_plugins() is strict

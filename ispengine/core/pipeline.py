@@ -174,7 +174,9 @@ class Pipeline:
                     raise SpecError(f"no {inverse.method!r} inverse (available: {available})", **at)
             chosen = records[0].cls
             settings = _build(
-                lambda c=chosen, s=inverse.settings: c.coerce_settings(s),
+                lambda c=chosen, s=inverse.settings: c.coerce_settings(
+                    s, base=spec_folder(spec.source)
+                ),
                 {k: v for k, v in at.items() if k != "key"},
                 prefix=f"{at['key']}.",
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import array_api_compat
@@ -30,7 +31,7 @@ from ispengine.core.arrays import as_param, check_image
 from ispengine.core.capabilities import Capabilities
 from ispengine.core.errors import ParamError
 from ispengine.core.params import ParamSpec, broadcast_param
-from ispengine.core.settings import SettingBase, check_keys, coerce_table
+from ispengine.core.settings import SettingBase, check_keys, coerce_table, resolve_paths
 
 if TYPE_CHECKING:
     from ispengine.core.registry import Registry
@@ -256,14 +257,18 @@ class InverseStage(Stage):
         return inverse
 
     @classmethod
-    def coerce_settings(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+    def coerce_settings(
+        cls, settings: Mapping[str, Any], *, base: Path | None = None
+    ) -> dict[str, Any]:
         """Check the method's settings (``[inverse.<stage>]`` table) against
-        ``inverse_settings``; every declared setting with its value or default."""
-        return coerce_table(
+        ``inverse_settings``; every declared setting with its value or default.
+        Relative path settings resolve against ``base`` (a spec file's folder)."""
+        checked = coerce_table(
             cls.inverse_settings,
             settings,
             f"the {cls.method} inverse of '{cls.forward.name}'",
         )
+        return resolve_paths(cls.inverse_settings, checked, base)
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)

@@ -67,7 +67,10 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     except InputError:
         raise
     except Exception as error:  # corrupt files raise many kinds of errors
-        raise InputError(f"{path}: cannot read weights ({type(error).__name__}: {error})") from None
+        detail = " ".join(str(error).split())  # one line: torch's messages span many
+        raise InputError(
+            f"{path}: cannot read weights ({type(error).__name__}: {detail})"
+        ) from None
     if not isinstance(loaded, Mapping):
         raise InputError(f"{path}: expected a mapping of names to tensors")
     return {str(k): as_numpy(v) for k, v in loaded.items()}

@@ -91,7 +91,7 @@ class BlackLevel(Stage):
         if black is None or white is None or black.shape not in ((), (4,)) or white.shape != ():
             return None
         scale = 1.0 / (float(white) - np.broadcast_to(black, (4,)))
-        pattern = self.settings["pattern"]
+        pattern = self.config["pattern"]
         return cfa_cell(scale, pattern), cfa_cell(-np.broadcast_to(black, (4,)) * scale, pattern)
 
     capabilities = Capabilities(cfa_affine=cfa_affine)

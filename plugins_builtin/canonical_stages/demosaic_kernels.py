@@ -32,7 +32,7 @@ def site_table(pattern: str) -> np.ndarray:
 
 def _stage_sites(stage: Stage) -> np.ndarray:
     """The site table of a configured demosaic stage's ``pattern`` option."""
-    return site_table(stage.settings["pattern"])
+    return site_table(stage.config["pattern"])
 
 
 def demosaic_form(method: str) -> DemosaicKernel:

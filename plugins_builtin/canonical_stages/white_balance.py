@@ -100,7 +100,7 @@ class MosaicWhiteBalance(Stage):
         if gains is None or gains.shape not in ((), (3,)):
             return None
         scale = np.broadcast_to(gains, (3,))[list(CFA_COLOUR)].astype(np.float64)
-        return cfa_cell(scale, self.settings["pattern"]), np.zeros((2, 2))
+        return cfa_cell(scale, self.config["pattern"]), np.zeros((2, 2))
 
     capabilities = Capabilities(cfa_affine=cfa_affine)
 

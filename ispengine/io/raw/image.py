@@ -44,6 +44,8 @@ METADATA_KEYS = (
     "exposure_time",
     "f_number",
     "focal_length",
+    "make",
+    "model",
 )
 
 # Linear sRGB (D65) → CIE XYZ, IEC 61966-2-1 (Lindbloom's table).
@@ -167,6 +169,33 @@ def _check_mosaic(instance: Any, attribute: Any, value: np.ndarray) -> None:
         raise InputError("mosaic: contains NaN or Inf values")
 
 
+def _as_colour_matrix(value: Any) -> np.ndarray:
+    return _as_matrix(np.eye(3) if value is None else value)
+
+
+@frozen(eq=False)
+class CameraColour:
+    """A camera's colour data for one image (conventions in the module docstring).
+
+    Attributes:
+        cfa_pattern: Bayer pattern of the top-left 2×2 cell (``rggb``, ``bggr``,
+            ``grbg``, ``gbrg``).
+        wb_gains: as-shot white-balance gains (R, G, B), G = 1, each > 0.
+        camera_to_srgb: white-balanced camera RGB → linear sRGB, 3×3.
+        xyz_to_camera: DNG ``ColorMatrix1`` (CIE XYZ D65 → camera RGB), 3×3,
+            or ``None`` when the file has none.
+    """
+
+    cfa_pattern: str = field(default="rggb", converter=str.lower, validator=_check_pattern)
+    wb_gains: np.ndarray = field(default=1.0, converter=_as_vector(3, "wb_gains"))
+    camera_to_srgb: np.ndarray = field(default=None, converter=_as_colour_matrix)
+    xyz_to_camera: np.ndarray | None = field(default=None, converter=_as_matrix)
+
+    def __attrs_post_init__(self) -> None:
+        if np.any(self.wb_gains <= 0):
+            raise InputError(f"wb_gains: must be positive, got {self.wb_gains.tolist()}")
+
+
 @frozen(eq=False)
 class RawImage:
     """A Bayer RAW image and its metadata (see the module docstring for conventions)."""
@@ -202,6 +231,13 @@ class RawImage:
         if self.xyz_to_camera is not None:
             return camera_to_srgb_from_xyz(self.xyz_to_camera)
         return np.eye(3)
+
+    @property
+    def colour(self) -> CameraColour:
+        """The CFA pattern, white balance and colour matrices of this image."""
+        return CameraColour(
+            self.cfa_pattern, self.wb_gains, self.camera_to_srgb, self.xyz_to_camera
+        )
 
     @property
     def as_shot_neutral(self) -> np.ndarray:
