@@ -49,7 +49,7 @@ def _site_tables(
     affines: list[tuple[np.ndarray, np.ndarray]], pattern: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """The composed scale and offset of every site of the 2×2 cell, each (2, 2)."""
-    from plugins_builtin.canonical_stages.cfa import cfa_cell
+    from ispengine.cfa import cfa_cell
 
     scale, offset = np.ones(4), np.zeros(4)
     for stage_scale, stage_offset in affines:

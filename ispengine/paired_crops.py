@@ -9,7 +9,7 @@ the camera's sRGB (float32 ``(H, W, 3)`` in [0, 1]) and the Bayer pattern.
 square crops of an even side starting at even offsets, so every crop keeps its
 image's Bayer phase. RAW crops are also given packed, ``(crop/2, crop/2, 4)``
 in the order R, Gr, Gb, B whatever the pattern (the engine's CFA convention,
-``plugins_builtin.canonical_stages.cfa``). numpy only; no torch.
+``ispengine.cfa``). numpy only; no torch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from attrs import frozen
 
+from ispengine.cfa import pack_cfa
 from ispengine.errors import InputError, ParamError
 
 
@@ -97,8 +98,6 @@ class PairedCrops:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ParamError(f"batch: expected a whole number >= 1, got {batch!r}")
         chosen = rng.integers(0, len(self.images), size=batch)
-        from plugins_builtin.canonical_stages.cfa import pack_cfa
-
         srgb, mosaics, packed, patterns = [], [], [], []
         for index in chosen:
             image = self.images[int(index)]

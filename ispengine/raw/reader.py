@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ispengine.cfa import CFA_CHANNELS, cfa_positions
 from ispengine.errors import InputError
 from ispengine.raw.image import CaptureParams, RawImage
 
@@ -39,7 +40,6 @@ NOT_RAW_SUFFIXES = {
     ".tiff": "a TIFF image",
     ".npy": "a numpy array",
 }
-CFA_CHANNELS = ("R", "Gr", "Gb", "B")
 
 
 def _pattern(raw, path: Path) -> tuple[str, np.ndarray]:
@@ -69,8 +69,6 @@ def _pattern(raw, path: Path) -> tuple[str, np.ndarray]:
 
 
 def _black_levels(raw, pattern: str, cell: np.ndarray) -> np.ndarray:
-    from plugins_builtin.canonical_stages.cfa import cfa_positions
-
     per_index = np.asarray(raw.black_level_per_channel, dtype=np.float64)
     positions = cfa_positions(pattern)
     return np.array([per_index[int(cell[positions[c]])] for c in CFA_CHANNELS])

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.cfa import merge_cfa, split_cfa
 from ispengine.errors import ParamError
 from ispengine.params import PER_CFA_CHANNEL, SCALAR, ParamSpec
 from ispengine.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, split_cfa
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION
 
 MIN_HEADROOM = 1e-3
 

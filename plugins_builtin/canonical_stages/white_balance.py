@@ -23,14 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.cfa import CFA_COLOUR, merge_cfa, split_cfa
 from ispengine.params import PER_CHANNEL, ParamSpec
 from ispengine.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import (
-    CFA_COLOUR,
-    PATTERN_OPTION,
-    merge_cfa,
-    split_cfa,
-)
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION
 
 GAIN_RANGE = (0.05, 20.0)
 
