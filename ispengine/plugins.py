@@ -21,7 +21,6 @@ from attrs import frozen
 from ispengine import hookspecs
 from ispengine.errors import PluginError
 from ispengine.registry import ComponentRecord, Registry
-from ispengine.srgb_to_raw import SrgbToRawMethod
 from ispengine.stage import INVERSE_METHODS, InverseStage, Stage
 
 ENTRY_POINT_GROUP = "ispengine"
@@ -224,12 +223,6 @@ def _register_callback(
         inverts = method = None
         if kind in STAGE_KINDS and not (isinstance(cls, type) and issubclass(cls, Stage)):
             raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of Stage")
-        if kind == "srgb_to_raw" and not (
-            isinstance(cls, type) and issubclass(cls, SrgbToRawMethod)
-        ):
-            raise PluginError(
-                f"plugin '{plugin}': '{name}' is not a subclass of SrgbToRawMethod"
-            )
         if kind == "inverse_stage":
             forward = getattr(cls, "forward", None)
             if not issubclass(cls, InverseStage) or forward is None:

@@ -101,13 +101,11 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """One cycle through each strongly connected component of more than one module.
+def tangles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (each has a cycle).
 
-    The components come from Tarjan's algorithm (Tarjan 1972, "Depth-first
-    search and linear graph algorithms", SIAM J. Comput. 1(2)); the cycle is a
-    shortest one through the component's first module in sorted order, found
-    by breadth-first search inside the component.
+    Tarjan's algorithm (Tarjan 1972, "Depth-first search and linear graph
+    algorithms", SIAM J. Comput. 1(2)).
     """
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -138,10 +136,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     for node in sorted(graph):
         if node not in index:
             connect(node)
+    return sorted((c for c in components if len(c) > 1), key=min)
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per tangle (:func:`tangles`): a shortest one through its first module
+    in sorted order, found by breadth-first search inside the tangle."""
     found = []
-    for component in components:
-        if len(component) < 2:
-            continue
+    for component in tangles(graph):
         start = min(component)
         parents: dict[str, str] = {}
         frontier = [start]
@@ -161,18 +163,26 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_core_imports_no_plugin():
-    offending = [
-        f"{path.relative_to(ROOT)}:{line}: imports {module}"
-        for name, path in _modules().items()
-        for line, module in _imported_modules(name, path)
-        if module.split(".")[0] in FORBIDDEN
-    ]
-    assert not offending, "the core imports plugins:\n" + "\n".join(offending)
+    offending = sorted(
+        {
+            (str(path.relative_to(ROOT)), line, module)
+            for name, path in _modules().items()
+            for line, module in _imported_modules(name, path)
+            if module.split(".")[0] in FORBIDDEN
+        }
+    )
+    assert not offending, "the core imports plugins:\n" + "\n".join(
+        f"{path}:{line}: imports {module}" for path, line, module in offending
+    )
 
 
 def test_the_core_has_no_import_cycle():
-    found = cycles(import_graph())
-    assert not found, "import cycles in the core:\n" + "\n".join(" -> ".join(c) for c in found)
+    graph = import_graph()
+    found = [
+        f"{' -> '.join(cycle)} (tangle: {', '.join(sorted(tangle))})"
+        for cycle, tangle in zip(cycles(graph), tangles(graph), strict=True)
+    ]
+    assert not found, "import cycles in the core:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize(

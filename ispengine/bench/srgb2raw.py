@@ -177,9 +177,9 @@ def prepare_test_images(test: Sequence[Sample]) -> list[TestImage]:
 
 # -- one method -------------------------------------------------------------------
 def _build(entry: MethodEntry) -> Any:
-    from ispengine.plugins import get_registry
+    from ispengine.srgb_to_raw import method_class
 
-    return get_registry().get("srgb_to_raw", entry.name).cls(**entry.settings)
+    return method_class(entry.name)(**entry.settings)
 
 
 def evaluate_method(

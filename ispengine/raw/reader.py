@@ -30,6 +30,7 @@ import numpy as np
 
 from ispengine.cfa import CFA_CHANNELS, cfa_positions
 from ispengine.errors import InputError
+from ispengine.image_files import SUFFIXES
 from ispengine.raw.image import CaptureParams, RawImage
 
 NOT_RAW_SUFFIXES = {
@@ -40,6 +41,14 @@ NOT_RAW_SUFFIXES = {
     ".tiff": "a TIFF image",
     ".npy": "a numpy array",
 }
+# Side-car and text files that sit beside RAW files and are never RAW data.
+SIDECAR_SUFFIXES = (".json", ".toml", ".txt", ".md", ".xmp", ".csv", ".pp3", ".dop")
+
+
+def is_raw_path(path: str | Path) -> bool:
+    """Whether a file is treated as camera RAW (any suffix but images and side-cars)."""
+    suffix = Path(path).suffix.lower()
+    return suffix not in SUFFIXES and suffix not in SIDECAR_SUFFIXES
 
 
 def _pattern(raw, path: Path) -> tuple[str, np.ndarray]:
