@@ -35,7 +35,7 @@ def smooth_raw(pattern="rggb", shape=(32, 40), seed=0):
         capture=CAPTURE,
     )
     camera = srgb_linear @ np.linalg.inv(raw.camera_to_srgb).T / raw.wb_gains
-    from plugins_builtin.canonical_stages.cfa import CFA_CHANNELS, CFA_COLOUR, cfa_positions
+    from ispengine.core.cfa import CFA_CHANNELS, CFA_COLOUR, cfa_positions
 
     mosaic = np.zeros(shape)
     for channel, colour in zip(CFA_CHANNELS, CFA_COLOUR, strict=True):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from ispengine import InputError, ParamError, get_registry
+from ispengine.core.cfa import PATTERNS, cfa_positions
 from plugins_builtin.canonical_stages import FILTERS, FORWARD, INVERSE
 from plugins_builtin.canonical_stages.bayer import BayerNormalize, PackBayer, UnpackBayer
 from plugins_builtin.canonical_stages.black_level import BlackLevel, BlackLevelInverse
-from plugins_builtin.canonical_stages.cfa import PATTERNS, cfa_positions
 from plugins_builtin.canonical_stages.clip import Clip
 from plugins_builtin.canonical_stages.color_matrix import (
     CameraToSRGB,
@@ -120,6 +120,18 @@ def test_mosaic_matches_colour_demosaicing(pattern):
     np.testing.assert_array_equal(
         Mosaic(pattern=pattern)(RGB), mosaicing_CFA_Bayer(RGB, pattern.upper())
     )
+
+
+def test_the_plugin_uses_the_core_geometry_and_colour_formulas():
+    import ispengine.core.cfa
+    import ispengine.core.colour
+    from plugins_builtin.canonical_stages import cfa, color_matrix, demosaic, srgb_transfer
+
+    for name in ("PATTERNS", "cfa_positions", "cfa_cell", "split_cfa", "pack_cfa", "merge_cfa"):
+        assert getattr(cfa, name) is getattr(ispengine.core.cfa, name)
+    assert demosaic.mosaic is ispengine.core.cfa.mosaic
+    assert srgb_transfer.srgb_decode is ispengine.core.colour.srgb_decode
+    assert color_matrix.XYZ_TO_LINEAR_SRGB is ispengine.core.colour.XYZ_TO_LINEAR_SRGB
 
 
 @pytest.mark.parametrize("length", [2, 4, 6, 10])

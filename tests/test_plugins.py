@@ -46,6 +46,17 @@ def test_a_plugin_object_registers_a_stage():
     assert host.registry.names("stage") == []
 
 
+def test_an_srgb_to_raw_name_must_be_a_method_when_looked_up():
+    from ispengine.learning.srgb_to_raw import method_class
+
+    host = PluginHost(load_entry_points=False)
+    host.register(_plugin(ispengine_register_srgb_to_raw=lambda register: register(Doubler)), "bad")
+    with pytest.raises(PluginError, match="plugin 'bad': 'doubler' is not a subclass"):
+        method_class("doubler", host.registry)
+    with pytest.raises(UnknownComponentError):
+        method_class("upi", host.registry)
+
+
 def test_misspelt_hook_is_an_error():
     host = PluginHost(load_entry_points=False)
     with pytest.raises(PluginError, match="ispengine_register_stage"):

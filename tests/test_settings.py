@@ -209,7 +209,7 @@ def test_the_old_method_setting_class_still_declares_settings():
 
 
 def test_settings_files_saved_before_the_change_still_load(tmp_path):
-    from ispengine.learning.weights import load_method
+    from ispengine.learning.srgb_to_raw import load_method
 
     bank = [[[0.8, -0.2, -0.1], [-0.3, 1.1, 0.2], [-0.1, 0.2, 0.6]]]
     document = {

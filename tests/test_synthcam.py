@@ -292,6 +292,35 @@ def test_strong_colour_matrices_are_split_into_square_roots():
     assert len(_matrix_factors(np.eye(3))) == 1
 
 
+def test_the_isp_is_its_shipped_spec_filled_in():
+    from ispengine import Pipeline
+    from ispengine.synthcam.camera_isp import SPEC_PATH, isp_spec
+
+    assert Pipeline.from_toml(SPEC_PATH).labels == tuple(e.label for e in isp_spec().stages)
+    sample = make_sample(SEED, 0, SIZE, "nikon_5100")
+    stages = isp_parameters(sample.raw, get_camera("nikon_5100"), np.random.default_rng(0))
+    assert [s["type"] for s in stages["stages"]] == [e.type for e in isp_spec().stages]
+    first = stages["stages"][0]["params"]
+    assert first == {
+        "black": list(sample.raw.black_level),
+        "white": sample.raw.white_level,
+        "pattern": sample.raw.cfa_pattern,
+    }
+    assert stages["stages"][-1]["params"] == {"bits": 8}
+
+
+def test_fill_stages_repeats_a_stage_per_table_and_rejects_unknown_labels():
+    from ispengine.synthcam.camera_isp import fill_stages, isp_spec
+
+    metadata = make_sample(SEED, 0, SIZE, "nikon_5100").raw.metadata()
+    root = np.eye(3) * 2.0
+    stages = fill_stages(isp_spec(), metadata, {"camera_matrix": [{"matrix": root}] * 2})
+    matrices = [s["params"]["matrix"] for s in stages if s["type"] == "camera_to_srgb"]
+    assert matrices == [root.tolist(), root.tolist()]
+    with pytest.raises(ValueError, match="no stage is labelled 'sharpening'"):
+        fill_stages(isp_spec(), metadata, {"sharpening": {"amount": 1.0}})
+
+
 def test_split_rule_is_80_10_10_and_independent_of_n():
     splits = [split_of(i) for i in range(2000)]
     assert splits[:3] == ["train", "val", "test"]

@@ -55,7 +55,7 @@ from ispengine.core.settings import (
     spec_folder,
     table_error,
 )
-from ispengine.learning.srgb_to_raw import Budget
+from ispengine.learning.srgb_to_raw import Budget, method_class
 
 SYNTHCAM_SETTINGS = (
     IntegerSetting("n", 60, "SynthCam images generated", low=3),
@@ -113,9 +113,7 @@ class MethodEntry:
 
     def build(self) -> Any:
         """The method, from the registry, with these settings."""
-        from ispengine.core.plugins import get_registry
-
-        cls = get_registry().get("srgb_to_raw", self.name).cls
+        cls = method_class(self.name)
         return cls(**resolve_paths(cls.settings, self.settings, self.folder))
 
 

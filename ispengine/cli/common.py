@@ -113,10 +113,9 @@ def build_method(
 ) -> SrgbToRawMethod:
     """The method ``name`` with ``settings``, or loaded from the saved ``weights``
     (which must hold method ``name``; ``settings`` are then not used)."""
-    from ispengine.core.plugins import get_registry
-    from ispengine.learning.srgb_to_raw import SrgbToRawMethod
+    from ispengine.learning.srgb_to_raw import SrgbToRawMethod, method_class
 
-    cls = get_registry().get("srgb_to_raw", name).cls
+    cls = method_class(name)
     if weights:
         method = SrgbToRawMethod.load(weights)
         if method.name != cls.name:

@@ -8,8 +8,8 @@ import json
 
 from ispengine.cli.common import print_table
 from ispengine.core.commands import Command
+from ispengine.core.components import COMPONENT_TABLE_HEADER, component_rows, component_table
 from ispengine.core.plugins import get_registry
-from ispengine.core.settings import COMPONENT_TABLE_HEADER, component_rows, component_table
 
 
 def cmd_stages(args: argparse.Namespace) -> int:

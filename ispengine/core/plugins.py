@@ -23,7 +23,6 @@ from ispengine.core.commands import Command, CommandRecord, CommandTable
 from ispengine.core.errors import PluginError
 from ispengine.core.registry import ComponentRecord, Registry
 from ispengine.core.stage import INVERSE_METHODS, InverseStage, Stage
-from ispengine.learning.srgb_to_raw import SrgbToRawMethod
 
 ENTRY_POINT_GROUP = "ispengine"
 HOOK_KINDS = {entry.hook: kind for kind, entry in hookspecs.COMPONENT_KINDS.items()}
@@ -250,10 +249,6 @@ def _register_callback(
         inverts = method = None
         if kind in STAGE_KINDS and not (isinstance(cls, type) and issubclass(cls, Stage)):
             raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of Stage")
-        if kind == "srgb_to_raw" and not (
-            isinstance(cls, type) and issubclass(cls, SrgbToRawMethod)
-        ):
-            raise PluginError(f"plugin '{plugin}': '{name}' is not a subclass of SrgbToRawMethod")
         if kind == "inverse_stage":
             forward = getattr(cls, "forward", None)
             if not issubclass(cls, InverseStage) or forward is None:

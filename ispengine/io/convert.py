@@ -28,14 +28,9 @@ import numpy as np
 from attrs import frozen
 
 from ispengine.core.errors import InputError
-from ispengine.io.image_files import (
-    SUFFIXES,
-    check_output_path,
-    read_capture,
-    read_image,
-    write_image,
-)
+from ispengine.io.image_files import check_output_path, read_capture, read_image, write_image
 from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.io.raw.reader import is_raw_path, read_raw
 
 
 @frozen
@@ -54,16 +49,6 @@ class Converted:
             f"{self.source} -> {self.target}: {pipeline_name}, shape {self.shape}, "
             f"{self.seconds * 1000:.1f} ms"
         )
-
-
-# Side-car and text files that sit beside RAW files and are never RAW data.
-SIDECAR_SUFFIXES = (".json", ".toml", ".txt", ".md", ".xmp", ".csv", ".pp3", ".dop")
-
-
-def is_raw_path(path: str | Path) -> bool:
-    """Whether a file is treated as camera RAW (any suffix but images and side-cars)."""
-    suffix = Path(path).suffix.lower()
-    return suffix not in SUFFIXES and suffix not in SIDECAR_SUFFIXES
 
 
 def default_raw_metadata(shape: tuple[int, int], capture: CaptureParams) -> RawImage:
@@ -89,8 +74,6 @@ def check_target(path: str | Path) -> None:
 def load_input(path: str | Path) -> tuple[Any, RawImage | None, CaptureParams]:
     """(pixels, RawImage or None, capture parameters) of an input file."""
     if is_raw_path(path):
-        from ispengine.io.raw.reader import read_raw
-
         raw = read_raw(path)
         return raw, raw, raw.capture
     return read_image(path), None, read_capture(path)
@@ -178,8 +161,6 @@ def convert_job(job: tuple[str, str, str, bool, str | None, int | None]) -> Conv
     like = None
     try:
         if like_path is not None:
-            from ispengine.io.raw.reader import read_raw
-
             like = read_raw(like_path)
         return convert_file(pipeline, source, target, like=like, bits=bits)
     except ISPEngineError as error:

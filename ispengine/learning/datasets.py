@@ -31,6 +31,7 @@ from attrs import field, frozen
 
 from ispengine.core.errors import InputError
 from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.io.raw.reader import is_raw_path
 
 SPLITS = ("train", "val", "test")
 RENDERED_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -139,8 +140,6 @@ class RawFolderDataset(PairedDataset):
     """Real RAW files, each with the camera JPEG of the same stem or a LibRaw rendering."""
 
     def __init__(self, root: str | Path) -> None:
-        from ispengine.io.convert import is_raw_path
-
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError(f"{self.root}: no such folder")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.cfa import PATTERNS, pack_cfa
 from ispengine.core.errors import InputError, ParamError
 
 __all__ = [
@@ -82,8 +83,6 @@ def _check_mosaic(mosaic: np.ndarray, name: str) -> None:
 
 
 def _check_pattern(pattern: str) -> str:
-    from plugins_builtin.canonical_stages.cfa import PATTERNS
-
     name = str(pattern).lower()
     if name not in PATTERNS:
         raise InputError(f"unknown Bayer pattern {pattern!r}; expected one of {PATTERNS}")
@@ -185,10 +184,8 @@ def pack(mosaic: Any, pattern: str) -> np.ndarray:
 
     ``packed[..., i, j, k] = mosaic[..., 2i + a_k, 2j + b_k]`` where ``(a_k, b_k)``
     is the site of CFA channel k in the 2×2 cell of ``pattern``
-    (``plugins_builtin.canonical_stages.cfa.cfa_positions``).
+    (:func:`ispengine.core.cfa.cfa_positions`).
     """
-    from plugins_builtin.canonical_stages.cfa import pack_cfa
-
     array = _as_image(mosaic, "mosaic")
     _check_mosaic(array, "mosaic")
     return pack_cfa(array, _check_pattern(pattern), np)

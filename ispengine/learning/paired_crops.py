@@ -12,7 +12,7 @@ white-balance gains, camera → sRGB and XYZ → camera matrices).
 square crops of an even side starting at even offsets, so every crop keeps its
 image's Bayer phase. RAW crops are also given packed, ``(crop/2, crop/2, 4)``
 in the order R, Gr, Gb, B whatever the pattern (the engine's CFA convention,
-``plugins_builtin.canonical_stages.cfa``). Each batch carries its crops'
+``ispengine.core.cfa``). Each batch carries its crops'
 sample ids, capture parameters and colour data, stacked per crop
 (:class:`CaptureBatch`, :class:`ColourBatch`), so a method can condition on
 them. numpy only; no torch.
@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from attrs import field, frozen
 
+from ispengine.core.cfa import pack_cfa
 from ispengine.core.errors import InputError, ParamError
 from ispengine.io.raw.image import CameraColour, CaptureParams
 
@@ -177,8 +178,6 @@ class PairedCrops:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ParamError(f"batch: expected a whole number >= 1, got {batch!r}")
         chosen = rng.integers(0, len(self.images), size=batch)
-        from plugins_builtin.canonical_stages.cfa import pack_cfa
-
         srgb, mosaics, packed, images = [], [], [], []
         for index in chosen:
             image = self.images[int(index)]

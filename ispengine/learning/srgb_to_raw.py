@@ -29,6 +29,7 @@ gives its digital numbers and ``write_dng`` can store it.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.core.errors import InputError, ParamError
+from ispengine.core.errors import InputError, ParamError, PluginError
+from ispengine.core.plugins import get_registry
+from ispengine.core.registry import Registry
 from ispengine.core.settings import (
     BooleanSetting,
     FloatSetting,
@@ -48,12 +51,16 @@ from ispengine.core.settings import (
     StringSetting,
     coerce_table,
 )
+from ispengine.io.atomic import atomic_output
 from ispengine.io.raw.image import PATTERNS, CaptureParams, RawImage
+from ispengine.learning.weights import WEIGHT_SUFFIXES, load_arrays, save_arrays
 
 if TYPE_CHECKING:
     from ispengine.learning.datasets import PairedDataset
 
 SETTING_KINDS = ("int", "float", "str", "bool", "json")
+# The "format" of a saved method's settings file.
+FORMAT = "ispengine-srgb2raw"
 
 
 def Setting(  # noqa: N802 - the old class name, kept for plugins written against it
@@ -370,16 +377,84 @@ class SrgbToRawMethod:
     def save(self, path: str | Path) -> Path:
         """Write the settings (``PATH`` with suffix ``.json``) and, when there are any,
         the weights (``PATH``, safetensors or ``.pt``); returns the settings file."""
-        from ispengine.learning.weights import save_method
-
         return save_method(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> SrgbToRawMethod:
         """Rebuild a method written by :meth:`save` (from the settings file or the weights)."""
-        from ispengine.learning.weights import load_method
-
         return load_method(path, expected=cls)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"
+
+
+def method_class(name: str, registry: Registry | None = None) -> type[SrgbToRawMethod]:
+    """The sRGB-to-RAW method registered as ``name`` (in ``registry``, default: the plugins').
+
+    Raises :class:`~ispengine.core.errors.UnknownComponentError` for an unknown name and
+    :class:`~ispengine.core.errors.PluginError` naming the plugin when what it registered
+    is not a :class:`SrgbToRawMethod`.
+    """
+    record = (registry or get_registry()).get("srgb_to_raw", name)
+    if not (isinstance(record.cls, type) and issubclass(record.cls, SrgbToRawMethod)):
+        raise PluginError(
+            f"plugin '{record.plugin}': '{name}' is not a subclass of SrgbToRawMethod"
+        )
+    return record.cls
+
+
+def save_method(
+    method: SrgbToRawMethod, path: str | Path, weights_suffix: str = ".safetensors"
+) -> Path:
+    """Write ``method``'s settings to ``PATH.json`` and its arrays beside it.
+
+    The settings file holds the format, the method name, its settings and the
+    weights file's name; the arrays (weights, a fitted camera bank) go to
+    ``PATH.safetensors`` or ``PATH.pt`` (:mod:`ispengine.learning.weights`), only when the
+    method has any. Returns the settings file.
+    """
+    path = Path(path)
+    if path.suffix in WEIGHT_SUFFIXES:
+        weights_suffix = path.suffix
+    base = path.with_suffix("") if path.suffix in (*WEIGHT_SUFFIXES, ".json") else path
+    state = method.state()
+    weights = None
+    if state:
+        weights = base.with_suffix(weights_suffix)
+        save_arrays(weights, state)
+    settings_path = base.with_suffix(".json")
+    document = {
+        "format": FORMAT,
+        "version": 1,
+        "method": method.name,
+        "settings": method.config,
+        "weights": weights.name if weights else None,
+    }
+    with atomic_output(settings_path) as temporary:
+        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return settings_path
+
+
+def load_method(path: str | Path, expected: type | None = None) -> SrgbToRawMethod:
+    """Rebuild a method saved by :func:`save_method` (give the ``.json`` or weights file).
+
+    The class is the registered method the file names; ``expected`` (a concrete
+    method class) makes any other method an error.
+    """
+    path = Path(path)
+    settings_path = path if path.suffix == ".json" else path.with_suffix(".json")
+    try:
+        document = json.loads(settings_path.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"{settings_path}: cannot read saved method ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputError(f"{settings_path}: not a saved ispengine sRGB-to-RAW method")
+    cls = method_class(document["method"])
+    if expected is not None and expected is not SrgbToRawMethod and cls is not expected:
+        raise InputError(
+            f"{settings_path}: holds method '{document['method']}', not '{expected.name}'"
+        )
+    method = cls(**document.get("settings", {}))
+    if document.get("weights"):
+        method.load_state(load_arrays(settings_path.parent / document["weights"]))
+    return method

@@ -1,28 +1,22 @@
-"""Saving and loading sRGB-to-RAW methods: settings as JSON, arrays as safetensors.
+"""Weight files: named arrays as safetensors or torch ``.pt`` files.
 
-A saved method is two files: ``NAME.json`` (format, method name, settings,
-the weights file's name) and, when the method has arrays (weights, a fitted
-camera bank), ``NAME.safetensors`` or ``NAME.pt``. Loading never runs code:
-safetensors holds only arrays, and ``.pt`` files load with
-``torch.load(weights_only=True)``. Writes are atomic.
+Loading never runs code: safetensors holds only arrays, and ``.pt`` files
+load with ``torch.load(weights_only=True)``. Writes are atomic. A saved
+sRGB-to-RAW method (settings JSON beside such a file) is written and read by
+:mod:`ispengine.learning.srgb_to_raw`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ispengine.core.errors import InputError
 from ispengine.io.atomic import atomic_output
 
-if TYPE_CHECKING:
-    from ispengine.learning.srgb_to_raw import SrgbToRawMethod
-
-FORMAT = "ispengine-srgb2raw"
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 
 
@@ -74,53 +68,3 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     if not isinstance(loaded, Mapping):
         raise InputError(f"{path}: expected a mapping of names to tensors")
     return {str(k): as_numpy(v) for k, v in loaded.items()}
-
-
-def save_method(
-    method: SrgbToRawMethod, path: str | Path, weights_suffix: str = ".safetensors"
-) -> Path:
-    """Write ``method``'s settings to ``PATH.json`` and its arrays beside it."""
-    path = Path(path)
-    if path.suffix in WEIGHT_SUFFIXES:
-        weights_suffix = path.suffix
-    base = path.with_suffix("") if path.suffix in (*WEIGHT_SUFFIXES, ".json") else path
-    state = method.state()
-    weights = None
-    if state:
-        weights = base.with_suffix(weights_suffix)
-        save_arrays(weights, state)
-    settings_path = base.with_suffix(".json")
-    document = {
-        "format": FORMAT,
-        "version": 1,
-        "method": method.name,
-        "settings": method.config,
-        "weights": weights.name if weights else None,
-    }
-    with atomic_output(settings_path) as temporary:
-        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return settings_path
-
-
-def load_method(path: str | Path, expected: type | None = None) -> SrgbToRawMethod:
-    """Rebuild a method saved by :func:`save_method` (give the ``.json`` or weights file)."""
-    from ispengine.core.plugins import get_registry
-    from ispengine.learning.srgb_to_raw import SrgbToRawMethod
-
-    path = Path(path)
-    settings_path = path if path.suffix == ".json" else path.with_suffix(".json")
-    try:
-        document = json.loads(settings_path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"{settings_path}: cannot read saved method ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InputError(f"{settings_path}: not a saved ispengine sRGB-to-RAW method")
-    cls = get_registry().get("srgb_to_raw", document["method"]).cls
-    if expected is not None and expected is not SrgbToRawMethod and cls is not expected:
-        raise InputError(
-            f"{settings_path}: holds method '{document['method']}', not '{expected.name}'"
-        )
-    method = cls(**document.get("settings", {}))
-    if document.get("weights"):
-        method.load_state(load_arrays(settings_path.parent / document["weights"]))
-    return method

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from attrs import frozen
 
+from ispengine.core.cfa import mosaic
 from ispengine.io.raw import CaptureParams, RawImage
 from ispengine.synthcam.cameras import Camera
 from ispengine.synthcam.scenes import Scene
@@ -289,8 +290,6 @@ def blur_sigma(draw: CaptureDraw, camera: Camera, width: int) -> tuple[float, fl
 
 
 def _cfa_sample(rgb: np.ndarray, pattern: str) -> np.ndarray:
-    from plugins_builtin.canonical_stages.demosaic import mosaic
-
     return mosaic(rgb, pattern, np)
 
 

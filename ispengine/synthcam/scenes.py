@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.io.raw.image import SRGB_TO_XYZ
+from ispengine.core.colour import SRGB_TO_XYZ, XYZ_TO_LINEAR_SRGB, srgb_decode
 from ispengine.synthcam import spectra
 from ispengine.synthcam.cameras import Camera
 
@@ -145,8 +145,6 @@ def _natural_image(name: str) -> np.ndarray:
     """A scikit-image sample photograph, linearised by the sRGB EOTF, ``(H, W, 3)`` in [0, 1]."""
     from skimage import data
 
-    from plugins_builtin.canonical_stages.srgb_transfer import srgb_decode
-
     codes = np.asarray(getattr(data, name)())[..., :3]
     linear = srgb_decode(np.arange(256) / 255.0, np)[codes]
     linear.setflags(write=False)
@@ -207,8 +205,6 @@ def _camera_responses(camera: Camera, reflectances: np.ndarray, name: str) -> np
 
 def _ground_truth(reflectances: np.ndarray) -> np.ndarray:
     """Linear sRGB ``(k, 3)`` of reflectances under D65 (white: (1, 1, 1))."""
-    from plugins_builtin.canonical_stages.color_matrix import XYZ_TO_LINEAR_SRGB
-
     return spectra.xyz_of(reflectances, spectra.illuminant("D65")) @ XYZ_TO_LINEAR_SRGB.T
 
 

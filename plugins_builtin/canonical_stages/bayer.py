@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ispengine.core.cfa import merge_cfa, pack_cfa
 from ispengine.core.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, merge_cfa, pack_cfa
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION
 
 # The axes of a mosaic ``(..., H, W)`` to flip to bring each pattern to RGGB.
 FLIPS_TO_RGGB: dict[str, tuple[int, ...]] = {

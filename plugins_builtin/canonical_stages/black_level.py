@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.capabilities import Capabilities
+from ispengine.core.cfa import cfa_cell, merge_cfa, split_cfa
 from ispengine.core.errors import ParamError
 from ispengine.core.params import PER_CFA_CHANNEL, SCALAR, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION, cfa_cell, merge_cfa, split_cfa
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION
 
 MIN_HEADROOM = 1e-3
 

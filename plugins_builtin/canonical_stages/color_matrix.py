@@ -6,9 +6,10 @@
   ``ColorMatrix``; LibRaw exposes the same product as ``rgb_cam``. Exact
   inverse ``M⁻¹ · y``.
 * ``xyz_to_linear_srgb``: the fixed D65 matrix of IEC 61966-2-1:1999 as
-  tabulated by Lindbloom (http://www.brucelindbloom.com, "RGB/XYZ Matrices").
-  The inverse is its exact numerical inverse (computed in float64), so the
-  round trip is exact to rounding.
+  tabulated by Lindbloom (http://www.brucelindbloom.com, "RGB/XYZ Matrices"),
+  :data:`ispengine.core.colour.XYZ_TO_LINEAR_SRGB`. The inverse is its exact
+  numerical inverse (computed in float64), so the round trip is exact to
+  rounding.
 
 Parameters:
     matrix (``camera_to_srgb``): 3×3, every entry in [-8, 8] (sensors with
@@ -29,9 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from ispengine.core.arrays import as_param
+from ispengine.core.colour import LINEAR_SRGB_TO_XYZ, XYZ_TO_LINEAR_SRGB
 from ispengine.core.params import MATRIX_3X3, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.function_stages.color_correction import (
@@ -39,17 +39,6 @@ from plugins_builtin.function_stages.color_correction import (
     ColorCorrectionInverse,
     apply_matrix,
 )
-
-XYZ_TO_LINEAR_SRGB = np.array(
-    [
-        [3.2404542, -1.5371385, -0.4985314],
-        [-0.9692660, 1.8760108, 0.0415560],
-        [0.0556434, -0.2040259, 1.0572252],
-    ]
-)
-LINEAR_SRGB_TO_XYZ = np.linalg.inv(XYZ_TO_LINEAR_SRGB)
-XYZ_TO_LINEAR_SRGB.setflags(write=False)
-LINEAR_SRGB_TO_XYZ.setflags(write=False)
 
 
 class CameraToSRGB(ColorCorrection):

@@ -2,7 +2,8 @@
 
 Both demosaicers are linear filters evaluated only where a colour is missing;
 every measured sample is kept exactly at its own site, so mosaicing the
-result gives back the mosaic bit for bit: ``mosaic`` is their exact inverse.
+result gives back the mosaic bit for bit: mosaicing
+(:func:`ispengine.core.cfa.mosaic`) is their exact inverse.
 
 * Bilinear: the average of the nearest samples of the missing colour
   (Losson, Macaire & Yang 2010, "Comparison of Color Demosaicing Methods",
@@ -39,16 +40,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ispengine.core.capabilities import Capabilities
+from ispengine.core.cfa import cfa_positions, merge_cfa, mosaic, split_cfa
 from ispengine.core.stage import InverseStage, Stage
 from plugins_builtin.canonical_stages import demosaic_kernels
-from plugins_builtin.canonical_stages.cfa import (
-    CFA_CHANNELS,
-    CFA_COLOUR,
-    PATTERN_OPTION,
-    cfa_positions,
-    merge_cfa,
-    split_cfa,
-)
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION
 
 PAD = 2
 
@@ -145,16 +140,6 @@ def demosaic(x: Any, pattern: str, kernels: Mapping[str, Kernel], xp: Any) -> An
         [estimate("R", "diagonal"), estimate("Gr", "column"), estimate("Gb", "row"), blue],
     )
     return xp.stack([merge_cfa(planes, pattern, xp) for planes in channels], axis=-1)
-
-
-def mosaic(rgb: Any, pattern: str, xp: Any) -> Any:
-    """Sample an RGB image ``(..., H, W, 3)`` through the Bayer CFA, ``-> (..., H, W)``."""
-    where = cfa_positions(pattern)
-    planes = [
-        rgb[..., where[c][0] :: 2, where[c][1] :: 2, CFA_COLOUR[k]]
-        for k, c in enumerate(CFA_CHANNELS)
-    ]
-    return merge_cfa(planes, pattern, xp)
 
 
 class BayerDemosaic(Stage):

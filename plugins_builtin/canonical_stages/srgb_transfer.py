@@ -1,23 +1,8 @@
-"""The sRGB transfer functions of IEC 61966-2-1:1999 (OETF and EOTF).
+"""The sRGB transfer stages of IEC 61966-2-1:1999: the OETF and the EOTF.
 
-Encoding (linear → sRGB), and its inverse, decoding::
-
-    OETF(x) = 12.92 · x                         x ≤ x_k
-            = 1.055 · x^(1/2.4) − 0.055         x > x_k
-    EOTF(v) = v / 12.92                         v ≤ v_k
-            = ((v + 0.055) / 1.055)^2.4         v > v_k
-
-The standard rounds the knees to x_k = 0.0031308 and v_k = 0.04045; with
-those the two branches miss each other by 2.9e-8, so OETF is not monotone and
-the pair is not mutually inverse on a sliver around the knee. Here the knee is
-where the branches meet, x_k = 0.003130668442500634 (v_k = 12.92 · x_k =
-0.04044823627710819), which makes both curves continuous, strictly increasing
-and exact inverses of each other; they differ from the rounded-knee formula
-by less than 3e-8 (about 1/500 of a 16-bit code value).
-
-Negative inputs are extended oddly, ``f(x) = sign(x) · f(|x|)``, so the round
-trips also hold for out-of-gamut values. The powers use
-:func:`ispengine.core.arrays.safe_power`, whose torch gradient at 0 is finite.
+The formulas, the knee where the two branches meet, and the odd extension to
+negative values are those of :mod:`ispengine.core.colour` (``srgb_encode``,
+``srgb_decode``), which this module uses and re-exports.
 
 Stages: ``srgb_oetf`` (exact inverse: the EOTF) and ``srgb_eotf`` (exact
 inverse: the OETF). No parameters; input in [0, 1]. In fused Numba chains
@@ -37,31 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.core.arrays import safe_power
 from ispengine.core.capabilities import Capabilities, PixelKernel
+from ispengine.core.colour import (
+    ENCODED_KNEE,
+    EXPONENT,
+    LINEAR_KNEE,
+    LINEAR_SLOPE,
+    OFFSET,
+    srgb_decode,
+    srgb_encode,
+)
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.curve_table import sqrt_space_table, table_pixel_kernel
-
-LINEAR_SLOPE = 12.92
-OFFSET = 0.055
-EXPONENT = 2.4
-# The root of 12.92·x = 1.055·x^(1/2.4) − 0.055 next to the standard's 0.0031308.
-LINEAR_KNEE = 0.003130668442500634
-ENCODED_KNEE = LINEAR_SLOPE * LINEAR_KNEE
-
-
-def srgb_encode(x: Any, xp: Any) -> Any:
-    """The sRGB OETF (IEC 61966-2-1), linear → encoded, odd-extended to negatives."""
-    magnitude = xp.abs(x)
-    power = (1 + OFFSET) * safe_power(magnitude, 1 / EXPONENT, xp) - OFFSET
-    return xp.where(magnitude <= LINEAR_KNEE, LINEAR_SLOPE * x, xp.where(x < 0, -power, power))
-
-
-def srgb_decode(v: Any, xp: Any) -> Any:
-    """The sRGB EOTF (IEC 61966-2-1), encoded → linear, odd-extended to negatives."""
-    magnitude = xp.abs(v)
-    power = safe_power((magnitude + OFFSET) / (1 + OFFSET), EXPONENT, xp)
-    return xp.where(magnitude <= ENCODED_KNEE, v / LINEAR_SLOPE, xp.where(v < 0, -power, power))
 
 
 def _encode_scalar(a: float) -> float:

@@ -27,15 +27,10 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.capabilities import Capabilities
+from ispengine.core.cfa import CFA_COLOUR, cfa_cell, merge_cfa, split_cfa
 from ispengine.core.params import PER_CHANNEL, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
-from plugins_builtin.canonical_stages.cfa import (
-    CFA_COLOUR,
-    PATTERN_OPTION,
-    cfa_cell,
-    merge_cfa,
-    split_cfa,
-)
+from plugins_builtin.canonical_stages.cfa import PATTERN_OPTION
 
 GAIN_RANGE = (0.05, 20.0)
 

@@ -28,7 +28,7 @@ Networks (:class:`CycleISPConfig` sets C, the group and block counts, and r):
   pixel shuffle ×2 → sRGB ``(B, 3, H, W)``.
 
 Packed planes are always ordered R, Gr, Gb, B (Gr: green on the red rows),
-whatever the Bayer pattern (``plugins_builtin.canonical_stages.cfa``).
+whatever the Bayer pattern (:mod:`ispengine.core.cfa`).
 Published sizes (C = 96, 3 groups of 5 blocks, CCM 2 of 2, r = 8): RGB2RAW
 3,143,109, RAW2RGB 3,225,582, CCM 1,083,096 parameters (paper: ≈3.1M, 3.2M,
 1.1M).
@@ -44,7 +44,7 @@ from attrs import frozen
 from torch import nn
 from torch.nn import functional as F
 
-from plugins_builtin.canonical_stages.cfa import CFA_COLOUR, merge_cfa, split_cfa
+from ispengine.core.cfa import CFA_COLOUR, merge_cfa, split_cfa
 
 BLUR_SIZE = 21
 BLUR_SIGMA = 12.0

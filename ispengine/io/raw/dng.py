@@ -28,11 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ispengine.core.cfa import cfa_cell
+from ispengine.core.colour import SRGB_TO_XYZ
 from ispengine.core.errors import InputError
 from ispengine.io.atomic import atomic_output
 from ispengine.io.raw.exif_ifd import PLACEHOLDER_TAG, append_exif_ifd, rational
 from ispengine.io.raw.image import RawImage
-from plugins_builtin.canonical_stages.cfa import cfa_cell
 
 CFA_CODES = {"r": 0, "g": 1, "b": 2}
 D65_ILLUMINANT = 21
@@ -83,8 +84,6 @@ def dng_tags(raw: RawImage) -> list[tuple[int, int, int, object, bool]]:
     cell_black = cfa_cell(raw.black_level, pattern).ravel()  # row-major, as BlackLevel wants
     xyz_to_camera = raw.xyz_to_camera
     if xyz_to_camera is None:  # a camera whose RGB is linear sRGB
-        from ispengine.io.raw.image import SRGB_TO_XYZ
-
         xyz_to_camera = np.linalg.inv(SRGB_TO_XYZ)
     capture = raw.capture
     model = capture.model or "ispengine camera"

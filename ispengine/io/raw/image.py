@@ -28,9 +28,10 @@ import attrs
 import numpy as np
 from attrs import field, frozen
 
+from ispengine.core.cfa import PATTERNS
+from ispengine.core.colour import SRGB_TO_XYZ
 from ispengine.core.errors import InputError
 
-PATTERNS = ("rggb", "bggr", "grbg", "gbrg")
 # What a pipeline can take from a file (``from_metadata`` in TOML specs); see
 # :meth:`RawImage.metadata`.
 METADATA_KEYS = (
@@ -46,15 +47,6 @@ METADATA_KEYS = (
     "focal_length",
     "make",
     "model",
-)
-
-# Linear sRGB (D65) → CIE XYZ, IEC 61966-2-1 (Lindbloom's table).
-SRGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
 )
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ispengine.core.cfa import cfa_cell
 from ispengine.io.raw.image import RawImage
 
 
 def _per_site(raw: RawImage) -> np.ndarray:
     """The black level of every site of one 2×2 cell, shaped (2, 2)."""
-    from plugins_builtin.canonical_stages.cfa import cfa_cell
-
     return cfa_cell(raw.black_level, raw.cfa_pattern)
 
 

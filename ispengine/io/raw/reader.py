@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ispengine.core.cfa import CFA_CHANNELS, cfa_positions
 from ispengine.core.errors import InputError
+from ispengine.io.image_files import SUFFIXES
 from ispengine.io.raw.image import CaptureParams, RawImage
 
 NOT_RAW_SUFFIXES = {
@@ -39,7 +41,14 @@ NOT_RAW_SUFFIXES = {
     ".tiff": "a TIFF image",
     ".npy": "a numpy array",
 }
-CFA_CHANNELS = ("R", "Gr", "Gb", "B")
+# Side-car and text files that sit beside RAW files and are never RAW data.
+SIDECAR_SUFFIXES = (".json", ".toml", ".txt", ".md", ".xmp", ".csv", ".pp3", ".dop")
+
+
+def is_raw_path(path: str | Path) -> bool:
+    """Whether a file is treated as camera RAW (any suffix but images and side-cars)."""
+    suffix = Path(path).suffix.lower()
+    return suffix not in SUFFIXES and suffix not in SIDECAR_SUFFIXES
 
 
 def _pattern(raw, path: Path) -> tuple[str, np.ndarray]:
@@ -69,8 +78,6 @@ def _pattern(raw, path: Path) -> tuple[str, np.ndarray]:
 
 
 def _black_levels(raw, pattern: str, cell: np.ndarray) -> np.ndarray:
-    from plugins_builtin.canonical_stages.cfa import cfa_positions
-
     per_index = np.asarray(raw.black_level_per_channel, dtype=np.float64)
     positions = cfa_positions(pattern)
     return np.array([per_index[int(cell[positions[c]])] for c in CFA_CHANNELS])
