@@ -27,9 +27,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ispengine.learning.srgb_to_raw import Budget
 
     if args.steps is None and args.seconds is None:
-        raise ParamError("train: give a budget: --steps N, --seconds S, or both")
+        raise ParamError(key="train", message="give a budget: --steps N, --seconds S, or both")
     if args.resume and not args.checkpoint:
-        raise ParamError("train: --resume needs --checkpoint PATH")
+        raise ParamError(key="train", message="--resume needs --checkpoint PATH")
     out = Path(args.out)
     if out.is_dir():
         raise InputError(f"{out}: is a folder; give a file name for --out, e.g. {out / 'model'}")

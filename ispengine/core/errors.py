@@ -24,7 +24,24 @@ class UnknownComponentError(ISPEngineError, KeyError):
 
 
 class ParamError(ISPEngineError, ValueError):
-    """A stage parameter is missing, of the wrong shape, or out of its range."""
+    """A parameter or setting is missing, of the wrong type or shape, or out of its range.
+
+    ``key`` names the parameter or setting when the error concerns one (spec
+    loaders turn it into the key of a :class:`SpecError`); the text reads
+    ``key: message``.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        self.message = message
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+    def __reduce__(self) -> tuple:  # keep the key across processes (executors)
+        return (_rebuild_param_error, (type(self), self.message, self.key))
+
+
+def _rebuild_param_error(cls: type[ParamError], message: str, key: str | None) -> ParamError:
+    return cls(message, key=key)
 
 
 class InputError(ISPEngineError, ValueError):

@@ -59,8 +59,9 @@ def broadcast_param(value: Any, spec: ParamSpec, lead_shape: tuple[int, ...], xp
         return value
     kind = "per-pixel maps" if spec.local else "per-image values"
     raise ParamError(
-        f"{spec.name}: leading shape {lead} matches neither the image batch {batch} nor the "
-        f"image size {lead_shape} ({kind} allowed)"
+        key=spec.name,
+        message=f"leading shape {lead} matches neither the image batch {batch} nor the "
+        f"image size {lead_shape} ({kind} allowed)",
     )
 
 

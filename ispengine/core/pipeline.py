@@ -285,7 +285,8 @@ class Pipeline:
         unknown = sorted(set(params) - set(self.labels))
         if unknown:
             raise ParamError(
-                f"params: no stage is labelled {unknown[0]!r} (labels: {', '.join(self.labels)})"
+                key="params",
+                message=f"no stage is labelled {unknown[0]!r} (labels: {', '.join(self.labels)})",
             )
         return params
 
@@ -465,5 +466,5 @@ def _build(make: Any, at: dict[str, Any], prefix: str = "params.") -> Any:
     try:
         return make()
     except ParamError as error:
-        head, _, rest = str(error).partition(": ")
-        raise SpecError(rest or head, key=f"{prefix}{head}" if rest else None, **at) from None
+        key = f"{prefix}{error.key}" if error.key is not None else None
+        raise SpecError(error.message, key=key, **at) from None

@@ -177,5 +177,5 @@ class ParamPredictor:
 
 def check_mode(mode: str) -> str:
     if mode not in ("global", "local"):
-        raise ParamError(f"mode: expected global or local, got {mode!r}")
+        raise ParamError(key="mode", message=f"expected global or local, got {mode!r}")
     return mode

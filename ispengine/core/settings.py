@@ -215,8 +215,9 @@ class ParamSpec(SettingBase):
         array = self.coerce(value)
         if np.ndim(value) not in (0, len(self.shape)) or array.shape != self.shape:
             raise ParamError(
-                f"{self.name}: expected one value or an array of shape {self.shape}, "
-                f"got shape {np.shape(value)}"
+                key=self.name,
+                message=f"expected one value or an array of shape {self.shape}, "
+                f"got shape {np.shape(value)}",
             )
         return array
 
@@ -237,7 +238,8 @@ class ParamSpec(SettingBase):
             raw = np.asarray(None)
         if raw.dtype.kind not in "iuf" or _holds_booleans(value):  # not numbers
             raise ParamError(
-                f"{self.name}: expected a number or array of shape {self.shape}, got {value!r}"
+                key=self.name,
+                message=f"expected a number or array of shape {self.shape}, got {value!r}",
             )
         array = raw.astype(np.float64)
         if array.ndim == 0 and self.shape:
@@ -246,16 +248,18 @@ class ParamSpec(SettingBase):
             self.shape
         ):
             raise ParamError(
-                f"{self.name}: expected shape {self.shape} (or leading per-image/per-pixel "
-                f"dimensions before it), got {array.shape}"
+                key=self.name,
+                message=f"expected shape {self.shape} (or leading per-image/per-pixel "
+                f"dimensions before it), got {array.shape}",
             )
         if not np.all(np.isfinite(array)):
-            raise ParamError(f"{self.name}: contains NaN or Inf")
+            raise ParamError(key=self.name, message="contains NaN or Inf")
         lowest, highest = float(array.min()), float(array.max())
         if lowest < self.low or highest > self.high:
             bad = lowest if lowest < self.low else highest
             raise ParamError(
-                f"{self.name}: value {bad:g} is outside the valid range {self.range_text()}"
+                key=self.name,
+                message=f"value {bad:g} is outside the valid range {self.range_text()}",
             )
         return array
 
@@ -264,7 +268,7 @@ def _number(value: Any, name: str, what: str) -> float | int:
     if isinstance(value, np.generic) and not isinstance(value, np.bool_):
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParamError(f"{name}: expected {what}, got {value!r}")
+        raise ParamError(key=name, message=f"expected {what}, got {value!r}")
     return value
 
 
@@ -297,7 +301,7 @@ class FloatSetting(SettingBase):
             or (self.low is not None and value < self.low)
             or (self.high is not None and value > self.high)
         ):
-            raise ParamError(f"{self.name}: {value!r} is outside {self.range_text()}")
+            raise ParamError(key=self.name, message=f"{value!r} is outside {self.range_text()}")
         return value
 
 
@@ -327,12 +331,12 @@ class IntegerSetting(SettingBase):
     def coerce(self, value: Any) -> int:
         number = _number(value, self.name, "a whole number")
         if not math.isfinite(number) or float(number) != int(number):
-            raise ParamError(f"{self.name}: expected a whole number, got {value!r}")
+            raise ParamError(key=self.name, message=f"expected a whole number, got {value!r}")
         number = int(number)
         if (self.low is not None and number < self.low) or (
             self.high is not None and number > self.high
         ):
-            raise ParamError(f"{self.name}: {number!r} is outside {self.range_text()}")
+            raise ParamError(key=self.name, message=f"{number!r} is outside {self.range_text()}")
         return number
 
 
@@ -354,7 +358,7 @@ class OptionSpec(SettingBase):
     def coerce(self, value: Any) -> str:
         if not isinstance(value, str) or value.lower() not in self.choices:
             raise ParamError(
-                f"{self.name}: expected one of {', '.join(self.choices)}, got {value!r}"
+                key=self.name, message=f"expected one of {', '.join(self.choices)}, got {value!r}"
             )
         return value.lower()
 
@@ -377,7 +381,7 @@ class BooleanSetting(SettingBase):
 
     def coerce(self, value: Any) -> bool:
         if not isinstance(value, (bool, np.bool_)):
-            raise ParamError(f"{self.name}: expected true or false, got {value!r}")
+            raise ParamError(key=self.name, message=f"expected true or false, got {value!r}")
         return bool(value)
 
 
@@ -402,14 +406,16 @@ class StringSetting(SettingBase):
     def coerce(self, value: Any) -> str | tuple[str, ...]:
         if not self.multiple:
             if not isinstance(value, str):
-                raise ParamError(f"{self.name}: expected a string, got {value!r}")
+                raise ParamError(key=self.name, message=f"expected a string, got {value!r}")
             return value
         if (
             not isinstance(value, (list, tuple))
             or not value
             or not all(isinstance(v, str) for v in value)
         ):
-            raise ParamError(f"{self.name}: expected a non-empty list of strings, got {value!r}")
+            raise ParamError(
+                key=self.name, message=f"expected a non-empty list of strings, got {value!r}"
+            )
         return tuple(value)
 
 
@@ -438,7 +444,7 @@ class PathSetting(SettingBase):
         if value is None or value == "":
             return None
         if not isinstance(value, (str, Path)):
-            raise ParamError(f"{self.name}: expected a file path, got {value!r}")
+            raise ParamError(key=self.name, message=f"expected a file path, got {value!r}")
         return str(Path(value).expanduser())
 
     def resolve(self, value: Any, base: Path | None) -> Any:
@@ -484,32 +490,35 @@ class ArraySetting(SettingBase):
             if value.lower() in self.names:
                 return value.lower()
             named = f"one of {', '.join(self.names)} or " if self.names else ""
-            raise ParamError(f"{self.name}: expected {named}an array, got {value!r}")
+            raise ParamError(key=self.name, message=f"expected {named}an array, got {value!r}")
         expected = f"an array of shape {_shape_text(self.shape)}"
         try:
             array = np.asarray(value)
         except (TypeError, ValueError):  # ragged nested lists
-            raise ParamError(f"{self.name}: expected {expected}, got {value!r}") from None
+            raise ParamError(key=self.name, message=f"expected {expected}, got {value!r}") from None
         if array.dtype.kind not in "iuf" or _holds_booleans(value):
-            raise ParamError(f"{self.name}: expected {expected} of numbers, got {value!r}")
+            raise ParamError(
+                key=self.name, message=f"expected {expected} of numbers, got {value!r}"
+            )
         if self.shape[:1] == (None,) and array.ndim == len(self.shape) - 1:
             array = array[None]  # one item of a list of any length
         if array.ndim != len(self.shape) or any(
             (want is None and got < 1) or (want is not None and got != want)
             for want, got in zip(self.shape, array.shape, strict=True)
         ):
-            raise ParamError(f"{self.name}: expected {expected}, got shape {array.shape}")
+            raise ParamError(key=self.name, message=f"expected {expected}, got shape {array.shape}")
         if not np.all(np.isfinite(array)):
-            raise ParamError(f"{self.name}: contains NaN or Inf")
+            raise ParamError(key=self.name, message="contains NaN or Inf")
         if self.integer and not np.all(array == np.round(array)):
-            raise ParamError(f"{self.name}: expected whole numbers, got {value!r}")
+            raise ParamError(key=self.name, message=f"expected whole numbers, got {value!r}")
         if array.size and (
             (self.low is not None and array.min() < self.low)
             or (self.high is not None and array.max() > self.high)
         ):
             bad = array.min() if self.low is not None and array.min() < self.low else array.max()
             raise ParamError(
-                f"{self.name}: value {bad:g} is outside {_bounds_text(self.low, self.high)}"
+                key=self.name,
+                message=f"value {bad:g} is outside {_bounds_text(self.low, self.high)}",
             )
         return array.astype(int if self.integer else float).tolist()
 
@@ -539,17 +548,18 @@ class TableSetting(SettingBase):
 
     def coerce(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
-            raise ParamError(f"{self.name}: expected a table, got {value!r}")
+            raise ParamError(key=self.name, message=f"expected a table, got {value!r}")
         try:
             return coerce_table(self.settings, value, f"table '{self.name}'")
         except ParamError as error:
-            raise ParamError(f"{self.name}.{error}") from None
+            key = self.name if error.key is None else f"{self.name}.{error.key}"
+            raise ParamError(error.message, key=key) from None
 
 
 # -- tables -------------------------------------------------------------------------
 def unknown_key_message(key: str, known: Iterable[str], what: str, owner: str) -> str:
-    """``KEY: unknown WHAT of OWNER (did you mean 'X'? known: a, b)``, one line."""
-    return f"{key}: unknown {what} of {owner} {unknown_key_hint(key, known)}"
+    """``unknown WHAT of OWNER (did you mean 'X'? known: a, b)`` for the unknown ``key``."""
+    return f"unknown {what} of {owner} {unknown_key_hint(key, known)}"
 
 
 def unknown_key_hint(key: str, known: Iterable[str]) -> str:
@@ -580,7 +590,7 @@ def check_keys(
     known = [d if isinstance(d, str) else d.name for d in declared]
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ParamError(unknown_key_message(unknown[0], known, what, owner))
+        raise ParamError(unknown_key_message(unknown[0], known, what, owner), key=unknown[0])
 
 
 def coerce_table(
@@ -602,7 +612,7 @@ def coerce_table(
         value = given.get(setting.name)
         if value is None:
             if setting.required:
-                raise ParamError(f"{setting.name}: missing ({setting.range_text()})")
+                raise ParamError(key=setting.name, message=f"missing ({setting.range_text()})")
             out[setting.name] = setting.default_value()
             continue
         if isinstance(setting, PathSetting):
@@ -675,9 +685,8 @@ def spec_folder(source: str | Path | None) -> Path | None:
 
 
 def table_error(error: ParamError, source: str, prefix: str = "") -> SpecError:
-    """A :class:`ParamError` from :func:`coerce_table` (``name: message``) as a
-    :class:`SpecError` keyed ``prefix + name``."""
-    head, _, rest = str(error).partition(": ")
-    if rest and " " not in head:
-        return SpecError(rest, source=source, key=f"{prefix}{head}")
+    """A :class:`ParamError` from :func:`coerce_table` as a :class:`SpecError` keyed
+    ``prefix + error.key`` (just the prefix's table when the error names no key)."""
+    if error.key is not None:
+        return SpecError(error.message, source=source, key=f"{prefix}{error.key}")
     return SpecError(str(error), source=source, key=prefix.rstrip(".") or None)

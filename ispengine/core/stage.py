@@ -166,14 +166,16 @@ class Stage:
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.values))
         if unknown:
-            raise ParamError(f"{unknown[0]}: unknown parameter of stage '{self.name}'")
+            raise ParamError(key=unknown[0], message=f"unknown parameter of stage '{self.name}'")
         lead = tuple(x.shape) if self.input_layout == "mosaic" else tuple(x.shape[:-1])
         resolved = {}
         checked = {}
         for spec in self.params:
             value = overrides.get(spec.name, self.values[spec.name])
             if value is None:
-                raise ParamError(f"{spec.name}: missing (range {spec.range_text()}, no default)")
+                raise ParamError(
+                    key=spec.name, message=f"missing (range {spec.range_text()}, no default)"
+                )
             if not _is_device_array(value):  # numpy, numbers, lists: validate
                 value = spec.coerce(value)
                 if spec.name in overrides:

@@ -88,8 +88,9 @@ class LearnedInverseStage(InverseStage):
         path = self.inverse_config.get("weights")
         if path is None:
             raise ParamError(
-                f"weights: the learned inverse '{self.name}' needs a weights file "
-                '(weights = "..." in its [inverse.<label>] table)'
+                key="weights",
+                message=f"the learned inverse '{self.name}' needs a weights file "
+                '(weights = "..." in its [inverse.<label>] table)',
             )
         path = Path(path)
         if self._loaded is None or self._loaded[0] != path:

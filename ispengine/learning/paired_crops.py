@@ -160,7 +160,9 @@ class PairedCrops:
     def check_crop(self, crop: int) -> None:
         """Raise unless ``crop`` is even, >= 2 and fits inside every image."""
         if isinstance(crop, bool) or not isinstance(crop, int) or crop < 2 or crop % 2:
-            raise ParamError(f"crop: expected an even whole number >= 2, got {crop!r}")
+            raise ParamError(
+                key="crop", message=f"expected an even whole number >= 2, got {crop!r}"
+            )
         small = next((image for image in self.images if min(image.shape) < crop), None)
         if small is not None:
             raise InputError(
@@ -176,7 +178,7 @@ class PairedCrops:
         """
         self.check_crop(crop)
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ParamError(f"batch: expected a whole number >= 1, got {batch!r}")
+            raise ParamError(key="batch", message=f"expected a whole number >= 1, got {batch!r}")
         chosen = rng.integers(0, len(self.images), size=batch)
         srgb, mosaics, packed, images = [], [], [], []
         for index in chosen:

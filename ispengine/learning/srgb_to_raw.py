@@ -118,11 +118,11 @@ class Budget:
 
     def __attrs_post_init__(self) -> None:
         if self.steps is None and self.seconds is None:
-            raise ParamError("budget: give steps, seconds, or both")
+            raise ParamError(key="budget", message="give steps, seconds, or both")
         if self.steps is not None and (isinstance(self.steps, bool) or self.steps < 0):
-            raise ParamError(f"budget: steps must be >= 0, got {self.steps!r}")
+            raise ParamError(key="budget", message=f"steps must be >= 0, got {self.steps!r}")
         if self.seconds is not None and not self.seconds > 0:
-            raise ParamError(f"budget: seconds must be > 0, got {self.seconds!r}")
+            raise ParamError(key="budget", message=f"seconds must be > 0, got {self.seconds!r}")
 
     def exhausted(self, steps_done: int, seconds_spent: float) -> bool:
         return (self.steps is not None and steps_done >= self.steps) or (
@@ -202,7 +202,9 @@ def check_seed(seed: Any) -> int:
         or not isinstance(seed, (int, np.integer))
         or not 0 <= seed <= MAX_SEED
     ):
-        raise ParamError(f"seed: expected a whole number in [0, 2^63 - 1], got {seed!r}")
+        raise ParamError(
+            key="seed", message=f"expected a whole number in [0, 2^63 - 1], got {seed!r}"
+        )
     return int(seed)
 
 
@@ -355,7 +357,7 @@ class SrgbToRawMethod:
     ) -> list[Unprocessed]:
         """``n`` RAWs of one image, sample ``i`` drawn with seed ``seed + i``."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ParamError(f"samples: expected a whole number >= 1, got {n!r}")
+            raise ParamError(key="samples", message=f"expected a whole number >= 1, got {n!r}")
         seed = check_seed(seed)
         return [
             self.convert(srgb, capture=capture, metadata=metadata, seed=seed + i) for i in range(n)

@@ -155,9 +155,11 @@ def run_training(
     A ``KeyboardInterrupt`` saves the checkpoint (when there is one) and re-raises.
     """
     if resume and checkpoint is None:
-        raise ParamError("resume: needs a checkpoint path")
+        raise ParamError(key="resume", message="needs a checkpoint path")
     if isinstance(checkpoint_every, bool) or int(checkpoint_every) < 1:
-        raise ParamError(f"checkpoint_every: expected a whole number >= 1, got {checkpoint_every}")
+        raise ParamError(
+            key="checkpoint_every", message=f"expected a whole number >= 1, got {checkpoint_every}"
+        )
     state = {"modules": modules, "optimizer": optimizer, "rng": rng}
     start, losses, note = 0, [], ""
     if resume and Path(checkpoint).exists():

@@ -81,7 +81,7 @@ def lut_channel(v: float, prm: Any, o: int) -> float:
 def _integer_setting(settings: Mapping[str, Any], name: str) -> Any:
     value = np.asarray(settings[name])
     if not np.all(value == np.round(value)):
-        raise ParamError(f"{name}: must be an integer, got {value.tolist()}")
+        raise ParamError(key=name, message=f"must be an integer, got {value.tolist()}")
     return value.astype(int)
 
 
@@ -101,9 +101,11 @@ def select_backend(name: str, y: Any, registry: Registry | None = None) -> LutBa
         raise ParamError(f"no LUT backend accepts arrays of type {type(y).__name__}")
     cls = registry.get("lut_backend", name).cls
     if not cls.available():
-        raise ParamError(f"backend: LUT backend '{name}' is not available here")
+        raise ParamError(key="backend", message=f"LUT backend '{name}' is not available here")
     if not cls.accepts(y):
-        raise ParamError(f"backend: LUT backend '{name}' cannot take {type(y).__name__} arrays")
+        raise ParamError(
+            key="backend", message=f"LUT backend '{name}' cannot take {type(y).__name__} arrays"
+        )
     return cls()
 
 
@@ -174,7 +176,9 @@ class LutInverse(InverseStage):
         if path == "auto":
             path = "global" if spatially_constant else "local"
         if path == "global" and not spatially_constant:
-            raise ParamError("path: 'global' needs parameters constant per image and channel")
+            raise ParamError(
+                key="path", message="'global' needs parameters constant per image and channel"
+            )
         backend = select_backend(settings["backend"], x, self.registry)
         batch = math.prod(x.shape[:-3])
         pixels = x.shape[-3] * x.shape[-2]

@@ -74,9 +74,10 @@ class BlackLevel(Stage):
         if np.any(too_close):
             at = np.argmax(too_close)
             raise ParamError(
-                f"white: {np.broadcast_to(white, too_close.shape).flat[at]:g} must exceed the "
+                key="white",
+                message=f"{np.broadcast_to(white, too_close.shape).flat[at]:g} must exceed the "
                 f"largest black level {np.broadcast_to(black, too_close.shape).flat[at]:g} "
-                f"by at least {MIN_HEADROOM:g} x white"
+                f"by at least {MIN_HEADROOM:g} x white",
             )
 
     def input_domain(self) -> tuple[float, float]:

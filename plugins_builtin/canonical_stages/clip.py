@@ -43,8 +43,9 @@ class Clip(Stage):
             if np.any(too_low):
                 at = np.argmax(too_low)
                 raise ParamError(
-                    f"high: {np.broadcast_to(high, too_low.shape).flat[at]:g} must exceed "
-                    f"low {np.broadcast_to(low, too_low.shape).flat[at]:g}"
+                    key="high",
+                    message=f"{np.broadcast_to(high, too_low.shape).flat[at]:g} must exceed "
+                    f"low {np.broadcast_to(low, too_low.shape).flat[at]:g}",
                 )
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:

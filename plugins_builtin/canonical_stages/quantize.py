@@ -37,7 +37,7 @@ class Quantize(Stage):
             bits = np.asarray(values["bits"])
             fractional = bits[bits != np.round(bits)]
             if fractional.size:
-                raise ParamError(f"bits: must be an integer, got {fractional[0]:g}")
+                raise ParamError(key="bits", message=f"must be an integer, got {fractional[0]:g}")
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         levels = 2.0 ** against_channels(p["bits"]) - 1

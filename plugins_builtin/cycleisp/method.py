@@ -259,7 +259,9 @@ class CycleISP(SrgbToRawMethod):
         from plugins_builtin.cycleisp.networks import gaussian_blur, pack_mosaic
 
         if not self.config["train_raw2rgb"]:
-            raise ParamError("cycleisp: render needs the RAW2RGB branch (train_raw2rgb=true)")
+            raise ParamError(
+                key="cycleisp", message="render needs the RAW2RGB branch (train_raw2rgb=true)"
+            )
         pattern = str(pattern).lower()
         if pattern not in PATTERNS:
             raise InputError(f"cfa_pattern: expected one of {', '.join(PATTERNS)}, got {pattern!r}")

@@ -50,12 +50,13 @@ def check_matrix_condition(name: str, matrix: np.ndarray) -> None:
     worst = float(np.max(np.linalg.cond(matrix)))
     if not worst <= MAX_CONDITION_NUMBER:
         raise ParamError(
-            f"{name}: matrix condition number {worst:.3g} exceeds {MAX_CONDITION_NUMBER:g} "
-            "(the inverse would amplify rounding errors)"
+            key=name,
+            message=f"matrix condition number {worst:.3g} exceeds {MAX_CONDITION_NUMBER:g} "
+            "(the inverse would amplify rounding errors)",
         )
     norm = float(np.min(np.linalg.norm(matrix, ord=2, axis=(-2, -1))))
     if norm < MIN_MATRIX_NORM:
-        raise ParamError(f"{name}: matrix 2-norm {norm:.3g} is below {MIN_MATRIX_NORM:g}")
+        raise ParamError(key=name, message=f"matrix 2-norm {norm:.3g} is below {MIN_MATRIX_NORM:g}")
 
 
 def color_matrix_pixel(r: float, g: float, b: float, prm: Any, o: int) -> tuple:

@@ -74,7 +74,9 @@ SEMIISP_READ_MAX = 0.0002
 
 def _non_negative_finite(instance: Any, attribute: Any, value: float) -> None:
     if not math.isfinite(value) or value < 0:
-        raise ParamError(f"{attribute.name}: expected a finite variance >= 0, got {value!r}")
+        raise ParamError(
+            key=attribute.name, message=f"expected a finite variance >= 0, got {value!r}"
+        )
 
 
 @frozen

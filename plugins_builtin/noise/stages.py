@@ -154,8 +154,9 @@ class NoiseStage(Stage):
                 default = self.param_spec(name).default
                 if not np.array_equal(self.values[name], default):
                     raise ParamError(
-                        f"{name}: given, but levels = 'drawn' draws shot and read from the "
-                        f"{self.model} model (set levels = 'given' to use it)"
+                        key=name,
+                        message=f"given, but levels = 'drawn' draws shot and read from the "
+                        f"{self.model} model (set levels = 'given' to use it)",
                     )
         # The layout option decides the data this instance accepts in a pipeline.
         self.input_layout = self.output_layout = self.config["layout"]
@@ -164,7 +165,9 @@ class NoiseStage(Stage):
     def check_params(cls, values: Mapping[str, np.ndarray]) -> None:
         seed = values.get("seed")
         if seed is not None and not np.all(np.floor(seed) == seed):
-            raise ParamError(f"seed: expected an integer, got {np.asarray(seed).tolist()!r}")
+            raise ParamError(
+                key="seed", message=f"expected an integer, got {np.asarray(seed).tolist()!r}"
+            )
 
     # -- application ------------------------------------------------------
     def __call__(self, x: Any, params: Mapping[str, Any] | None = None) -> Any:
@@ -177,8 +180,9 @@ class NoiseStage(Stage):
             passed = [name for name in LEVEL_NAMES if name in overrides]
             if passed:
                 raise ParamError(
-                    f"{passed[0]}: levels = 'drawn' draws shot and read from the {self.model} "
-                    "model; a per-call value needs levels = 'given'"
+                    key=passed[0],
+                    message=f"levels = 'drawn' draws shot and read from the {self.model} "
+                    "model; a per-call value needs levels = 'given'",
                 )
         return self._add(x, overrides, xp, seed)
 

@@ -52,7 +52,9 @@ class ParameterBank:
         stages: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ParamError(f"bank_size: expected a whole number >= 1, got {capacity!r}")
+            raise ParamError(
+                key="bank_size", message=f"expected a whole number >= 1, got {capacity!r}"
+            )
         self.params = params
         self.capacity = capacity
         self.stages = dict(stages or {})
@@ -97,7 +99,9 @@ class ParameterBank:
 
     def resolve_sampling(self, sampling: str, training_pairs: int) -> str:
         if sampling not in SAMPLING:
-            raise ParamError(f"sampling: expected one of {', '.join(SAMPLING)}, got {sampling!r}")
+            raise ParamError(
+                key="sampling", message=f"expected one of {', '.join(SAMPLING)}, got {sampling!r}"
+            )
         if sampling == "auto":
             return "per_function" if training_pairs > PER_FUNCTION_ABOVE else "whole"
         return sampling
@@ -111,7 +115,9 @@ class ParameterBank:
         if len(self) == 0:
             raise InputError("the parameter bank is empty: fit the method first")
         if sampling not in ("whole", "per_function"):
-            raise ParamError(f"sampling: expected whole or per_function, got {sampling!r}")
+            raise ParamError(
+                key="sampling", message=f"expected whole or per_function, got {sampling!r}"
+            )
         if sampling == "whole":
             index = int(rng.integers(len(self)))
             chosen = dict.fromkeys(self.labels, index)

@@ -53,9 +53,9 @@ def check_beta(beta: Any) -> float | None:
     if beta is None:
         return None
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
-        raise ParamError(f"beta: expected a number > 0 or None, got {beta!r}")
+        raise ParamError(key="beta", message=f"expected a number > 0 or None, got {beta!r}")
     if beta <= 0:
-        raise ParamError(f"beta: expected a number > 0 or None, got {beta!r}")
+        raise ParamError(key="beta", message=f"expected a number > 0 or None, got {beta!r}")
     return float(beta)
 
 
@@ -103,7 +103,9 @@ def per_sample_loss(pred: Any, target: Any, kind: str = "mse") -> Any:
     fewer pooled terms.
     """
     if kind not in LOSS_KINDS:
-        raise ParamError(f"loss: expected one of {', '.join(LOSS_KINDS)}, got {kind!r}")
+        raise ParamError(
+            key="loss", message=f"expected one of {', '.join(LOSS_KINDS)}, got {kind!r}"
+        )
     if tuple(pred.shape) != tuple(target.shape) or pred.ndim != 4:
         raise InputError(
             f"loss: expected two NHWC tensors of one shape, got {tuple(pred.shape)} "

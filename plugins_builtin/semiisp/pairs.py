@@ -29,7 +29,7 @@ from ispengine.core.errors import InputError, ParamError
 def _whole(value: Any, name: str, low: int) -> int:
     """``value`` as an int ``>= low``, or a one-line :class:`ParamError`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParamError(f"{name}: expected a whole number >= {low}, got {value!r}")
+        raise ParamError(key=name, message=f"expected a whole number >= {low}, got {value!r}")
     return int(value)
 
 
@@ -91,9 +91,9 @@ class ImagePairs:
     def full(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The whole pair ``index`` as read-only float32 ``(H, W, 3)`` arrays."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise ParamError(f"index: expected a whole number, got {index!r}")
+            raise ParamError(key="index", message=f"expected a whole number, got {index!r}")
         if not -len(self) <= index < len(self):
-            raise ParamError(f"index: {index} is out of range for {len(self)} pairs")
+            raise ParamError(key="index", message=f"{index} is out of range for {len(self)} pairs")
         return self.inputs[index], self.targets[index]
 
     def check_crop(self, crop: int) -> int:
@@ -104,7 +104,9 @@ class ImagePairs:
             or crop < 2
             or crop % 2
         ):
-            raise ParamError(f"crop: expected an even whole number >= 2, got {crop!r}")
+            raise ParamError(
+                key="crop", message=f"expected an even whole number >= 2, got {crop!r}"
+            )
         for pair_id, (height, width) in zip(self.ids, self.sizes(), strict=True):
             if min(height, width) < crop:
                 raise InputError(

@@ -55,7 +55,9 @@ FINETUNE_LR_FACTOR = 0.5
 def _whole(low: int) -> Any:
     def check(instance: Any, attribute: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ParamError(f"{attribute.name}: expected a whole number >= {low}, got {value!r}")
+            raise ParamError(
+                key=attribute.name, message=f"expected a whole number >= {low}, got {value!r}"
+            )
 
     return check
 
@@ -65,7 +67,9 @@ def _positive(allow_zero: bool) -> Any:
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
             bound = ">= 0" if allow_zero else "> 0"
-            raise ParamError(f"{attribute.name}: expected a number {bound}, got {value!r}")
+            raise ParamError(
+                key=attribute.name, message=f"expected a number {bound}, got {value!r}"
+            )
 
     return check
 
@@ -77,12 +81,14 @@ def _even_crop(instance: Any, attribute: Any, value: Any) -> None:
         or value < 2
         or value % 2
     ):
-        raise ParamError(f"crop: expected an even whole number >= 2, got {value!r}")
+        raise ParamError(key="crop", message=f"expected an even whole number >= 2, got {value!r}")
 
 
 def _loss_kind(instance: Any, attribute: Any, value: Any) -> None:
     if value not in LOSS_KINDS:
-        raise ParamError(f"loss: expected one of {', '.join(LOSS_KINDS)}, got {value!r}")
+        raise ParamError(
+            key="loss", message=f"expected one of {', '.join(LOSS_KINDS)}, got {value!r}"
+        )
 
 
 def _beta(instance: Any, attribute: Any, value: Any) -> None:
@@ -163,7 +169,7 @@ def paper_batch_sizes(n_pairs: int) -> tuple[int, int]:
     """SemiISP's (N_r, N_p) for ``n_pairs`` real pairs: (2, 18) for ≤100, (4, 16) for
     ≤1000, (6, 14) for more (its Table 6)."""
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
-        raise ParamError(f"n_pairs: expected a whole number >= 1, got {n_pairs!r}")
+        raise ParamError(key="n_pairs", message=f"expected a whole number >= 1, got {n_pairs!r}")
     if n_pairs <= 100:
         return 2, 18
     if n_pairs <= 1000:
@@ -256,7 +262,9 @@ def train_model(
     The model is left in the train/eval mode it came in.
     """
     if not isinstance(config, TrainConfig):
-        raise ParamError(f"config: expected a TrainConfig, got {type(config).__name__}")
+        raise ParamError(
+            key="config", message=f"expected a TrainConfig, got {type(config).__name__}"
+        )
     if not isinstance(real, ImagePairs):
         raise InputError(f"real: expected ImagePairs, got {type(real).__name__}")
     if pseudo is not None and not isinstance(pseudo, ImagePairs):
@@ -264,10 +272,11 @@ def train_model(
     semi = config.batch_pseudo > 0
     if semi and pseudo is None:
         raise ParamError(
-            f"batch_pseudo: {config.batch_pseudo} pseudo crops per step but no pseudo pairs given"
+            key="batch_pseudo",
+            message=f"{config.batch_pseudo} pseudo crops per step but no pseudo pairs given",
         )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ParamError(f"seed: expected a whole number, got {seed!r}")
+        raise ParamError(key="seed", message=f"expected a whole number, got {seed!r}")
     real.check_crop(config.crop)
     if semi:
         pseudo.check_crop(config.crop)

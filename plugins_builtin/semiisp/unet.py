@@ -161,7 +161,7 @@ class UNetISP(Stage):
     def from_module(cls, module: Any) -> UNetISP:
         """A stage around ``module`` (from :func:`build_unet`), shared, not copied."""
         if not all(hasattr(module, key) for key in ("width", "depth", "encoders")):
-            raise ParamError("module: expected a U-Net built by build_unet")
+            raise ParamError(key="module", message="expected a U-Net built by build_unet")
         stage = cls(width=module.width, depth=module.depth)
         stage._module = module
         return stage
