@@ -1,6 +1,7 @@
 import os
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # LUT tables are cached on disk: keep the tests' cache in a temporary folder.
@@ -21,3 +22,14 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=1000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """torch on one thread for a whole test module (module-scoped, so fixtures that
+    train once per module, such as a fitted method, run under it too)."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -35,12 +35,7 @@ def _pipeline(stages=FOUR_STAGES, **predictor):
     )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @settings(max_examples=25)

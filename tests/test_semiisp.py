@@ -40,12 +40,7 @@ def _pipeline(stages=FOUR_STAGES, **predictor):
     )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # -- predictor ----------------------------------------------------------------------
@@ -259,7 +254,7 @@ def dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fitted(dataset):
+def fitted(dataset, torch_one_thread):
     method = SemiISP(resize=16, width=8, grid=2, crop=16, batch_size=4, bank_size=12, lr=3e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

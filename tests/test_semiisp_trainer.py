@@ -26,14 +26,7 @@ from plugins_builtin.semiisp.semi_trainer import (  # noqa: E402
 )
 from plugins_builtin.semiisp.unet import UNetISP, build_unet  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one torch thread is as fast, and much faster on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _unet(seed: int = 0, width: int = 8, depth: int = 2):
