@@ -273,12 +273,9 @@ def _number(value: Any, name: str, what: str) -> float | int:
 
 
 @frozen
-class FloatSetting(SettingBase):
-    """One real number in ``[low, high]`` (``None``: unbounded), kept as a Python float.
-
-    ``optional`` with ``default=None``: the value may be absent (``None``)."""
-
-    kind: ClassVar[str] = "float"
+class _BoundedNumber(SettingBase):
+    """A number in ``[low, high]`` (``None``: unbounded); ``optional`` with
+    ``default=None``: the value may be absent (``None``)."""
 
     name: str
     default: float | None = None
@@ -294,6 +291,15 @@ class FloatSetting(SettingBase):
     def range_text(self) -> str:
         return _bounds_text(self.low, self.high)
 
+
+@frozen
+class FloatSetting(_BoundedNumber):
+    """One real number in ``[low, high]`` (``None``: unbounded), kept as a Python float.
+
+    ``optional`` with ``default=None``: the value may be absent (``None``)."""
+
+    kind: ClassVar[str] = "float"
+
     def coerce(self, value: Any) -> float:
         value = float(_number(value, self.name, "a number"))
         if (
@@ -306,27 +312,13 @@ class FloatSetting(SettingBase):
 
 
 @frozen
-class IntegerSetting(SettingBase):
+class IntegerSetting(_BoundedNumber):
     """One whole number in ``[low, high]`` (``None``: unbounded), kept as a Python int.
 
     A float with an integral value (``4.0``) is accepted as that integer.
     ``optional`` with ``default=None``: the value may be absent (``None``)."""
 
     kind: ClassVar[str] = "integer"
-
-    name: str
-    default: int | None = None
-    description: str = ""
-    low: float | None = None
-    high: float | None = None
-    optional: bool = False
-
-    @property
-    def required(self) -> bool:
-        return self.default is None and not self.optional
-
-    def range_text(self) -> str:
-        return _bounds_text(self.low, self.high)
 
     def coerce(self, value: Any) -> int:
         number = _number(value, self.name, "a whole number")
