@@ -300,3 +300,23 @@ def test_stages_lists_every_component_s_settings_with_ranges(capsys):
         "params",
         "inverse_settings",
     }
+
+
+def test_a_path_setting_keeps_its_names_and_resolves_other_relative_paths(tmp_path):
+    setting = PathSetting(
+        "spec", "shipped_isp", "a shipped name or a TOML path", names=("shipped_isp",)
+    )
+    assert setting.range_text() == "path or one of shipped_isp"
+    assert setting.coerce("shipped_isp") == "shipped_isp"
+    assert setting.resolve("shipped_isp", tmp_path) == "shipped_isp"
+    assert setting.resolve("mine.toml", tmp_path) == str(tmp_path / "mine.toml")
+
+
+def test_semiisp_spec_setting_resolves_a_relative_toml_against_the_spec_folder(tmp_path):
+    pytest.importorskip("torch")
+    from plugins_builtin.semiisp.method import SemiISP
+
+    resolved = resolve_paths(SemiISP.settings, {"spec": "isp.toml"}, tmp_path)
+    assert resolved["spec"] == str(tmp_path / "isp.toml")
+    shipped = resolve_paths(SemiISP.settings, {"spec": "semiisp_function_isp"}, tmp_path)
+    assert shipped["spec"] == "semiisp_function_isp"

@@ -417,31 +417,36 @@ class PathSetting(SettingBase):
     means no path.
 
     A relative path given in a spec file is resolved against that file's folder
-    (:func:`resolve_paths`); given in Python, it is taken as it is. ``~`` is expanded."""
+    (:func:`resolve_paths`); given in Python, it is taken as it is. ``~`` is expanded.
+    ``names`` are values taken as they are, never as paths (e.g. the names of
+    shipped specs, for a setting that takes "a shipped name or a TOML path")."""
 
     kind: ClassVar[str] = "path"
 
     name: str
     default: str | None = None
     description: str = ""
+    names: tuple[str, ...] = field(default=(), converter=tuple)
 
     @property
     def required(self) -> bool:
         return False
 
     def range_text(self) -> str:
-        return "path"
+        return f"path or one of {' | '.join(self.names)}" if self.names else "path"
 
     def coerce(self, value: Any) -> str | None:
         if value is None or value == "":
             return None
         if not isinstance(value, (str, Path)):
             raise ParamError(key=self.name, message=f"expected a file path, got {value!r}")
+        if value in self.names:
+            return str(value)
         return str(Path(value).expanduser())
 
     def resolve(self, value: Any, base: Path | None) -> Any:
         """``value`` against the folder ``base`` when it is a relative path (else unchanged)."""
-        if base is None or not isinstance(value, (str, Path)) or value == "":
+        if base is None or not isinstance(value, (str, Path)) or value in ("", *self.names):
             return value
         path = Path(value).expanduser()
         return value if path.is_absolute() else str(base / path)

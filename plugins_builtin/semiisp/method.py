@@ -40,7 +40,6 @@ from ispengine.core.settings import (
     IntegerSetting,
     OptionSpec,
     PathSetting,
-    StringSetting,
 )
 from ispengine.io.raw.image import CaptureParams
 from ispengine.learning.srgb_to_raw import (
@@ -53,6 +52,7 @@ from ispengine.learning.srgb_to_raw import (
     check_seed,
     train_split,
 )
+from ispengine.specs import shipped_specs
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 
 BANK_RECORD_FLOOR = 1  # steps that always record into the bank at the end of training
@@ -66,8 +66,11 @@ class SemiISP(SrgbToRawMethod):
     one_to_many = True
     learned = True
     settings = (
-        StringSetting(
-            "spec", "semiisp_function_isp", "the function ISP pipeline (shipped name or TOML path)"
+        PathSetting(
+            "spec",
+            "semiisp_function_isp",
+            "the function ISP pipeline (shipped name or TOML path)",
+            names=tuple(sorted(shipped_specs())),
         ),
         OptionSpec(
             "mode",
