@@ -13,6 +13,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
+import types
 import warnings
 
 # Old dotted name -> new dotted name (sub-modules of moved packages follow).
@@ -61,17 +62,19 @@ class _AliasLoader(importlib.abc.Loader):
     def __init__(self, target: str) -> None:
         self.target = target
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec):  # noqa: ANN201
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         return importlib.import_module(self.target)
 
-    def exec_module(self, module) -> None:  # noqa: ANN001
+    def exec_module(self, module: types.ModuleType) -> None:
         """The target module is already executed."""
 
 
 class MovedModuleFinder(importlib.abc.MetaPathFinder):
     """Finds old module names and hands out their new modules."""
 
-    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001, ANN201
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
         moved_to = new_name(fullname)
         if moved_to is None:
             return None
