@@ -55,6 +55,7 @@ KIND_FOLDERS = {
     "filter": "filters",
     "param_predictor": "param_predictors",
     "srgb_to_raw": "srgb_to_raw",
+    "raw_to_srgb": "raw_to_srgb",
     "lut_backend": "lut_backends",
 }
 KIND_HEADINGS = {
@@ -63,6 +64,7 @@ KIND_HEADINGS = {
     "filter": "Filters",
     "param_predictor": "Parameter predictors",
     "srgb_to_raw": "sRGB-to-RAW methods",
+    "raw_to_srgb": "RAW-to-sRGB methods",
     "lut_backend": "LUT backends",
 }
 STAGE_LIKE = ("stage", "filter")
@@ -325,9 +327,10 @@ def kind_details(record: ComponentRecord, registry: Registry) -> tuple[Facts, Se
             table = f'`[inverse.<label>]` table (`method = "{record.method}"`)'
             note = f"Given in a pipeline's {table}."
             sections.append(("Settings", [note, "", *declarations_table(cls.inverse_settings)]))
-    elif record.kind in ("srgb_to_raw", "param_predictor"):
-        if record.kind == "srgb_to_raw":
-            facts.append(("one-to-many", "yes" if cls.one_to_many else "no"))
+    elif record.kind in ("srgb_to_raw", "raw_to_srgb", "param_predictor"):
+        if record.kind in ("srgb_to_raw", "raw_to_srgb"):
+            if record.kind == "srgb_to_raw":
+                facts.append(("one-to-many", "yes" if cls.one_to_many else "no"))
             facts.append(("learned", "yes" if cls.learned else "no"))
         if cls.settings:
             sections.append(("Settings", declarations_table(cls.settings)))

@@ -79,6 +79,13 @@ def ispengine_register_srgb_to_raw(register):
     image into one or more RAW images."""
 
 
+@_component_hook("raw_to_srgb", "RAW-to-sRGB method")
+def ispengine_register_raw_to_srgb(register):
+    """Register RAW-to-sRGB methods (forward ISPs): subclasses of
+    :class:`ispengine.learning.raw_to_srgb.RawToSrgbMethod` with ``name`` that
+    render a RAW image as sRGB, learned or not."""
+
+
 @_component_hook("filter", "filter")
 def ispengine_register_filters(register):
     """Register filters: operations that discard or degrade information and are

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -426,7 +426,7 @@ def save_method(
         save_arrays(weights, state)
     settings_path = base.with_suffix(".json")
     document = {
-        "format": FORMAT,
+        "format": getattr(method, "file_format", FORMAT),
         "version": 1,
         "method": method.name,
         "settings": method.config,
@@ -437,22 +437,34 @@ def save_method(
     return settings_path
 
 
-def load_method(path: str | Path, expected: type | None = None) -> SrgbToRawMethod:
+def load_method(
+    path: str | Path,
+    expected: type | None = None,
+    *,
+    file_format: str = FORMAT,
+    lookup: Callable[[str], type] | None = None,
+    base: type | None = None,
+) -> Any:
     """Rebuild a method saved by :func:`save_method` (give the ``.json`` or weights file).
 
-    The class is the registered method the file names; ``expected`` (a concrete
-    method class) makes any other method an error.
+    The class is the registered method the file names (``lookup``, default
+    :func:`method_class`); ``expected`` (a concrete method class) makes any other
+    method an error. ``file_format`` and ``base`` serve other method families that
+    share this file layout (:mod:`ispengine.learning.raw_to_srgb`).
     """
+    lookup = lookup or method_class
+    base = base or SrgbToRawMethod
     path = Path(path)
     settings_path = path if path.suffix == ".json" else path.with_suffix(".json")
     try:
         document = json.loads(settings_path.read_text())
     except (OSError, ValueError) as error:
         raise InputError(f"{settings_path}: cannot read saved method ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InputError(f"{settings_path}: not a saved ispengine sRGB-to-RAW method")
-    cls = method_class(document["method"])
-    if expected is not None and expected is not SrgbToRawMethod and cls is not expected:
+    if not isinstance(document, dict) or document.get("format") != file_format:
+        kind = "sRGB-to-RAW" if file_format == FORMAT else file_format.removeprefix("ispengine-")
+        raise InputError(f"{settings_path}: not a saved ispengine {kind} method")
+    cls = lookup(str(document.get("method")))
+    if expected is not None and expected is not base and cls is not expected:
         raise InputError(
             f"{settings_path}: holds method '{document['method']}', not '{expected.name}'"
         )
