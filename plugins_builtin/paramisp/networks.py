@@ -138,7 +138,7 @@ class NetConfig:
 #: (cheap, for tests and quick benchmarks).
 CONFIGS: dict[str, NetConfig] = {
     "published": NetConfig(),
-    "small": NetConfig(channels=16, embed_channels=16, local_blocks=1, local_scales=2),
+    "small": NetConfig(channels=16, embed_channels=16),
 }
 
 
