@@ -190,3 +190,110 @@ def test_other_checkpoints_are_refused(tmp_path):
     junk.write_bytes(b"not a torch file")
     with pytest.raises(InputError, match="not a readable"):
         load_official_state_dict(ParamISPNet("forward"), junk)
+
+
+# A functional transcription of one direction, written from the authors' layer
+# definitions and their official tensor names (the module under test is not used).
+def _conv(t, name, v, pad=True, **kwargs):
+    w = t[f"{name}.weight"]
+    if pad and w.shape[-1] > 1:
+        v = F.pad(v, (w.shape[-1] // 2,) * 4, mode="replicate")
+    return F.conv2d(v, w, t[f"{name}.bias"], **kwargs)
+
+
+def _lin(t, name, v):
+    return F.linear(v, t[f"{name}.weight"], t[f"{name}.bias"])
+
+
+def _spow(v, g):
+    return v.sign() * (v.abs() + 1e-12).pow(g)
+
+
+def reference_global(t, x, feats, z):
+    g = feats
+    for i in range(3):
+        g = F.max_pool2d(F.elu(_conv(t, f"tonenet.convs.{i}", g, pad=False, stride=2)), 2)
+    g = g.mean(dim=(-2, -1)) + F.elu(_lin(t, "hypertonenet.fc_embed", z))
+    n, _, h, wd = x.shape
+    y = x.flatten(-2).permute(2, 0, 1)  # (HW, N, 3)
+    for s in range(4):
+        w = g + F.elu(_lin(t, "tonenet.fc_index", F.one_hot(torch.tensor(s), 4).float()))
+        for i in range(2):
+            w = F.elu(_lin(t, f"tonenet.fcs.{i}", w))
+        w = F.elu(_lin(t, f"tonenet.fc_last.{s}", w))
+        wq, wg = w[:, :30].reshape(n, 10, 3), w[:, 30:].reshape(n, 3, 3)
+        p = torch.cat([y, torch.ones_like(y[..., :1])], dim=-1)
+        outer = p.unsqueeze(-1) * p.unsqueeze(-2)
+        rows, cols = torch.triu_indices(4, 4)
+        y = y + torch.matmul(outer[..., rows, cols].unsqueeze(-2), wq).squeeze(-2)
+        gamma, t0, t1 = wg[:, 0].exp(), wg[:, 1].abs(), wg[:, 2].exp()
+        s0 = _spow(t0, gamma)
+        y = (_spow(t1 * y + t0, gamma) - s0) / (_spow(t1 + t0, gamma) - s0)
+    return y.permute(1, 2, 0).reshape(n, 3, h, wd)
+
+
+def reference_local(t, x, feats, z):
+    def block(h, i):
+        b = f"localnet.resblks.{i}"
+        r = _conv(t, f"{b}.conv2", F.elu(_conv(t, f"{b}.conv1", h)))
+        avg = _conv(
+            t, f"{b}.chattn.conv2", F.elu(_conv(t, f"{b}.chattn.conv1", r.mean((2, 3), True)))
+        )
+        mx = _conv(
+            t, f"{b}.chattn.conv2", F.elu(_conv(t, f"{b}.chattn.conv1", r.amax((2, 3), True)))
+        )
+        r = r * torch.sigmoid(avg + mx)
+        stats = torch.cat([r.mean(1, keepdim=True), r.amax(1, keepdim=True)], dim=1)
+        r = r * torch.sigmoid(_conv(t, f"{b}.spattn.conv", stats))
+        return h + r
+
+    h = _conv(t, "localnet.conv_head", feats) + _lin(t, "hyperlocalnet.fc_head", z)[..., None, None]
+    skips = {}
+    for s in range(2):
+        for i in range(s * 2, s * 2 + 2):
+            h = block(h, i)
+        skips[s] = h
+        h = _conv(t, f"localnet.conv_down.{s}", h, pad=False, stride=2)
+    for i in range(4, 6):
+        h = block(h, i)
+    for s in (1, 0):
+        w, b = t[f"localnet.conv_up.{s}.weight"], t[f"localnet.conv_up.{s}.bias"]
+        h = skips[s] + F.conv_transpose2d(h, w, b, stride=2)
+        for i in range((2 + s + 1) * 2, (2 + s + 2) * 2):
+            h = block(h, i)
+    return x + _conv(t, "localnet.conv_tail", h)
+
+
+@pytest.mark.parametrize("direction", ["forward", "inverse"])
+def test_equals_a_transcription_of_the_authors_forward_pass(direction):
+    from plugins_builtin.paramisp.features import feature_map, overexposure_mask
+
+    tensors = official_state_dict(2)
+    net = load_official_state_dict(ParamISPNet(direction, mask="code").eval(), lightning(tensors))
+    x = 1.1 * torch.rand(2, 3, 88, 88, generator=torch.Generator().manual_seed(9))
+    _, camera = batch()
+    with torch.no_grad():
+        z = net.paramnet(camera)
+        mask = 20 * (x - 0.95).clamp(min=0)
+        assert torch.equal(mask, overexposure_mask(x, "code"))
+        first, second = (
+            (reference_local, reference_global)
+            if direction == "forward"
+            else (reference_global, reference_local)
+        )
+        y = first(tensors, x, feature_map(x, mask), z)
+        y = second(tensors, y, feature_map(y, mask), z)
+        assert torch.allclose(net(x, camera), y, atol=1e-5)
+
+
+def test_decoder_block_order():
+    net = ParamISPNet("forward", "small").eval()
+    order = []
+    for i, block in enumerate(net.localnet.resblks):
+        block.register_forward_hook(lambda *_, i=i: order.append(i))
+    camera = CameraTensors.from_values(
+        [None], [[2.0, 1.0, 1.5]], [[[1.0, 0, 0], [0, 1, 0], [0, 0, 1]]]
+    )
+    with torch.no_grad():
+        net(torch.rand(1, 3, 8, 8), camera)
+    assert order == [0, 1, 2, 3, 4, 5, 8, 9, 6, 7]
