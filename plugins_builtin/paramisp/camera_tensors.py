@@ -1,7 +1,7 @@
 """The camera parameters of a batch, as the tensors ParamNet reads.
 
 Source: W. Kim, G. Kim, J. Lee, S. Lee, S.-H. Baek, S. Cho, "ParamISP: Learned Forward
-and Inverse ISPs using Camera Parameters", CVPR 2024, §3.1 (optical parameters from EXIF;
+and Inverse ISPs using Camera Parameters", CVPR 2024, §3 (optical parameters from EXIF,
 canonical parameters from the RAW metadata).
 """
 
