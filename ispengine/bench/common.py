@@ -133,13 +133,12 @@ def prepare_splits(
 # -- methods -----------------------------------------------------------------------
 def resolve_methods(spec: BenchSpec, only: Sequence[str] | None, kind: str) -> list[MethodEntry]:
     """The spec's methods (every method registered as ``kind`` when it names none),
-    optionally filtered by label or name."""
+    optionally filtered by label or name; an unknown name among those that will run
+    fails before any work."""
     from ispengine.core.plugins import get_registry
 
     registry = get_registry()
     entries = list(spec.methods) or [MethodEntry(n, n) for n in registry.names(kind)]
-    for entry in entries:
-        registry.get(kind, entry.name)  # unknown names fail before any work
     if only:
         wanted = set(only)
         unknown = wanted - {e.label for e in entries} - {e.name for e in entries}
@@ -149,6 +148,8 @@ def resolve_methods(spec: BenchSpec, only: Sequence[str] | None, kind: str) -> l
                 f"(labels: {', '.join(e.label for e in entries)})"
             )
         entries = [e for e in entries if e.label in wanted or e.name in wanted]
+    for entry in entries:
+        registry.get(kind, entry.name)  # unknown names fail before any work
     return entries
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
             spec = attrs.evolve(spec, folder=Path(args.data), synthcam=None)
         only = args.only or None
         command = (
-            "ispengine " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ispengine") else None
+            shlex.join(["ispengine", *sys.argv[1:]]) if sys.argv[0].endswith("ispengine") else None
         )
         document = bench.run_benchmark(
             spec, args.out, quick=args.quick, only=only, progress=not args.quiet, command=command
