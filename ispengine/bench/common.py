@@ -208,6 +208,56 @@ def environment() -> dict[str, Any]:
     return info
 
 
+def bench_runner(
+    kind: str,
+    file_format: str,
+    evaluate: Callable[..., MethodResult],
+    write: Callable[[Path, BenchSpec, dict[str, Any], list[MethodResult], list[Any]], None],
+    *,
+    prepare: Callable[[list[Sample]], list[Any]] = list,
+    context: Callable[[BenchSpec, list[Any]], tuple[dict, dict]] = lambda spec, test: ({}, {}),
+) -> Callable[..., dict[str, Any]]:
+    """A bench's ``run_benchmark``: methods registered as ``kind``; ``prepare`` turns the
+    test samples into what ``evaluate(entry, dataset, test, spec, progress, log)`` measures;
+    ``context(spec, test)`` gives the document's extra context and protocol keys
+    (:func:`results_document`); ``write(out, spec, document, results, test)`` writes the
+    outputs."""
+
+    def run_benchmark(
+        spec: BenchSpec,
+        out_dir: str | Path,
+        *,
+        quick: bool = False,
+        only: Sequence[str] | None = None,
+        progress: bool = True,
+        command: str | None = None,
+        log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    ) -> dict[str, Any]:
+        """Run the benchmark, write ``results.json``, ``results.md`` and the figures under
+        ``out_dir``, and return the results document."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        entries = resolve_methods(spec, only, kind)
+        dataset, data_info, samples = prepare_splits(spec, out, progress)
+        test = prepare(samples)
+        results = [evaluate(e, dataset, test, spec, progress, log) for e in entries]
+        extra, protocol = context(spec, test)
+        document = results_document(
+            file_format,
+            spec,
+            quick=quick,
+            command=command,
+            data=data_info,
+            extra=extra,
+            protocol=protocol,
+            results=results,
+        )
+        write(out, spec, document, results, test)
+        return document
+
+    return run_benchmark
+
+
 def results_document(
     file_format: str,
     spec: BenchSpec,

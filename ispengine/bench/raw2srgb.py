@@ -21,7 +21,6 @@ Outputs: ``results.json``, ``results.md`` (the table), ``psnr_bar.png`` and
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,7 +44,7 @@ from ispengine.bench.report import (
 from ispengine.bench.spec import BenchSpec, MethodEntry
 from ispengine.core.errors import InputError
 from ispengine.io.raw.levels import normalize
-from ispengine.learning.datasets import Sample
+from ispengine.learning.datasets import PairedDataset, Sample
 from ispengine.learning.metrics import delta_e2000, psnr, ssim
 
 FORMAT = "ispengine-bench-raw2srgb"
@@ -102,45 +101,34 @@ def markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines + outro_lines(fit_notes(document)))
 
 
-def run_benchmark(
+def evaluate_method(
+    entry: MethodEntry,
+    dataset: PairedDataset,
+    test: Sequence[Sample],
     spec: BenchSpec,
-    out_dir: str | Path,
-    *,
-    quick: bool = False,
-    only: Sequence[str] | None = None,
-    progress: bool = True,
-    command: str | None = None,
-    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-) -> dict[str, Any]:
-    """Run the benchmark, write ``results.json``, ``results.md`` and the figures under
-    ``out_dir``, and return the results document."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    entries = common.resolve_methods(spec, only, KIND)
-    dataset, data_info, test = common.prepare_splits(spec, out, progress)
-    results = [
-        common.evaluate_method(
-            MethodResult(entry, METRIC_KEYS),
-            _build,
-            evaluate_image,
-            dataset,
-            test,
-            spec.protocol,
-            progress,
-            log,
-        )
-        for entry in entries
-    ]
-    document = common.results_document(
-        FORMAT,
-        spec,
-        quick=quick,
-        command=command,
-        data=data_info,
-        extra={},
-        protocol={},
-        results=results,
+    progress: bool,
+    log: Callable[[str], None],
+) -> MethodResult:
+    """Fit and evaluate one method; errors are caught and recorded in the result."""
+    return common.evaluate_method(
+        MethodResult(entry, METRIC_KEYS),
+        _build,
+        evaluate_image,
+        dataset,
+        test,
+        spec.protocol,
+        progress,
+        log,
     )
+
+
+def _write(
+    out: Path,
+    spec: BenchSpec,
+    document: dict[str, Any],
+    results: list[MethodResult],
+    test: list[Sample],
+) -> None:
     write_documents(out, document, markdown(document))
     write_figures(
         out,
@@ -154,4 +142,6 @@ def run_benchmark(
         truth_title="camera sRGB",
         error_label="absolute error (sRGB, mean of channels)",
     )
-    return document
+
+
+run_benchmark = common.bench_runner(KIND, FORMAT, evaluate_method, _write)

@@ -23,7 +23,6 @@ others still run.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -175,37 +174,29 @@ def resolve_methods(spec: BenchSpec, only: Sequence[str] | None) -> list[MethodE
     return common.resolve_methods(spec, only, "srgb_to_raw")
 
 
-def run_benchmark(
+def _context(spec: BenchSpec, test: list[TestImage]) -> tuple[dict, dict]:
+    return {"cycle_forward": cycle_forward(test[0].sample)[2]}, {"samples": spec.protocol.samples}
+
+
+def _write(
+    out: Path,
     spec: BenchSpec,
-    out_dir: str | Path,
-    *,
-    quick: bool = False,
-    only: Sequence[str] | None = None,
-    progress: bool = True,
-    command: str | None = None,
-    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-) -> dict[str, Any]:
-    """Run the benchmark, write ``results.json``, ``results.md`` and the figures under
-    ``out_dir``, and return the results document."""
+    document: dict[str, Any],
+    results: list[MethodResult],
+    test: list[TestImage],
+) -> None:
     from ispengine.bench.report import write_outputs
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    entries = resolve_methods(spec, only)
-    dataset, data_info, samples = common.prepare_splits(spec, out, progress)
-    test = prepare_test_images(samples)
-    results = [evaluate_method(e, dataset, test, spec, progress, log) for e in entries]
-    document = common.results_document(
-        "ispengine-bench-srgb2raw",
-        spec,
-        quick=quick,
-        command=command,
-        data=data_info,
-        extra={"cycle_forward": cycle_forward(test[0].sample)[2]},
-        protocol={"samples": spec.protocol.samples},
-        results=results,
-    )
     write_outputs(
         out, document, results, [t.sample for t in test[: spec.protocol.error_map_images]]
     )
-    return document
+
+
+run_benchmark = common.bench_runner(
+    "srgb_to_raw",
+    "ispengine-bench-srgb2raw",
+    evaluate_method,
+    _write,
+    prepare=prepare_test_images,
+    context=_context,
+)

@@ -37,12 +37,11 @@ from typing import Any
 import numpy as np
 
 from ispengine.core.errors import InputError
-from ispengine.core.settings import FloatSetting, IntegerSetting, OptionSpec, PathSetting
+from ispengine.core.settings import FloatSetting, IntegerSetting, OptionSpec
 from ispengine.io.raw.image import CaptureParams, RawImage
 from ispengine.learning.raw_to_srgb import RawToSrgbMethod
-from ispengine.learning.srgb_to_raw import Budget, FitReport, check_seed, train_split
-from ispengine.specs import shipped_specs
-from plugins_builtin.semiisp.predictor import PQDynamicPredictor
+from ispengine.learning.srgb_to_raw import Budget, FitReport, check_seed
+from plugins_builtin.semiisp.method import PREDICTOR_SETTINGS, SPEC_SETTING, load_train_pairs
 from plugins_builtin.semiisp.unet import DEPTH, WIDTH
 
 TRAINING_SETTINGS = (
@@ -97,16 +96,12 @@ class SupervisedForward(RawToSrgbMethod):
         progress: bool = True,
     ) -> FitReport:
         """Train on ``dataset``'s train split (see the module docstring)."""
-        from plugins_builtin.semiisp.method import load_raw_pairs
         from plugins_builtin.semiisp.semi_trainer import train_supervised
 
-        seed = check_seed(seed)
-        train = train_split(dataset)
-        if len(train) == 0:
-            raise InputError(f"{self.name}: the dataset has no 'train' samples to fit on")
-        pairs = load_raw_pairs(train)
-        self._module = self._seeded(seed)
         config = self.config
+        seed = check_seed(seed)
+        pairs = load_train_pairs(dataset, self.name, config["crop"])
+        self._module = self._seeded(seed)
         return train_supervised(
             self._module,
             pairs,
@@ -162,14 +157,9 @@ class FunctionIspForward(SupervisedForward):
     name = "semiisp_function_isp"
     summary = "SemiISP's function ISP f_ISP(I; DNN(I)) on bilinear camera RGB, trained on pairs"
     settings = (
-        PathSetting(
-            "spec",
-            "semiisp_function_isp",
-            "the function ISP pipeline (shipped name or TOML path)",
-            names=tuple(sorted(shipped_specs())),
-        ),
+        SPEC_SETTING,
         OptionSpec("mode", ("global", "local"), "local", "predictor mode"),
-        *(s for s in PQDynamicPredictor.settings if s.name in ("resize", "width", "grid")),
+        *PREDICTOR_SETTINGS,
         *TRAINING_SETTINGS,
     )
 
