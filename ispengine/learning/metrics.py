@@ -1,4 +1,4 @@
-"""Image quality metrics for the sRGB → RAW benchmark (numpy only).
+"""Image quality metrics for the head-to-head benchmarks (numpy; scikit-image for SSIM and ΔE).
 
 Every metric compares a prediction with a target of the same shape. RAW
 metrics work on *normalised* Bayer mosaics: float ``(H, W)`` arrays with
