@@ -1,1 +1,2 @@
-"""Benchmark harnesses: the sRGB-to-RAW head-to-head protocol (spec, runner, report, figures)."""
+"""Benchmark harnesses: the sRGB-to-RAW and RAW-to-sRGB head-to-head protocols (spec, shared
+runner, reports, figures)."""

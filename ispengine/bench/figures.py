@@ -1,4 +1,4 @@
-"""Figures for the sRGB → RAW benchmark: a bar chart and an error-map grid.
+"""Figures for the head-to-head benchmarks: a bar chart and an error-map grid.
 
 matplotlib is imported inside the functions (with the non-interactive Agg
 canvas; no pyplot state is touched), so importing this module is cheap and
@@ -132,17 +132,19 @@ def _row_arrays(
 ) -> tuple[str, np.ndarray, np.ndarray, list[np.ndarray]]:
     try:
         identifier = str(row["id"])
-        srgb = _as_image(row["srgb"], f"row {index} srgb")
+        shown = _as_image(row["input"] if "input" in row else row["srgb"], f"row {index} input")
         truth = _as_image(row["truth"], f"row {index} truth")
         predictions = [
             _as_image(p, f"row {index} prediction {k}") for k, p in enumerate(row["predictions"])
         ]
     except KeyError as missing:
         raise InputError(f"row {index} has no key {missing}") from None
-    if srgb.ndim != 3 or srgb.shape[-1] != 3:
-        raise InputError(f"row {index} srgb must be (H, W, 3), got shape {srgb.shape}")
-    if truth.ndim != 2:
-        raise InputError(f"row {index} truth must be a mosaic (H, W), got shape {truth.shape}")
+    for name, image in (("input", shown), ("truth", truth)):
+        if not _displayable(image):
+            raise InputError(
+                f"row {index} {name} must be a mosaic (H, W) or an image (H, W, 3), "
+                f"got shape {image.shape}"
+            )
     if len(predictions) != methods:
         raise InputError(
             f"row {index} has {len(predictions)} predictions for {methods} method labels"
@@ -153,7 +155,26 @@ def _row_arrays(
                 f"row {index} prediction {k} shape {prediction.shape} "
                 f"differs from truth {truth.shape}"
             )
-    return identifier, srgb, truth, predictions
+    return identifier, shown, truth, predictions
+
+
+def _displayable(image: np.ndarray) -> bool:
+    return image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)
+
+
+def _show(axes: Any, image: np.ndarray, title: str) -> None:
+    """A colour image clipped to [0, 1], or a mosaic as grey with display gamma 1/2.2."""
+    if image.ndim == 3:
+        axes.imshow(np.clip(image, 0.0, 1.0))
+    else:
+        axes.imshow(np.clip(image, 0.0, 1.0) ** _DISPLAY_GAMMA, cmap="gray", vmin=0.0, vmax=1.0)
+    axes.set_title(title, fontsize=9)
+
+
+def _error(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``|prediction − truth|``, averaged over the colour channels of an image."""
+    error = np.abs(prediction - truth)
+    return error.mean(axis=-1) if error.ndim == 3 else error
 
 
 def error_maps(
@@ -162,18 +183,23 @@ def error_maps(
     method_labels: Sequence[str],
     *,
     title: str = "",
+    input_title: str = "sRGB input",
+    truth_title: str = "true RAW (γ 1/2.2)",
+    error_label: str = _ERROR_LABEL,
 ) -> None:
     """Write a PNG grid: one row per image, one error-map column per method.
 
-    Each row dict holds ``id`` (str), ``srgb`` (H, W, 3) in [0, 1], ``truth``
-    the true normalised mosaic (H, W) and ``predictions`` one (H, W) mosaic per
-    method, in the order of ``method_labels``. Columns: the sRGB input; the
-    true RAW as a grey image with display gamma 1/2.2 (values clipped to
-    [0, 1]); then ``|prediction − truth|`` per method, titled with the method
-    and its PSNR in dB. All error panels share one colour scale, from 0 to the
-    99.5th percentile of all errors pooled (the colour bar is extended when
-    larger errors exist), with a colour bar labelled
-    "absolute error (normalised RAW)". The row id labels the first column.
+    Each row dict holds ``id`` (str), ``input`` (or ``srgb``) what the methods
+    were given, ``truth`` what they should produce and ``predictions`` one array
+    of the truth's shape per method, in the order of ``method_labels``. Images
+    ``(H, W, 3)`` in [0, 1] are shown as they are; mosaics ``(H, W)`` (normalised
+    RAW) as grey images with display gamma 1/2.2 (values clipped to [0, 1]).
+    Columns: the input (``input_title``); the truth (``truth_title``); then
+    ``|prediction − truth|`` per method (averaged over the channels of an image),
+    titled with the method and its PSNR in dB. All error panels share one colour
+    scale, from 0 to the 99.5th percentile of all errors pooled (the colour bar
+    is extended when larger errors exist), with a colour bar labelled
+    ``error_label``. The row id labels the first column.
     """
     labels = [str(label) for label in method_labels]
     if not labels:
@@ -181,7 +207,7 @@ def error_maps(
     if not rows:
         raise InputError("error_maps needs at least one row")
     parsed = [_row_arrays(row, i, len(labels)) for i, row in enumerate(rows)]
-    errors = [[np.abs(p - truth) for p in preds] for _, _, truth, preds in parsed]
+    errors = [[_error(p, truth) for p in preds] for _, _, truth, preds in parsed]
 
     pooled = np.concatenate([e.ravel() for row in errors for e in row])
     largest = float(pooled.max())
@@ -194,13 +220,11 @@ def error_maps(
     figure = _new_figure(panel * columns + 1.0, panel * len(parsed) + (0.5 if title else 0.1))
     grid = figure.subplots(len(parsed), columns, squeeze=False)
     image = None
-    for r, (identifier, srgb, truth, predictions) in enumerate(parsed):
+    for r, (identifier, shown, truth, predictions) in enumerate(parsed):
         axes = grid[r]
-        axes[0].imshow(np.clip(srgb, 0.0, 1.0))
-        axes[0].set_title("sRGB input", fontsize=9)
+        _show(axes[0], shown, input_title)
         axes[0].set_ylabel(identifier, fontsize=10, fontweight="bold")
-        axes[1].imshow(np.clip(truth, 0.0, 1.0) ** _DISPLAY_GAMMA, cmap="gray", vmin=0.0, vmax=1.0)
-        axes[1].set_title("true RAW (γ 1/2.2)", fontsize=9)
+        _show(axes[1], truth, truth_title)
         for k, (label, prediction) in enumerate(zip(labels, predictions, strict=True)):
             image = axes[2 + k].imshow(errors[r][k], cmap="magma", vmin=0.0, vmax=vmax)
             score = psnr(prediction, truth)
@@ -212,7 +236,7 @@ def error_maps(
     figure.colorbar(
         image,
         ax=grid[:, 2:].ravel().tolist(),
-        label=_ERROR_LABEL,
+        label=error_label,
         extend="max" if largest > vmax else "neither",
         shrink=0.9,
     )

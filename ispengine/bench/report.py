@@ -1,4 +1,5 @@
-"""Writing an sRGB-to-RAW benchmark's outputs: ``results.json``, ``results.md`` and figures.
+"""Writing a head-to-head benchmark's outputs (the parts both benches share) and the
+sRGB-to-RAW bench's: ``results.json``, ``results.md`` and figures.
 
 ``results.md`` has one table row per method (means over the test images;
 higher is better for PSNR, SSIM, cycle PSNR and diversity, lower for MAE and
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,45 +60,58 @@ def _fit_cell(fit: dict[str, Any]) -> str:
     return f"{fit['steps']} steps, {fit['wall_seconds']:.0f} s"
 
 
-def markdown(document: dict[str, Any]) -> str:
-    """The results table and its context as Markdown."""
-    data = document["data"]
-    protocol = document["protocol"]
-    lines = [
-        f"# sRGB → RAW head to head: {document['spec']}"
-        + (" (quick)" if document["quick"] else ""),
-        "",
-    ]
+def intro_lines(document: dict[str, Any], title: str) -> list[str]:
+    """The heading (``title: spec``, marked quick), the description and the command."""
+    lines = [f"# {title}: {document['spec']}" + (" (quick)" if document["quick"] else ""), ""]
     if document.get("description"):
         lines += [document["description"], ""]
     if document.get("command"):
         lines += ["Reproduce with:", "", "```", document["command"], "```", ""]
-    budget = ", ".join(f"{k} {v}" for k, v in protocol["budget"].items() if v is not None)
+    return lines
+
+
+def data_line(document: dict[str, Any]) -> str:
+    """The data the bench ran on, with its split sizes."""
+    data = document["data"]
     source = (
         f"SynthCam, {data['n']} images of {data['size'][0]}×{data['size'][1]}, seed {data['seed']}"
         + (f", cameras {', '.join(data['cameras'])}" if data.get("cameras") else "")
         if data["kind"] == "synthcam"
         else f"{data['kind']} at `{data['folder']}`"
     )
-    lines += [
-        f"- Data: {source}; {data['train']} train and {data['test']} test images.",
-        f"- Budget (same for every method): {budget}; seed {protocol['seed']} "
-        f"(test image j converts with seed {protocol['seed']} + j).",
-        f"- Cycle PSNR develops each predicted RAW with the {document['cycle_forward']}.",
-        f"- Diversity: mean per-pixel standard deviation of {protocol['samples']} draws "
-        "(one-to-many methods only).",
-        f"- Machine: {document['environment']['platform']}, "
-        f"{document['environment']['cpus']} CPUs, Python {document['environment']['python']}.",
-        "",
-    ]
-    header = ["Method", *(title for _, title, _ in COLUMNS), "params", "fit", "s / MP"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return f"- Data: {source}; {data['train']} train and {data['test']} test images."
+
+
+def budget_line(document: dict[str, Any], seeds: str = "") -> str:
+    """The shared budget and seed (``seeds``: how per-image seeds derive, if any)."""
+    protocol = document["protocol"]
+    budget = ", ".join(f"{k} {v}" for k, v in protocol["budget"].items() if v is not None)
+    return (
+        f"- Budget (same for every method): {budget}; seed {protocol['seed']}"
+        + (f" ({seeds})" if seeds else "")
+        + "."
+    )
+
+
+def machine_line(document: dict[str, Any]) -> str:
+    environment = document["environment"]
+    return (
+        f"- Machine: {environment['platform']}, "
+        f"{environment['cpus']} CPUs, Python {environment['python']}."
+    )
+
+
+def table_lines(document: dict[str, Any], columns: Sequence[tuple[str, str, str]]) -> list[str]:
+    """One row per method: ``columns`` (key, title, format) of its means, then its
+    parameters, fit and seconds per megapixel; a failed method shows its error."""
+    header = ["Method", *(title for _, title, _ in columns), "params", "fit", "s / MP"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method in document["methods"]:
         if method["error"]:
             lines.append(f"| {method['label']} | failed: {method['error']} |")
             continue
         mean = method["mean"]
-        cells = [_cell(mean.get(key), fmt) for key, _, fmt in COLUMNS]
+        cells = [_cell(mean.get(key), fmt) for key, _, fmt in columns]
         lines.append(
             "| "
             + " | ".join(
@@ -111,15 +125,44 @@ def markdown(document: dict[str, Any]) -> str:
             )
             + " |"
         )
-    notes = _notes(document)
-    if notes:
-        lines += ["", "Notes:", "", *notes]
-    lines += [
+    return lines
+
+
+def fit_notes(document: dict[str, Any]) -> list[str]:
+    """A line for each method whose fit left a note."""
+    return [
+        f"- {method['label']}: fit: {method['fit']['note']}."
+        for method in document["methods"]
+        if method["fit"].get("note")
+    ]
+
+
+def outro_lines(notes: Sequence[str]) -> list[str]:
+    """The notes (if any) and the list of figures and files."""
+    lines = ["", "Notes:", "", *notes] if notes else []
+    return [
+        *lines,
         "",
         "Figures: `psnr_bar.png`, `error_maps.png`. Per-image values: `results.json`.",
         "",
     ]
-    return "\n".join(lines)
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The results table and its context as Markdown."""
+    protocol = document["protocol"]
+    lines = intro_lines(document, "sRGB → RAW head to head")
+    lines += [
+        data_line(document),
+        budget_line(document, f"test image j converts with seed {protocol['seed']} + j"),
+        f"- Cycle PSNR develops each predicted RAW with the {document['cycle_forward']}.",
+        f"- Diversity: mean per-pixel standard deviation of {protocol['samples']} draws "
+        "(one-to-many methods only).",
+        machine_line(document),
+        "",
+    ]
+    lines += table_lines(document, COLUMNS)
+    return "\n".join(lines + outro_lines(_notes(document)))
 
 
 def _notes(document: dict[str, Any]) -> list[str]:
@@ -137,16 +180,31 @@ def _notes(document: dict[str, Any]) -> list[str]:
     return notes
 
 
-def write_outputs(
-    out: Path, document: dict[str, Any], results: Sequence[Any], shown: Sequence[Sample]
-) -> None:
-    """Write the JSON, the Markdown table and the figures into ``out`` (atomically)."""
-    from ispengine.bench.figures import bar_chart, error_maps
-
+def write_documents(out: Path, document: dict[str, Any], text: str) -> None:
+    """``results.json`` and ``results.md`` (``text``) in ``out``, atomically."""
     with atomic_output(out / "results.json") as temporary:
         temporary.write_text(json.dumps(json_ready(document), indent=2) + "\n")
     with atomic_output(out / "results.md") as temporary:
-        temporary.write_text(markdown(document))
+        temporary.write_text(text)
+
+
+def write_figures(
+    out: Path,
+    results: Sequence[Any],
+    shown: Sequence[Sample],
+    row: Callable[[Sample], dict[str, Any]],
+    *,
+    ylabel: str,
+    title: str,
+    maps_title: str,
+    **panels: str,
+) -> None:
+    """``psnr_bar.png`` (mean PSNR of each method that ran) and ``error_maps.png`` (the
+    ``shown`` samples: ``row(sample)`` gives the id, input and truth; each method's kept
+    predictions are added; ``panels`` are :func:`~ispengine.bench.figures.error_maps`'
+    titles)."""
+    from ispengine.bench.figures import bar_chart, error_maps
+
     ok = [r for r in results if r.error is None and r.per_image]
     if not ok:
         return
@@ -155,23 +213,31 @@ def write_outputs(
         [r.entry.label for r in ok],
         [r.summary()["psnr"] for r in ok],
         errors=[r.spread().get("psnr", 0.0) for r in ok],
-        ylabel="RAW PSNR (dB), mean over test images",
-        title=f"sRGB → RAW: {document['spec']}",
+        ylabel=ylabel,
+        title=title,
     )
     rows = [
-        {
-            "id": sample.id,
-            "srgb": sample.srgb,
-            "truth": normalize(sample.raw),
-            "predictions": [r.maps[i] for r in ok],
-        }
+        {**row(sample), "predictions": [r.maps[i] for r in ok]}
         for i, sample in enumerate(shown)
         if all(len(r.maps) > i for r in ok)
     ]
     if rows:
         error_maps(
-            out / "error_maps.png",
-            rows,
-            [r.entry.label for r in ok],
-            title="absolute error of the predicted RAW",
+            out / "error_maps.png", rows, [r.entry.label for r in ok], title=maps_title, **panels
         )
+
+
+def write_outputs(
+    out: Path, document: dict[str, Any], results: Sequence[Any], shown: Sequence[Sample]
+) -> None:
+    """Write the JSON, the Markdown table and the figures into ``out`` (atomically)."""
+    write_documents(out, document, markdown(document))
+    write_figures(
+        out,
+        results,
+        shown,
+        lambda sample: {"id": sample.id, "srgb": sample.srgb, "truth": normalize(sample.raw)},
+        ylabel="RAW PSNR (dB), mean over test images",
+        title=f"sRGB → RAW: {document['spec']}",
+        maps_title="absolute error of the predicted RAW",
+    )

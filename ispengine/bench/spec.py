@@ -1,4 +1,8 @@
-"""The TOML spec of an sRGB-to-RAW head-to-head benchmark (``ispengine bench srgb2raw``).
+"""The TOML spec of a head-to-head benchmark (``ispengine bench srgb2raw``, ``bench raw2srgb``).
+
+Both benches read this format; ``samples`` serves only the sRGB-to-RAW bench
+(diversity of one-to-many methods), and the methods are looked up among the
+bench's own kind (sRGB-to-RAW or RAW-to-sRGB methods).
 
 ::
 
@@ -34,7 +38,7 @@ spec file's folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +115,10 @@ class MethodEntry:
     settings: dict[str, Any] = field(factory=dict)
     folder: Path | None = None
 
-    def build(self) -> Any:
-        """The method, from the registry, with these settings."""
-        cls = method_class(self.name)
+    def build(self, lookup: Callable[[str], type] = method_class) -> Any:
+        """The method, from the registry (``lookup``: the method class of a name; default
+        the sRGB-to-RAW methods'), with these settings."""
+        cls = lookup(self.name)
         return cls(**resolve_paths(cls.settings, self.settings, self.folder))
 
 

@@ -23,108 +23,37 @@ others still run.
 
 from __future__ import annotations
 
-import math
-import platform
-import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from attrs import define, field, frozen
+from attrs import frozen
 
+from ispengine.bench import common
+from ispengine.bench.common import MethodResult, environment, prepare_dataset
 from ispengine.bench.spec import BenchSpec, MethodEntry
-from ispengine.core.errors import InputError, ISPEngineError
+from ispengine.core.errors import InputError
 from ispengine.io.raw.image import RawImage
 from ispengine.io.raw.levels import denormalize, normalize
-from ispengine.learning.datasets import PairedDataset, Sample, open_dataset
+from ispengine.learning.datasets import PairedDataset, Sample
 from ispengine.learning.metrics import diversity, psnr, raw_metrics
+
+__all__ = [
+    "MethodResult",
+    "environment",
+    "evaluate_image",
+    "evaluate_method",
+    "prepare_dataset",
+    "prepare_test_images",
+    "resolve_methods",
+    "run_benchmark",
+]
 
 DIVERSITY_SEED_STRIDE = 1000
 METRIC_KEYS = ("psnr", "ssim", "mae", "psnr_packed", "ssim_packed", "kl", "cycle_psnr")
-
-
-@define
-class MethodResult:
-    """Everything measured for one method."""
-
-    entry: MethodEntry
-    parameters: int | None = None
-    one_to_many: bool = False
-    needs_srgb_for_forward: bool = False
-    fit: dict[str, Any] = field(factory=dict)
-    per_image: list[dict[str, Any]] = field(factory=list)
-    error: str | None = None
-    maps: list[np.ndarray] = field(factory=list)  # predicted mosaics for the error maps
-
-    def summary(self) -> dict[str, float]:
-        """Means over the test images (``diversity`` too); the median ``seconds_per_mp``
-        (so the first call's warm-up does not count)."""
-        keys = [*METRIC_KEYS, "seconds_per_mp"] + (["diversity"] if self.one_to_many else [])
-        out = {}
-        for key in keys:
-            values = [image[key] for image in self.per_image if key in image]
-            average = np.median if key == "seconds_per_mp" else np.mean  # timing: no warm-up
-            out[key] = float(average(values)) if values else math.nan
-        return out
-
-    def spread(self) -> dict[str, float]:
-        return {
-            key: float(np.std([image[key] for image in self.per_image]))
-            for key in METRIC_KEYS
-            if self.per_image and key in self.per_image[0]
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.entry.label,
-            "method": self.entry.name,
-            "settings": self.entry.settings,
-            "parameters": self.parameters,
-            "one_to_many": self.one_to_many,
-            "needs_srgb_for_forward": self.needs_srgb_for_forward,
-            "fit": self.fit,
-            "mean": self.summary(),
-            "std": self.spread(),
-            "per_image": self.per_image,
-            "error": self.error,
-        }
-
-
-# -- data ------------------------------------------------------------------------
-def prepare_dataset(spec: BenchSpec, out_dir: Path, progress: bool) -> tuple[PairedDataset, dict]:
-    """The spec's dataset: a folder, or SynthCam generated under ``out_dir/data`` (reused
-    when an earlier run made the same one)."""
-    if spec.folder is not None:
-        dataset = open_dataset(spec.folder)
-        return dataset, {"kind": type(dataset).__name__, "folder": str(spec.folder)}
-    from ispengine.synthcam.generate import generate_dataset
-
-    params = spec.synthcam
-    folder = out_dir / "data"
-    if not _same_synthcam(folder, params.as_dict()):
-        generate_dataset(
-            folder, params.n, params.size, params.seed, params.cameras, progress=progress
-        )
-    return open_dataset(folder), {"kind": "synthcam", "folder": str(folder), **params.as_dict()}
-
-
-def _same_synthcam(folder: Path, params: dict[str, Any]) -> bool:
-    import json
-
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return False
-    cameras = params["cameras"]
-    return (
-        manifest.get("seed") == params["seed"]
-        and manifest.get("size") == params["size"]
-        and len(manifest.get("samples", [])) == params["n"]
-        and (cameras is None or manifest.get("cameras") == cameras)
-    )
+NO_FLAGS = {"one_to_many": False, "needs_srgb_for_forward": False}
 
 
 # -- the camera's forward ISP for the cycle metric --------------------------------
@@ -176,6 +105,17 @@ def prepare_test_images(test: Sequence[Sample]) -> list[TestImage]:
 
 
 # -- one method -------------------------------------------------------------------
+def _build(entry: MethodEntry, result: MethodResult) -> Any:
+    method = entry.build()
+    result.flags = {
+        "one_to_many": bool(method.one_to_many),
+        "needs_srgb_for_forward": bool(method.needs_srgb_for_forward),
+    }
+    if method.one_to_many:
+        result.summary_extra = ("diversity",)
+    return method
+
+
 def evaluate_method(
     entry: MethodEntry,
     dataset: PairedDataset,
@@ -185,31 +125,17 @@ def evaluate_method(
     log: Callable[[str], None],
 ) -> MethodResult:
     """Fit and evaluate one method; errors are caught and recorded in the result."""
-    from tqdm import tqdm
-
-    result = MethodResult(entry)
     protocol = spec.protocol
-    try:
-        method = entry.build()
-        result.one_to_many = bool(method.one_to_many)
-        result.needs_srgb_for_forward = bool(method.needs_srgb_for_forward)
-        started = time.perf_counter()
-        report = method.fit(dataset, protocol.budget, seed=protocol.seed, progress=progress)
-        result.fit = {**report.as_dict(), "wall_seconds": time.perf_counter() - started}
-        result.parameters = int(method.num_parameters())
-        for index, image in enumerate(
-            tqdm(test, desc=entry.label, disable=not progress, unit="image", leave=False)
-        ):
-            measured, mosaic = evaluate_image(method, image, index, protocol)
-            result.per_image.append(measured)
-            if index < protocol.error_map_images:
-                result.maps.append(mosaic)
-    except Exception as error:  # one failing method must not stop the others
-        result.error = f"{type(error).__name__}: {error}"
-        if not isinstance(error, ISPEngineError):
-            result.error += " | " + traceback.format_exc(limit=-1).strip().splitlines()[-2].strip()
-        log(f"warning: method '{entry.label}' failed: {result.error}")
-    return result
+    return common.evaluate_method(
+        MethodResult(entry, METRIC_KEYS, flags=dict(NO_FLAGS)),
+        _build,
+        lambda method, image, index: evaluate_image(method, image, index, protocol),
+        dataset,
+        test,
+        protocol,
+        progress,
+        log,
+    )
 
 
 def evaluate_image(
@@ -245,87 +171,32 @@ def evaluate_image(
 def resolve_methods(spec: BenchSpec, only: Sequence[str] | None) -> list[MethodEntry]:
     """The spec's methods (every registered one when it names none), optionally filtered
     by label or name."""
-    from ispengine.core.plugins import get_registry
-
-    registry = get_registry()
-    entries = list(spec.methods) or [MethodEntry(n, n) for n in registry.names("srgb_to_raw")]
-    for entry in entries:
-        registry.get("srgb_to_raw", entry.name)  # unknown names fail before any work
-    if only:
-        wanted = set(only)
-        unknown = wanted - {e.label for e in entries} - {e.name for e in entries}
-        if unknown:
-            raise InputError(
-                f"--only: {sorted(unknown)[0]!r} is not in the spec "
-                f"(labels: {', '.join(e.label for e in entries)})"
-            )
-        entries = [e for e in entries if e.label in wanted or e.name in wanted]
-    return entries
+    return common.resolve_methods(spec, only, "srgb_to_raw")
 
 
-def environment() -> dict[str, Any]:
-    import os
-
-    info = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-    if "torch" in sys.modules:
-        info["torch"] = sys.modules["torch"].__version__
-    return info
+def _context(spec: BenchSpec, test: list[TestImage]) -> tuple[dict, dict]:
+    return {"cycle_forward": cycle_forward(test[0].sample)[2]}, {"samples": spec.protocol.samples}
 
 
-def run_benchmark(
+def _write(
+    out: Path,
     spec: BenchSpec,
-    out_dir: str | Path,
-    *,
-    quick: bool = False,
-    only: Sequence[str] | None = None,
-    progress: bool = True,
-    command: str | None = None,
-    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-) -> dict[str, Any]:
-    """Run the benchmark, write ``results.json``, ``results.md`` and the figures under
-    ``out_dir``, and return the results document."""
+    document: dict[str, Any],
+    results: list[MethodResult],
+    test: list[TestImage],
+) -> None:
     from ispengine.bench.report import write_outputs
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    entries = resolve_methods(spec, only)
-    dataset, data_info = prepare_dataset(spec, out, progress)
-    train, test_split = dataset.split("train"), dataset.split("test")
-    if not len(train) or not len(test_split):
-        raise InputError(
-            f"{data_info['folder']}: need train and test samples "
-            f"(train {len(train)}, test {len(test_split)})"
-        )
-    test_ids = test_split.ids[: spec.protocol.test_limit or None]
-    test = prepare_test_images([test_split.load(i) for i in test_ids])
-    data_info.update(train=len(train), test=len(test), test_ids=test_ids)
-    results = [evaluate_method(e, dataset, test, spec, progress, log) for e in entries]
-    document = {
-        "format": "ispengine-bench-srgb2raw",
-        "version": 1,
-        "spec": spec.name,
-        "spec_file": spec.source,
-        "description": spec.description,
-        "quick": quick,
-        "command": command,
-        "data": data_info,
-        "cycle_forward": cycle_forward(test[0].sample)[2],
-        "protocol": {
-            "seed": spec.protocol.seed,
-            "budget": spec.protocol.budget.as_dict(),
-            "test_limit": spec.protocol.test_limit,
-            "samples": spec.protocol.samples,
-        },
-        "environment": environment(),
-        "methods": [r.as_dict() for r in results],
-    }
     write_outputs(
         out, document, results, [t.sample for t in test[: spec.protocol.error_map_images]]
     )
-    return document
+
+
+run_benchmark = common.bench_runner(
+    "srgb_to_raw",
+    "ispengine-bench-srgb2raw",
+    evaluate_method,
+    _write,
+    prepare=prepare_test_images,
+    context=_context,
+)

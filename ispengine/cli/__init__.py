@@ -49,6 +49,7 @@ CORE_COMMANDS: tuple[Command, ...] = (
     train.COMMAND,
     bench.GROUP,
     bench.SRGB2RAW,
+    bench.RAW2SRGB,
     demo.COMMAND,
 )
 

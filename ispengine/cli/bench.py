@@ -1,65 +1,92 @@
-"""``ispengine bench``: head-to-head benchmarks; the core's member is ``srgb2raw``.
+"""``ispengine bench``: head-to-head benchmarks; the core's members are ``srgb2raw`` and
+``raw2srgb``.
 
 ``ispengine bench srgb2raw --spec SPEC [--out DIR] [--quick] [--only LABEL ...] [--data FOLDER]``
-runs the head-to-head protocol (:mod:`ispengine.bench.srgb2raw`). Plugins add
-their own benches to the group (``bench semiisp`` comes from the semiisp plugin).
+runs the sRGB-to-RAW head-to-head protocol (:mod:`ispengine.bench.srgb2raw`);
+``ispengine bench raw2srgb`` (same options) its forward twin
+(:mod:`ispengine.bench.raw2srgb`). Plugins add their own benches to the group
+(``bench semiisp`` comes from the semiisp plugin).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ispengine.cli.common import EXIT_USAGE
 from ispengine.core.commands import Command
 
 
-def cmd_bench_srgb2raw(args: argparse.Namespace) -> int:
-    from ispengine.bench.spec import load_spec
-    from ispengine.bench.srgb2raw import run_benchmark
+def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
+    """The command running ``module.run_benchmark`` and printing ``markdown``'s table."""
 
-    spec = load_spec(args.spec, quick=args.quick)
-    if args.data:
-        import attrs
+    def run(args: argparse.Namespace) -> int:
+        from ispengine.bench.spec import load_spec
 
-        spec = attrs.evolve(spec, folder=Path(args.data), synthcam=None)
-    only = args.only or None
-    command = "ispengine " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ispengine") else None
-    document = run_benchmark(
-        spec, args.out, quick=args.quick, only=only, progress=not args.quiet, command=command
-    )
-    from ispengine.bench.report import markdown
+        bench = importlib.import_module(module)
+        spec = load_spec(args.spec, quick=args.quick)
+        if args.data:
+            import attrs
 
-    print(markdown(document))
-    print(f"results: {Path(args.out) / 'results.md'}, results.json, psnr_bar.png, error_maps.png")
-    return EXIT_USAGE if any(m["error"] for m in document["methods"]) else 0
+            spec = attrs.evolve(spec, folder=Path(args.data), synthcam=None)
+        only = args.only or None
+        command = (
+            shlex.join(["ispengine", *sys.argv[1:]]) if sys.argv[0].endswith("ispengine") else None
+        )
+        document = bench.run_benchmark(
+            spec, args.out, quick=args.quick, only=only, progress=not args.quiet, command=command
+        )
+        print(importlib.import_module(markdown).markdown(document))
+        print(
+            f"results: {Path(args.out) / 'results.md'}, results.json, psnr_bar.png, error_maps.png"
+        )
+        return EXIT_USAGE if any(m["error"] for m in document["methods"]) else 0
+
+    return run
 
 
-def _add_srgb2raw_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spec", required=True, help="benchmark spec (TOML)")
-    parser.add_argument(
-        "--out", default="bench-srgb2raw", help="output folder (default: %(default)s)"
-    )
-    parser.add_argument("--quick", action="store_true", help="apply the spec's [quick] overrides")
-    parser.add_argument(
-        "--only",
-        action="append",
-        metavar="LABEL",
-        help="run only this method (label or name; repeatable; default: all)",
-    )
-    parser.add_argument(
-        "--data",
-        metavar="FOLDER",
-        help="run on this dataset folder (RAW files or SynthCam) instead",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+def _arguments(default_out: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--spec", required=True, help="benchmark spec (TOML)")
+        parser.add_argument(
+            "--out", default=default_out, help="output folder (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--quick", action="store_true", help="apply the spec's [quick] overrides"
+        )
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="LABEL",
+            help="run only this method (label or name; repeatable; default: all)",
+        )
+        parser.add_argument(
+            "--data",
+            metavar="FOLDER",
+            help="run on this dataset folder (RAW files or SynthCam) instead",
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    return add
+
+
+cmd_bench_srgb2raw = _bench("ispengine.bench.srgb2raw", "ispengine.bench.report")
+cmd_bench_raw2srgb = _bench("ispengine.bench.raw2srgb", "ispengine.bench.raw2srgb")
 
 GROUP = Command("bench", "head-to-head benchmarks")
 SRGB2RAW = Command(
     "bench srgb2raw",
     "sRGB-to-RAW methods head to head",
     run=cmd_bench_srgb2raw,
-    add_arguments=_add_srgb2raw_arguments,
+    add_arguments=_arguments("bench-srgb2raw"),
+)
+RAW2SRGB = Command(
+    "bench raw2srgb",
+    "RAW-to-sRGB methods (forward ISPs) head to head",
+    run=cmd_bench_raw2srgb,
+    add_arguments=_arguments("bench-raw2srgb"),
 )

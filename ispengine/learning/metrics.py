@@ -1,4 +1,4 @@
-"""Image quality metrics for the sRGB → RAW benchmark (numpy only).
+"""Image quality metrics for the head-to-head benchmarks (numpy; scikit-image for SSIM and ΔE).
 
 Every metric compares a prediction with a target of the same shape. RAW
 metrics work on *normalised* Bayer mosaics: float ``(H, W)`` arrays with
@@ -10,7 +10,7 @@ Bad inputs (different shapes, odd mosaic sizes, NaN or infinite values, empty
 arrays, an unknown Bayer pattern) raise :class:`ispengine.core.errors.InputError`
 with a one-line message. All arithmetic is done in float64.
 
-scikit-image is imported inside :func:`ssim` only, so importing this module
+scikit-image is imported inside :func:`ssim` and :func:`delta_e2000` only, so importing this module
 stays cheap.
 """
 
@@ -26,6 +26,7 @@ from ispengine.core.cfa import PATTERNS, pack_cfa
 from ispengine.core.errors import InputError, ParamError
 
 __all__ = [
+    "delta_e2000",
     "diversity",
     "histogram_kl",
     "mae",
@@ -174,6 +175,30 @@ def ssim(pred: Any, target: Any, data_range: float = 1.0) -> float:
     """
     p, t = _pair(pred, target)
     return _ssim(p, t, _check_range(data_range), channels=p.ndim >= 3)
+
+
+def delta_e2000(pred: Any, target: Any) -> float:
+    """Mean CIEDE2000 colour difference of two sRGB images ``(H, W, 3)`` in [0, 1].
+
+    Each image is clipped to [0, 1], converted to CIELAB (D65, 2° observer; the sRGB
+    EOTF of IEC 61966-2-1 then the sRGB → XYZ matrix, scikit-image's ``rgb2lab``)
+    and compared per pixel with ``ΔE00 = √((ΔL'/(k_L S_L))² + (ΔC'/(k_C S_C))² +
+    (ΔH'/(k_H S_H))² + R_T (ΔC'/(k_C S_C))(ΔH'/(k_H S_H)))``, ``k_L = k_C = k_H = 1``
+    (``deltaE_ciede2000``); the mean over pixels is returned. 0 is identical; about
+    1 is a just-noticeable difference.
+
+    Source: G. Sharma, W. Wu, E. N. Dalal, "The CIEDE2000 color-difference formula:
+    implementation notes, supplementary test data, and mathematical observations",
+    Color Research & Application 30(1), 2005, Eqs. 1–17.
+    """
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    p, t = _pair(pred, target)
+    if p.ndim != 3 or p.shape[-1] != 3:
+        raise InputError(f"delta_e2000: expected sRGB images (H, W, 3), got shape {p.shape}")
+    lab_p = rgb2lab(np.clip(p, 0.0, 1.0))
+    lab_t = rgb2lab(np.clip(t, 0.0, 1.0))
+    return float(np.mean(deltaE_ciede2000(lab_p, lab_t)))
 
 
 # --------------------------------------------------------------------------- mosaics

@@ -10,6 +10,8 @@ color images", ICASSP 2004).
 
 Clipping and quantisation discard information and are never inverted, so
 they register as filters (the rule is in :mod:`ispengine.core.hookspecs`).
+The RAW-to-sRGB method ``pipeline`` renders a RAW with a fixed pipeline spec
+(``camera_default`` by default).
 """
 
 from ispengine.core.hookspecs import hookimpl
@@ -35,6 +37,7 @@ from plugins_builtin.canonical_stages.demosaic import (
     Mosaic,
 )
 from plugins_builtin.canonical_stages.quantize import Quantize
+from plugins_builtin.canonical_stages.raw_to_srgb import PipelineRawToSrgb
 from plugins_builtin.canonical_stages.srgb_transfer import (
     SRGBEOTF,
     SRGBOETF,
@@ -94,3 +97,8 @@ def ispengine_register_filters(register):
 def ispengine_register_inverse_stages(register):
     for stage in INVERSE:
         register(stage)
+
+
+@hookimpl
+def ispengine_register_raw_to_srgb(register):
+    register(PipelineRawToSrgb)

@@ -1,9 +1,11 @@
 """SemiISP: semi-supervised ISP training with pseudo data.
 
 Registers the parameter predictor ``pqdynamic``, the one-to-many sRGB-to-RAW
-method ``semiisp`` and the compact U-Net target model ``unet_isp`` (a learned
-forward stage), and the command ``ispengine bench semiisp``. Importing this
-package does not import torch: the classes import it in their methods.
+method ``semiisp``, the compact U-Net target model ``unet_isp`` (a learned
+forward stage), the RAW-to-sRGB methods ``semiisp_function_isp`` and ``unet_isp``
+(the function ISP and the U-Net trained on RAW/sRGB pairs), and the command
+``ispengine bench semiisp``. Importing this package does not import torch: the
+classes import it in their methods.
 
 Source: M. Yoshimura, J. Otsuka, R. Berdan, T. Ohashi, "SemiISP/SemiIE:
 Semi-Supervised Image Signal Processor and Image Enhancement Leveraging One-to-Many
@@ -15,6 +17,7 @@ Pursuing Perceptual Quality", arXiv:2403.10091, 2024 (PQDynamicISP).
 
 from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.semiisp.commands import BENCH_SEMIISP
+from plugins_builtin.semiisp.forward_methods import FunctionIspForward, UNetForward
 from plugins_builtin.semiisp.method import SemiISP
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 from plugins_builtin.semiisp.unet import UNetISP
@@ -38,3 +41,9 @@ def ispengine_register_stages(register):
 @hookimpl
 def ispengine_register_commands(register):
     register(BENCH_SEMIISP)
+
+
+@hookimpl
+def ispengine_register_raw_to_srgb(register):
+    register(FunctionIspForward)
+    register(UNetForward)

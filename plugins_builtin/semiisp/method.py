@@ -56,6 +56,17 @@ from ispengine.specs import shipped_specs
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 
 BANK_RECORD_FLOOR = 1  # steps that always record into the bank at the end of training
+#: The function ISP's pipeline spec, and the predictor's size settings, of the methods
+#: built on the function ISP.
+SPEC_SETTING = PathSetting(
+    "spec",
+    "semiisp_function_isp",
+    "the function ISP pipeline (shipped name or TOML path)",
+    names=tuple(sorted(shipped_specs())),
+)
+PREDICTOR_SETTINGS = tuple(
+    s for s in PQDynamicPredictor.settings if s.name in ("resize", "width", "grid")
+)
 
 
 class SemiISP(SrgbToRawMethod):
@@ -66,19 +77,14 @@ class SemiISP(SrgbToRawMethod):
     one_to_many = True
     learned = True
     settings = (
-        PathSetting(
-            "spec",
-            "semiisp_function_isp",
-            "the function ISP pipeline (shipped name or TOML path)",
-            names=tuple(sorted(shipped_specs())),
-        ),
+        SPEC_SETTING,
         OptionSpec(
             "mode",
             ("global", "local"),
             "local",
             "predictor mode while training (the bank is global)",
         ),
-        *(s for s in PQDynamicPredictor.settings if s.name in ("resize", "width", "grid")),
+        *PREDICTOR_SETTINGS,
         IntegerSetting("batch_size", 8, "training batch", low=1, high=256),
         IntegerSetting("crop", 64, "training crop side (even)", low=8, high=4096),
         FloatSetting("lr", 1e-3, "maximum learning rate (cosine to 0.001x)", low=1e-7, high=1.0),
@@ -161,11 +167,7 @@ class SemiISP(SrgbToRawMethod):
         from plugins_builtin.semiisp.semi_trainer import cosine_lr
 
         seed = check_seed(seed)
-        train = train_split(dataset)
-        if len(train) == 0:
-            raise InputError("semiisp: the dataset has no 'train' samples to fit on")
-        pairs = load_raw_pairs(train)
-        pairs.check_crop(self.config["crop"])
+        pairs = load_train_pairs(dataset, self.name, self.config["crop"])
         self.training_pairs = len(pairs)
         module = self.isp.module().train()
         optimizer = torch.optim.AdamW(
@@ -336,3 +338,14 @@ def load_raw_pairs(samples):
         pairs.append((camera_rgb(pair.mosaic, pair.pattern), pair.srgb))
         ids.append(pair.id)
     return ImagePairs(pairs, ids)
+
+
+def load_train_pairs(dataset, name: str, crop: int):
+    """The training pairs (:func:`load_raw_pairs`) of ``dataset``'s train split, checked to
+    fit ``crop``; a dataset without train samples is a one-line error naming ``name``."""
+    train = train_split(dataset)
+    if len(train) == 0:
+        raise InputError(f"{name}: the dataset has no 'train' samples to fit on")
+    pairs = load_raw_pairs(train)
+    pairs.check_crop(crop)
+    return pairs

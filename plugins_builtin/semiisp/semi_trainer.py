@@ -45,6 +45,7 @@ from attrs import field, frozen
 
 from ispengine.core.errors import InputError, ParamError
 from ispengine.learning.metrics import psnr, ssim
+from ispengine.learning.srgb_to_raw import Budget
 from plugins_builtin.semiisp.opf import LOSS_KINDS, balanced_loss, check_beta, per_sample_loss
 from plugins_builtin.semiisp.pairs import ImagePairs
 
@@ -193,29 +194,34 @@ def _device(model: Any) -> Any:
 
 def _phase(
     model: Any,
-    steps: int,
+    budget: Any,
     lr: float,
-    config: TrainConfig,
+    weight_decay: float,
     draw: Any,
     loss_fn: Any,
     rng: np.random.Generator,
     progress: bool,
     label: str,
-) -> tuple[float, ...]:
-    """Run ``steps`` AdamW steps with a fresh optimiser and cosine schedule; the losses."""
+    **checkpointing: Any,
+) -> Any:
+    """Run AdamW steps with a fresh optimiser until ``budget`` is spent (a cosine schedule
+    over its steps, the max lr throughout when it only limits seconds); the
+    :class:`~ispengine.learning.srgb_to_raw.FitReport`. ``checkpointing``: the checkpoint
+    keywords of :func:`~ispengine.learning.training.run_training`."""
     import torch
 
-    from ispengine.learning.srgb_to_raw import Budget
+    from ispengine.learning.srgb_to_raw import FitReport
     from ispengine.learning.training import run_training
 
-    if steps == 0:
-        return ()
+    if budget.steps == 0:
+        return FitReport()
     device = _device(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def step_fn(index: int) -> float:
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(index, steps, lr)
+        if budget.steps is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(index, budget.steps, lr)
         inputs, targets = draw()
         pred = model(torch.from_numpy(inputs).to(device))
         loss = loss_fn(pred, torch.from_numpy(targets).to(device))
@@ -224,16 +230,59 @@ def _phase(
         optimizer.step()
         return loss.item()
 
-    report = run_training(
+    return run_training(
         step_fn,
-        Budget(steps=steps),
+        budget,
         modules={"model": model},
         optimizer=optimizer,
         rng=rng,
         progress=progress,
         label=label,
+        **checkpointing,
     )
-    return report.losses
+
+
+def train_supervised(
+    model: Any,
+    pairs: ImagePairs,
+    budget: Any,
+    *,
+    batch: int,
+    crop: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    loss: str = "mse",
+    seed: int,
+    progress: bool = True,
+    label: str = "train",
+    **checkpointing: Any,
+) -> Any:
+    """Train ``model`` in place on ``pairs`` within a
+    :class:`~ispengine.learning.srgb_to_raw.Budget`: batches of ``batch`` random
+    ``crop``-sided crops (flipped at random) drawn from a numpy Generator seeded by
+    ``seed``, the mean per-sample ``loss``, AdamW with the cosine schedule of
+    :func:`cosine_lr`; the model is left in eval mode. ``checkpointing``: the
+    checkpoint keywords of :func:`~ispengine.learning.training.run_training`
+    (``checkpoint``, ``resume``, ``checkpoint_every``). Returns its
+    :class:`~ispengine.learning.srgb_to_raw.FitReport`."""
+    pairs.check_crop(crop)
+    rng = np.random.default_rng(seed)
+    model.train()
+    try:
+        return _phase(
+            model,
+            budget,
+            lr,
+            weight_decay,
+            lambda: pairs.draw(rng, batch, crop),
+            lambda pred, target: per_sample_loss(pred, target, loss).mean(),
+            rng,
+            progress,
+            label,
+            **checkpointing,
+        )
+    finally:
+        model.eval()
 
 
 def train_model(
@@ -311,19 +360,27 @@ def train_model(
     model.train()
     try:
         losses = _phase(
-            model, config.steps, config.lr, config, draw_mixed, main_loss, rng, progress, label
-        )
+            model,
+            Budget(steps=config.steps),
+            config.lr,
+            config.weight_decay,
+            draw_mixed,
+            main_loss,
+            rng,
+            progress,
+            label,
+        ).losses
         losses += _phase(
             model,
-            finetune_steps,
+            Budget(steps=finetune_steps),
             FINETUNE_LR_FACTOR * config.lr,
-            config,
+            config.weight_decay,
             draw_real,
             real_loss,
             rng,
             progress,
             f"{label}-finetune",
-        )
+        ).losses
     finally:
         model.train(was_training)
     seconds = time.perf_counter() - begin
