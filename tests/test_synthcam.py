@@ -10,7 +10,7 @@ import pytest
 
 from ispengine import InputError
 from ispengine.io.raw import CaptureParams, camera_to_srgb_from_xyz
-from ispengine.synthcam import CAMERAS, generate_dataset, make_sample
+from ispengine.synthcam import CAMERAS, DEFAULT_CAMERAS, generate_dataset, make_sample
 from ispengine.synthcam.camera_isp import isp_parameters, run_isp
 from ispengine.synthcam.cameras import get_camera
 from ispengine.synthcam.capture import CaptureDraw, simulate_raw
@@ -69,7 +69,7 @@ def test_manifest_format(dataset):
     assert str(root) not in text
     assert manifest["format"] == "synthcam" and manifest["version"] == 1
     assert manifest["seed"] == SEED and manifest["size"] == list(SIZE)
-    assert manifest["cameras"] == list(CAMERAS)
+    assert manifest["cameras"] == list(DEFAULT_CAMERAS)
     ids = [s["id"] for s in manifest["samples"]]
     assert ids == [f"{i:06d}" for i in range(N)]
     splits = manifest["splits"]
@@ -77,7 +77,7 @@ def test_manifest_format(dataset):
     assert all(splits[name] for name in SPLITS)
     assert sorted(sum(splits.values(), [])) == ids  # disjoint and complete
     for index, sample in enumerate(manifest["samples"]):
-        assert sample["camera"] == CAMERAS[index % len(CAMERAS)]
+        assert sample["camera"] == DEFAULT_CAMERAS[index % len(DEFAULT_CAMERAS)]
         assert sample["split"] == split_of(index) and sample["id"] in splits[sample["split"]]
         assert sample["scene"]["kind"] == ("natural", "spectral")[(index // 2) % 2]
         capture = sample["capture"]

@@ -65,7 +65,12 @@ SYNTHCAM_SETTINGS = (
     IntegerSetting("n", 60, "SynthCam images generated", low=3),
     ArraySetting("size", (2,), [192, 256], "[height, width] in pixels", low=32, integer=True),
     IntegerSetting("seed", 0, "generation seed", low=0),
-    StringSetting("cameras", None, "SynthCam camera names (default: all)", multiple=True),
+    StringSetting(
+        "cameras",
+        None,
+        "SynthCam camera names (default: the measured two, nikon_5100 and sigma_sdmerrill)",
+        multiple=True,
+    ),
 )
 DATA_SETTINGS = (
     TableSetting("synthcam", SYNTHCAM_SETTINGS, None, "generate a SynthCam dataset"),

@@ -45,6 +45,7 @@ CORE_COMMANDS: tuple[Command, ...] = (
     invert.COMMAND,
     synthcam.GROUP,
     synthcam.GENERATE,
+    synthcam.CAMERAS_COMMAND,
     unprocess.COMMAND,
     train.COMMAND,
     bench.GROUP,

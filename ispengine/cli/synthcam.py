@@ -1,4 +1,5 @@
-"""``ispengine synthcam generate``: a deterministic paired RAW/sRGB dataset (SynthCam)."""
+"""``ispengine synthcam generate``: a deterministic paired RAW/sRGB dataset (SynthCam);
+``ispengine synthcam cameras``: the simulated cameras."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def parse_size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HxW, e.g. 256x384, got {text!r}") from None
     return height, width
+
+
+def parse_cameras(text: str) -> list[str]:
+    """``a,b,c`` as ``["a", "b", "c"]`` (unknown ids are refused by the generator)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def cmd_synthcam_generate(args: argparse.Namespace) -> int:
@@ -47,16 +53,60 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of samples (>= 1)")
     parser.add_argument("--size", type=parse_size, default=(256, 384), help="HxW (default 256x384)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    from ispengine.synthcam.cameras import CAMERAS, DEFAULT_CAMERAS
+
     parser.add_argument(
         "--camera",
-        action="append",
-        help="camera id (repeatable; default: alternate over all cameras)",
+        "--cameras",
+        dest="camera",
+        action="extend",
+        type=parse_cameras,
+        metavar="IDS",
+        help=(
+            "camera ids, comma-separated or repeated; the samples alternate over them "
+            f"(known: {', '.join(CAMERAS)}; default: {', '.join(DEFAULT_CAMERAS)})"
+        ),
     )
     add_executor_arguments(parser, "where samples are made")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def cmd_synthcam_cameras(args: argparse.Namespace) -> int:
+    from ispengine.synthcam.cameras import CAMERA_LIST, DEFAULT_CAMERAS, MeasuredSensitivity
+
+    header = ("id", "model", "CFA", "bits", "black", "sensor mm", "focal mm", "f/", "spectra")
+    rows = [header]
+    for camera in CAMERA_LIST:
+        optics = camera.optics
+        kind = "measured" if isinstance(camera.sensitivities, MeasuredSensitivity) else "parametric"
+        rows.append(
+            (
+                camera.name + (" *" if camera.name in DEFAULT_CAMERAS else ""),
+                camera.model,
+                camera.cfa_pattern.upper(),
+                str(camera.bit_depth),
+                str(camera.black_level),
+                "{:g}x{:g}".format(*camera.sensor_size),
+                "{:g}-{:g}".format(*optics.focal_range),
+                "{:g}-{:g}".format(*optics.aperture_range),
+                kind,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    print("* default cameras of `synthcam generate`")
+    return 0
+
+
 GROUP = Command("synthcam", "the SynthCam paired-data simulator")
+CAMERAS_COMMAND = Command(
+    "synthcam cameras",
+    "list the simulated cameras (CFA, bit depth, sensor, lens range)",
+    run=cmd_synthcam_cameras,
+)
 GENERATE = Command(
     "synthcam generate",
     "write a deterministic paired RAW/sRGB dataset",

@@ -16,7 +16,7 @@ Modules: :mod:`.spectra` (spectral data), :mod:`.cameras`, :mod:`.scenes`,
 colour-science, scikit-image and scipy are imported on first use only.
 """
 
-from ispengine.synthcam.cameras import CAMERAS
+from ispengine.synthcam.cameras import CAMERAS, DEFAULT_CAMERAS
 from ispengine.synthcam.generate import generate_dataset, make_sample, write_sample
 
-__all__ = ["CAMERAS", "generate_dataset", "make_sample", "write_sample"]
+__all__ = ["CAMERAS", "DEFAULT_CAMERAS", "generate_dataset", "make_sample", "write_sample"]

@@ -4,10 +4,13 @@ Drawing the capture (:func:`draw_capture`), per image:
 
 * scene brightness ``EV100`` uniform in [2, 15] (dim interior to sunlight);
 * ISO log-uniform over the 1/3-stop series 100 … 6400;
-* focal length log-uniform in [18, 200] mm (a zoom range), whole mm;
+* focal length log-uniform in the camera's range, whole mm
+  (:class:`~ispengine.synthcam.cameras.Optics`; [18, 200] mm, a zoom range,
+  for the measured cameras, 4–16 mm for the phone);
 * the camera meters the scene with an error ``m ~ N(0, 0.3²)`` EV (clipped to
-  ±1) and picks, uniformly among the 1/3-stop f-numbers f/1.4 … f/16 that
-  allow it, a shutter speed in [1/8000, 1] s on the 1/3-stop series with
+  ±1) and picks, uniformly among the 1/3-stop f-numbers of its lens
+  (f/1.4 … f/16 for the measured cameras) that allow it, a shutter speed in
+  [1/8000, 1] s on the 1/3-stop series with
   ``N² / t = 2^(EV100 + m) · ISO / 100`` (the exposure equation; ISO 2720
   reflected-light metering). When none allows it the speed is clamped.
   The exposure error is ``ε = EV100 − EV_set``, with
@@ -25,10 +28,12 @@ Simulating the RAW (:func:`simulate_raw`), on linear camera RGB:
    ``k = RAW_MID_GREY · 2^ε / mean(G_scene)``.
 2. Vignetting, with ``ρ`` the distance from the centre over the half diagonal
    and ``r = ρ · d/2`` on the sensor (mm): natural fall-off ``cos⁴ θ``,
-   ``tan θ = r / (f + 20 mm)`` (the cos⁴ law; Ray, "Applied Photographic
+   ``tan θ = r / (f + p)`` (the cos⁴ law; Ray, "Applied Photographic
    Optics", 3rd ed.); SLR lenses keep their exit pupil further from the
    sensor than ``f`` (retrofocus wide angles), which weakens the fall-off, and
-   ``f + 20 mm`` models that (a modelling choice, not a lens measurement).
+   the offset ``p`` models that (a modelling choice, not a lens measurement:
+   20 mm for the SLR-type cameras, 2.5 mm for the phone, whose short lens
+   gives strong corner fall-off).
    Times mechanical vignetting ``1 − 0.5 (1.4 / N)² ρ²``, which fades as the
    lens is stopped down.
 3. Blur: a Gaussian PSF with ``σ² = σ_defocus² + σ_diffraction²`` pixels; the
@@ -55,7 +60,7 @@ from attrs import frozen
 
 from ispengine.core.cfa import mosaic
 from ispengine.io.raw import CaptureParams, RawImage
-from ispengine.synthcam.cameras import Camera
+from ispengine.synthcam.cameras import Camera, Optics
 from ispengine.synthcam.scenes import Scene
 
 ISO_SERIES = (
@@ -147,14 +152,12 @@ SHUTTER_SPEEDS = tuple(
     + [0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
 )
 EV100_RANGE = (2.0, 15.0)
-FOCAL_RANGE = (18.0, 200.0)
 FOCUS_DISTANCE_M = (1.0, 20.0)
 FOCUS_ERROR_SD = 0.15
 FOCUS_ERROR_MAX = 0.5
 METERING_ERROR_SD = 0.3
 METERING_ERROR_MAX = 1.0
 RAW_MID_GREY = 0.12
-EXIT_PUPIL_OFFSET = 20.0  # mm
 MECHANICAL_VIGNETTING = 0.5
 WAVELENGTH_MM = 550e-6
 MIN_BLUR_SIGMA = 0.05  # pixels; below this no blur is applied
@@ -223,16 +226,19 @@ def _nearest(series: tuple[float, ...], value: float) -> float:
     return float(series[int(np.argmin(np.abs(logs - np.log(value))))])
 
 
-def draw_capture(rng: np.random.Generator) -> CaptureDraw:
-    """Draw scene brightness, ISO, focal length, metering, aperture, shutter and focus."""
+def draw_capture(rng: np.random.Generator, optics: Optics | None = None) -> CaptureDraw:
+    """Draw scene brightness, ISO, focal length, metering, aperture, shutter and focus
+    with the lens range ``optics`` (default: the measured cameras' zoom, :class:`Optics`)."""
+    optics = Optics() if optics is None else optics
     ev100 = float(rng.uniform(*EV100_RANGE))
     iso = float(ISO_SERIES[int(rng.integers(len(ISO_SERIES)))])
-    focal_length = float(round(_log_uniform(rng, *FOCAL_RANGE)))
+    focal_length = float(round(_log_uniform(rng, *optics.focal_range)))
     metering_error = float(
         np.clip(rng.normal(0.0, METERING_ERROR_SD), -METERING_ERROR_MAX, METERING_ERROR_MAX)
     )
     metered = ev100 + metering_error
-    f_numbers = np.asarray(F_NUMBERS)
+    low, high = optics.aperture_range
+    f_numbers = np.asarray([n for n in F_NUMBERS if low <= n <= high])
     times = f_numbers**2 * 100 / (iso * 2**metered)
     allowed = np.flatnonzero((times >= SHUTTER_SPEEDS[0]) & (times <= SHUTTER_SPEEDS[-1]))
     if allowed.size:
@@ -266,7 +272,9 @@ def _radius(size: tuple[int, int]) -> np.ndarray:
 def relative_illumination(draw: CaptureDraw, camera: Camera, rho: np.ndarray | float) -> Any:
     """Natural cos⁴ fall-off times mechanical vignetting at normalised radius ``rho``."""
     half_diagonal = math.hypot(*camera.sensor_size) / 2
-    tangent = np.asarray(rho) * half_diagonal / (draw.focal_length + EXIT_PUPIL_OFFSET)
+    tangent = (
+        np.asarray(rho) * half_diagonal / (draw.focal_length + camera.optics.exit_pupil_offset)
+    )
     natural = 1.0 / (1.0 + tangent**2) ** 2
     mechanical = 1.0 - MECHANICAL_VIGNETTING * (F_NUMBERS[0] / draw.f_number) ** 2 * rho**2
     return natural * mechanical

@@ -39,7 +39,7 @@ from ispengine.core.errors import InputError
 from ispengine.core.json_values import json_ready
 from ispengine.io.atomic import atomic_output
 from ispengine.io.raw import RawImage
-from ispengine.synthcam.cameras import CAMERAS, get_camera
+from ispengine.synthcam.cameras import DEFAULT_CAMERAS, get_camera
 from ispengine.synthcam.scenes import SCENE_KINDS
 
 FORMAT = "synthcam"
@@ -168,7 +168,7 @@ def make_sample(
     streams = np.random.SeedSequence([int(seed), int(index)]).spawn(4)
     scene_rng, capture_rng, noise_rng, isp_rng = (np.random.default_rng(s) for s in streams)
     scene = make_scene(kind, scene_rng, model, size)
-    draw = draw_capture(capture_rng)
+    draw = draw_capture(capture_rng, model.optics)
     capture = simulate_raw(scene, model, draw, noise_rng)
     srgb, isp = render_srgb(capture.raw, model, isp_rng)
     return SynthSample(
@@ -235,7 +235,10 @@ def generate_dataset(
 ) -> dict[str, Any]:
     """Write ``n`` samples and ``manifest.json`` under ``out_dir``; returns the manifest.
 
-    ``cameras``: camera ids to alternate over (default: all, :data:`CAMERAS`).
+    ``cameras``: camera ids to alternate over (default: the two measured
+    cameras, :data:`~ispengine.synthcam.cameras.DEFAULT_CAMERAS`; every id is
+    in :data:`~ispengine.synthcam.cameras.CAMERAS`). A subset leaves the other
+    cameras out, e.g. to hold one out for fine-tuning.
     ``executor``: any object whose ``map(fn, items)`` returns results in order
     (:mod:`ispengine.io.executors`); ``None`` runs serially in this process.
     ``progress`` shows a bar on stderr. The same arguments give byte-identical files.
@@ -244,7 +247,7 @@ def generate_dataset(
     if n < 1:
         raise InputError(f"n: need at least one sample, got {n}")
     size = _check_size(size)
-    names = list(CAMERAS if cameras is None else cameras)
+    names = list(DEFAULT_CAMERAS if cameras is None else cameras)
     if not names:
         raise InputError("cameras: need at least one camera")
     for name in names:
