@@ -340,6 +340,10 @@ class Pipeline:
     def bind(self, metadata: Mapping[str, Any]) -> Pipeline:
         """This pipeline with every ``from_metadata`` value taken from ``metadata``.
 
+        A value ``metadata`` lacks stays unknown when it is bound to an option that
+        may be absent (default ``None``, e.g. a capture parameter the file's EXIF
+        does not give); for anything else it is an error.
+
         An inverse pipeline (from :meth:`inverse`) binds the forward pipeline and
         inverts the result. Raises :class:`ParamError` naming the stage when a key
         is missing or a value is outside the parameter's declared range.
@@ -354,7 +358,10 @@ class Pipeline:
                 continue
             stage = step.stage
             values = stage.constants() | stage.config
+            optional = {o.name for o in stage.options if not o.required and o.default is None}
             for name, key in names.items():
+                if key not in metadata and name in optional:
+                    continue  # an option that may be unknown (e.g. a missing EXIF field)
                 if key not in metadata:
                     raise ParamError(
                         f"stage {index} ({step.label}): {name} comes from metadata {key!r}, "

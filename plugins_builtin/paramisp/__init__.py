@@ -12,8 +12,9 @@ and Inverse ISPs using Camera Parameters", CVPR 2024.
 
 from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.paramisp.method import ParamISP, ParamISPRender
+from plugins_builtin.paramisp.stages import ParamISPForward, ParamISPForwardInverse
 
-__all__ = ["ParamISP", "ParamISPRender"]
+__all__ = ["ParamISP", "ParamISPForward", "ParamISPForwardInverse", "ParamISPRender"]
 
 
 @hookimpl
@@ -24,3 +25,13 @@ def ispengine_register_srgb_to_raw(register):
 @hookimpl
 def ispengine_register_raw_to_srgb(register):
     register(ParamISPRender)
+
+
+@hookimpl
+def ispengine_register_stages(register):
+    register(ParamISPForward)
+
+
+@hookimpl
+def ispengine_register_inverse_stages(register):
+    register(ParamISPForwardInverse)

@@ -85,7 +85,12 @@ class _ParamISPMethod:
         from plugins_builtin.paramisp.training import train
 
         return train(
-            self.model, dataset, budget, seed=seed, checkpoint=checkpoint, resume=resume,
+            self.model,
+            dataset,
+            budget,
+            seed=seed,
+            checkpoint=checkpoint,
+            resume=resume,
             progress=progress,
         )
 

@@ -136,9 +136,7 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ParamError(key="crop", message=f"must be even, got {config['crop']}")
     parse_optical(config["optical"])
     if config["joint_steps"] and config["directions"] != "both":
-        raise ParamError(
-            key="joint_steps", message="joint fine-tuning needs directions = 'both'"
-        )
+        raise ParamError(key="joint_steps", message="joint fine-tuning needs directions = 'both'")
 
 
 class ParamISPModel:
