@@ -121,3 +121,59 @@ def test_bad_weights_are_one_line_errors(setup, tmp_path):
     inverse_only = ParamISP(**SMALL).save(tmp_path / "inverse_only")
     with pytest.raises(ParamError, match="no forward network"):
         ParamISPForward(weights=str(inverse_only))(np.zeros((4, 4), np.float32))
+
+
+PREDICTED = """
+schema = 1
+name = "exif-tone"
+input = "linear_srgb"
+output = "srgb"
+
+[predictor]
+type = "paramnet"
+channels = 16
+
+[[stage]]
+type = "gamma_tone"
+name = "tone"
+params = { k = 0.5 }
+"""
+
+
+def test_the_paramnet_predictor_conditions_a_pipeline_on_exif(tmp_path):
+    from plugins_builtin.paramisp.predictor import ParamNetPredictor
+
+    spec = tmp_path / "tone.toml"
+    spec.write_text(PREDICTED)
+    pipeline = Pipeline.from_toml(spec)
+    predictor = pipeline.predictor
+    assert isinstance(predictor, ParamNetPredictor) and predictor.reads_metadata
+    assert [p.key for p in predictor.params] == ["tone.g1", "tone.g2"]
+    image = np.random.default_rng(0).uniform(0.1, 0.9, (8, 8, 3))
+    exif = {"iso": 100.0, "exposure_time": 0.01, "wb_gains": [2.0, 1.0, 1.6]}
+    untrained = pipeline(image, metadata=exif)  # starts at the stage's defaults
+    np.testing.assert_allclose(untrained, Pipeline.from_toml(spec).steps[0].stage(image))
+    with torch.no_grad():
+        torch.nn.init.normal_(predictor.network["head"].weight, std=0.5)
+    low = pipeline(image, metadata=exif)
+    high = pipeline(image, metadata={**exif, "iso": 6400.0})
+    unknown = pipeline(image, metadata={k: v for k, v in exif.items() if k != "iso"})
+    assert not np.allclose(low, high) and not np.allclose(low, unknown)
+    batch = predictor(np.stack([image, image]), metadata=exif)
+    assert batch["tone"]["g1"].shape == (2, 3)
+    weights = predictor.save_weights(tmp_path / "paramnet.safetensors")
+    reloaded = Pipeline.from_dict(
+        {
+            **load_spec(spec),
+            "predictor": {"type": "paramnet", "channels": 16, "weights": str(weights)},
+        }
+    )
+    np.testing.assert_allclose(reloaded(image, metadata=exif), low)
+    with pytest.raises(InputError, match="do not fit a paramnet predictor"):
+        ParamNetPredictor(pipeline, channels=8, weights=str(weights))
+
+
+def load_spec(path):
+    from ispengine.core.settings import load_toml
+
+    return load_toml(path)

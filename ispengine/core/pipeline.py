@@ -255,12 +255,13 @@ class Pipeline:
         if isinstance(x, RawImage):
             metadata = {**x.metadata(), **(metadata or {})}
         if self.bindings:
-            return self.bind(self._require_metadata(metadata))(x, params, check=check, fuse=fuse)
+            metadata = self._require_metadata(metadata)
+            return self.bind(metadata)(x, params, check=check, fuse=fuse, metadata=metadata)
         if isinstance(x, RawImage):
             if fuse and not params and self.predictor is None and self._takes_raw_numbers(x.mosaic):
                 return self._run_stages(x.mosaic, {}, fuse=True, raw_numbers=True)
             x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
-        params = self._call_params(x, params)
+        params = self._call_params(x, params, metadata)
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
         return self._run_stages(x, params, fuse=fuse and not params and isinstance(x, np.ndarray))
@@ -276,11 +277,18 @@ class Pipeline:
         return metadata
 
     def _call_params(
-        self, x: Any, params: Mapping[str, Mapping[str, Any]] | None
+        self,
+        x: Any,
+        params: Mapping[str, Mapping[str, Any]] | None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
-        """The per-call values by label: ``params``, else the predictor's for ``x``."""
+        """The per-call values by label: ``params``, else the predictor's for ``x`` (and
+        the input's ``metadata``, for a predictor that declares it reads it)."""
         if self.predictor is not None and not params:
-            params = self.predictor(x)
+            if self.predictor.reads_metadata:
+                params = self.predictor(x, metadata=dict(metadata or {}))
+            else:
+                params = self.predictor(x)
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.labels))
         if unknown:

@@ -12,9 +12,16 @@ and Inverse ISPs using Camera Parameters", CVPR 2024.
 
 from ispengine.core.hookspecs import hookimpl
 from plugins_builtin.paramisp.method import ParamISP, ParamISPRender
+from plugins_builtin.paramisp.predictor import ParamNetPredictor
 from plugins_builtin.paramisp.stages import ParamISPForward, ParamISPForwardInverse
 
-__all__ = ["ParamISP", "ParamISPForward", "ParamISPForwardInverse", "ParamISPRender"]
+__all__ = [
+    "ParamISP",
+    "ParamISPForward",
+    "ParamISPForwardInverse",
+    "ParamISPRender",
+    "ParamNetPredictor",
+]
 
 
 @hookimpl
@@ -35,3 +42,8 @@ def ispengine_register_stages(register):
 @hookimpl
 def ispengine_register_inverse_stages(register):
     register(ParamISPForwardInverse)
+
+
+@hookimpl
+def ispengine_register_param_predictors(register):
+    register(ParamNetPredictor)

@@ -26,7 +26,7 @@ Settings (ranges inclusive; both methods):
   between ×0.8 decays, default 2000).
 * ``mask``: over-exposure mask ``paper`` 10·max(x − 0.9, 0) or ``code``
   20·max(x − 0.95, 0); ``use_paramnet``, ``equalise``, ``dropout`` ([0, 1],
-  default 0.2), ``optical`` (comma-separated subset of focal_length,
+  default 0.2, at most 0.99), ``optical`` (comma-separated subset of focal_length,
   f_number, exposure_time, iso): ParamNet and its ablations.
 * ``fine_tune_camera`` (empty: none), ``fine_tune_fraction`` ([0, 1], default
   0.2), ``joint_steps`` (≥ 0; needs ``directions = "both"``).

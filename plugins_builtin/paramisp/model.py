@@ -78,7 +78,7 @@ def settings_for(directions: str) -> tuple[SettingBase, ...]:
         BooleanSetting("use_paramnet", True, "condition the networks on ParamNet's z"),
         BooleanSetting("equalise", True, "ParamNet's 15-d non-linear equalisation of each value"),
         FloatSetting(
-            "dropout", 0.2, "probability of dropping each optical parameter in training", 0.0, 1.0
+            "dropout", 0.2, "probability of dropping each optical parameter in training", 0.0, 0.99
         ),
         StringSetting(
             "optical",
