@@ -128,7 +128,7 @@ def test_pretraining_fine_tuning_and_joint_steps_run(dataset):
     report = method.fit(dataset, Budget(steps=4), progress=False)
     assert report.steps == 4 and len(report.losses) == 4
     assert all(np.isfinite(report.losses))
-    assert "2 camera(s); steps: 1 pre-training, 2 fine-tuning, 1 joint" in report.note
+    assert "2 camera(s); steps run: 1 pre-training, 2 fine-tuning, 1 joint" in report.note
 
 
 def test_an_unknown_fine_tune_camera_names_the_cameras(dataset):
@@ -230,3 +230,11 @@ def test_the_raw_to_srgb_method_renders_and_reloads(dataset, tmp_path):
     assert {k.split(".")[0] for k in loaded.state()} == {"forward"}
     unknown = method.render(raw, capture=CaptureParams(iso=12800.0))
     assert not np.array_equal(unknown, image)
+
+
+def test_a_seconds_budget_splits_pretraining_and_fine_tuning_by_time(dataset):
+    method = ParamISP(**SMALL, fine_tune_camera="nikon_5100", fine_tune_fraction=0.5)
+    report = method.fit(dataset, Budget(seconds=1.0), progress=False)
+    counts = report.note.split("steps run: ")[1]
+    pretrain, fine = (int(part.split()[0]) for part in counts.split(", ")[:2])
+    assert pretrain >= 1 and fine >= 1 and pretrain + fine == report.steps

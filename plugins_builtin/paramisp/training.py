@@ -194,8 +194,11 @@ def train(
             return "fine", step - phases.pretrain
         return "pretrain", step
 
+    ran = dict.fromkeys(("pretrain", "fine", "joint"), 0)
+
     def step_fn(step: int) -> float:
         phase, within = phase_of(step)
+        ran[phase] += 1
         rate = config["lr"] * DECAY ** (within // config["decay_every"])
         if phase != "pretrain":
             rate *= FINE_TUNE_LR
@@ -222,9 +225,9 @@ def train(
         label="paramisp",
     )
     model.to(device, training=False)
-    plan = f"{len(everyone.cameras)} camera(s); steps: {phases.pretrain} pre-training"
-    if phases.fine_tune or phases.joint:
-        plan += f", {phases.fine_tune} fine-tuning, {phases.joint} joint"
+    plan = f"{len(everyone.cameras)} camera(s); steps run: {ran['pretrain']} pre-training"
+    if target_name or phases.joint:
+        plan += f", {ran['fine']} fine-tuning, {ran['joint']} joint"
     note = "; ".join(n for n in (report.note, plan) if n)
     return FitReport(report.steps, report.seconds, report.losses, report.resumed_from, note)
 
