@@ -99,7 +99,8 @@ def test_the_learned_inverse_gives_back_a_mosaic(setup):
 
 def test_torch_inputs_keep_their_graph(setup):
     root, dataset, method, spec = setup
-    stage = ParamISPForward(weights=str(root / "models" / "both.json"), pattern="rggb")
+    weights = root / "models" / "both.safetensors"  # the weights file finds its settings
+    stage = ParamISPForward(weights=str(weights), pattern="rggb")
     mosaic = torch.full((2, 16, 16), 0.3, requires_grad=True)
     out = stage(mosaic)
     assert out.shape == (2, 16, 16, 3) and isinstance(out, torch.Tensor)

@@ -126,7 +126,11 @@ class ParamISP(_ParamISPMethod, SrgbToRawMethod):
         seed: int | None = None,
     ) -> Unprocessed:
         """The inverse network and CanoNet⁻¹ on the whole image (deterministic: ``seed``
-        is ignored), clipped to [0, 1], for the target camera of ``metadata``."""
+        is ignored), clipped to [0, 1], for the target camera of ``metadata``.
+
+        The returned metadata holds the target camera, its colour data and the
+        capture parameters used (``RawImage.metadata`` keys); given back as
+        ``metadata`` it reproduces the RAW."""
         image = as_srgb(srgb)
         metadata = dict(metadata or {})
         target = TargetCamera.from_metadata(metadata)
@@ -140,7 +144,7 @@ class ParamISP(_ParamISPMethod, SrgbToRawMethod):
             **target.as_metadata(),
             "wb_gains": wb_gains.tolist(),
             "camera_to_srgb": matrix.tolist(),
-            "capture": {k: v for k, v in capture.as_dict().items() if v is not None},
+            **{k: v for k, v in capture.as_dict().items() if v is not None},
         }
         return Unprocessed(raw, drawn)
 

@@ -129,6 +129,39 @@ def plan_phases(config: dict[str, Any], budget: Budget) -> Phases:
     return Phases(pretrain, fine, joint)
 
 
+class Schedule:
+    """Which phase a step belongs to, and its learning rate (see the module docstring)."""
+
+    def __init__(self, config: dict[str, Any], budget: Budget) -> None:
+        self.phases = plan_phases(config, budget)
+        self.budget = budget
+        self.lr = config["lr"]
+        self.decay_every = config["decay_every"]
+        fine_tuning = bool(config["fine_tune_camera"])
+        share = config["fine_tune_fraction"] if fine_tuning else 0.0
+        self.fine_after = None
+        if budget.steps is None and fine_tuning:
+            self.fine_after = budget.seconds * (1 - share)
+
+    def phase(self, step: int, elapsed: float) -> tuple[str, int]:
+        """(``pretrain`` | ``fine`` | ``joint``, step within the phase) of a global step
+        taken ``elapsed`` seconds into training."""
+        if self.budget.steps is None:
+            fine = self.fine_after is not None and elapsed >= self.fine_after
+            return ("fine", 0) if fine else ("pretrain", step)
+        pretrain, fine_tune, _ = self.phases
+        if step >= pretrain + fine_tune:
+            return "joint", step - pretrain - fine_tune
+        if step >= pretrain:
+            return "fine", step - pretrain
+        return "pretrain", step
+
+    def rate(self, phase: str, within: int) -> float:
+        """``lr · 0.8^⌊within / decay_every⌋``, × 0.1 after pre-training."""
+        rate = self.lr * DECAY ** (within // self.decay_every)
+        return rate if phase == "pretrain" else rate * FINE_TUNE_LR
+
+
 def border(x: Any) -> Any:
     """``x`` (``(…, H, W)``) without its :data:`BORDER`-pixel border."""
     return x[..., BORDER:-BORDER, BORDER:-BORDER]
@@ -168,7 +201,6 @@ def train(
             f"paramisp: fine_tune_camera {target_name!r} matches no training sample "
             f"(cameras: {known})"
         )
-    phases = plan_phases(config, budget)
     everyone = CameraCrops.from_samples(samples)
     target = CameraCrops.from_samples(targets) if targets else everyone
     crop, batch_size = config["crop"], config["batch_size"]
@@ -180,30 +212,16 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"])
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
+    schedule = Schedule(config, budget)
     began = time.perf_counter()
-    fine_after = None if budget.seconds is None else budget.seconds * (1 - _fine_share(config))
-
-    def phase_of(step: int) -> tuple[str, int]:
-        """(phase, step within it) of a global step."""
-        if budget.steps is None:
-            fine = fine_after is not None and time.perf_counter() - began >= fine_after
-            return ("fine", 0) if fine and targets else ("pretrain", step)
-        if step >= phases.pretrain + phases.fine_tune:
-            return "joint", step - phases.pretrain - phases.fine_tune
-        if step >= phases.pretrain:
-            return "fine", step - phases.pretrain
-        return "pretrain", step
 
     ran = dict.fromkeys(("pretrain", "fine", "joint"), 0)
 
     def step_fn(step: int) -> float:
-        phase, within = phase_of(step)
+        phase, within = schedule.phase(step, time.perf_counter() - began)
         ran[phase] += 1
-        rate = config["lr"] * DECAY ** (within // config["decay_every"])
-        if phase != "pretrain":
-            rate *= FINE_TUNE_LR
         for group in optimizer.param_groups:
-            group["lr"] = rate
+            group["lr"] = schedule.rate(phase, within)
         data = everyone if phase == "pretrain" else target
         tensors = batch_tensors(data.draw(rng, batch_size, crop), device, generator)
         loss = (joint_loss if phase == "joint" else direction_loss)(networks, tensors)
@@ -226,14 +244,10 @@ def train(
     )
     model.to(device, training=False)
     plan = f"{len(everyone.cameras)} camera(s); steps run: {ran['pretrain']} pre-training"
-    if target_name or phases.joint:
+    if target_name or schedule.phases.joint:
         plan += f", {ran['fine']} fine-tuning, {ran['joint']} joint"
     note = "; ".join(n for n in (report.note, plan) if n)
     return FitReport(report.steps, report.seconds, report.losses, report.resumed_from, note)
-
-
-def _fine_share(config: dict[str, Any]) -> float:
-    return config["fine_tune_fraction"] if config["fine_tune_camera"] else 0.0
 
 
 class BatchTensors(NamedTuple):
