@@ -51,15 +51,14 @@ from ispengine.core.stage import Stage
 from ispengine.io.raw.image import CaptureParams
 from ispengine.learning.learned_inverse import LearnedInverseStage
 
-CAPTURE_OPTIONS = (
-    FloatSetting("iso", None, "ISO speed (EXIF); absent: unknown", low=1e-12, optional=True),
-    FloatSetting(
-        "exposure_time", None, "exposure time in s (EXIF); absent: unknown", 1e-12, None, True
-    ),
-    FloatSetting("f_number", None, "aperture f-number (EXIF); absent: unknown", 1e-12, None, True),
-    FloatSetting(
-        "focal_length", None, "focal length in mm (EXIF); absent: unknown", 1e-12, None, True
-    ),
+CAPTURE_OPTIONS = tuple(
+    FloatSetting(name, None, f"{what} (EXIF); absent: unknown", low=1e-12, optional=True)
+    for name, what in (
+        ("iso", "ISO speed"),
+        ("exposure_time", "exposure time in s"),
+        ("f_number", "aperture f-number"),
+        ("focal_length", "focal length in mm"),
+    )
 )
 
 

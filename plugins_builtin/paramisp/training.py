@@ -40,7 +40,7 @@ from ispengine.core.errors import InputError, ParamError
 from ispengine.io.raw.image import CaptureParams
 from ispengine.learning.paired_crops import CropBatch, PairedCrops, load_pair
 from ispengine.learning.srgb_to_raw import Budget, FitReport, check_seed, train_split
-from plugins_builtin.paramisp.model import OPTICAL
+from plugins_builtin.paramisp.model import OPTICAL, camera_tensors
 
 BORDER = 2  # pixels cropped from every side before the loss
 DEQUANTISE_SIGMA = 0.4 / 255  # sRGB input noise
@@ -214,7 +214,6 @@ def train(
     generator = torch.Generator(device=device).manual_seed(seed)
     schedule = Schedule(config, budget)
     began = time.perf_counter()
-
     ran = dict.fromkeys(("pretrain", "fine", "joint"), 0)
 
     def step_fn(step: int) -> float:
@@ -265,8 +264,6 @@ def batch_tensors(batch: CropBatch, device: Any, generator: Any) -> BatchTensors
     """The tensors of a :class:`CropBatch` (one Bayer pattern), sRGB noise drawn from
     ``generator``."""
     import torch
-
-    from plugins_builtin.paramisp.model import camera_tensors
 
     patterns = set(batch.patterns)
     if len(patterns) != 1:
