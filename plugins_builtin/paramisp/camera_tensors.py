@@ -1,7 +1,7 @@
 """The camera parameters of a batch, as the tensors ParamNet reads.
 
 Source: W. Kim, G. Kim, J. Lee, S. Lee, S.-H. Baek, S. Cho, "ParamISP: Learned Forward
-and Inverse ISPs using Camera Parameters", CVPR 2024, §3.1 (optical parameters from EXIF;
+and Inverse ISPs using Camera Parameters", CVPR 2024, §3 (optical parameters from EXIF,
 canonical parameters from the RAW metadata).
 """
 
@@ -18,7 +18,7 @@ from ispengine.core.errors import InputError
 from plugins_builtin.paramisp.encoding import OPTICAL_NAMES
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class CameraTensors:
     """Per-image camera parameters of a batch of N images (torch tensors).
 
@@ -27,6 +27,8 @@ class CameraTensors:
             ISO, in that order; NaN where a value is unknown.
         wb: ``(N, 3)`` white-balance gains (R, G, B) normalised so that G = 1.
         ccm: ``(N, 3, 3)`` camera RGB -> linear sRGB matrix, applied as ``y = M x``.
+
+    Compared by identity (tensors have no single truth value).
     """
 
     optical: Any

@@ -16,8 +16,9 @@ The clip has no inverse, so the inverse is built from the spec with its clip
 left out.
 
 Source: W. Kim, G. Kim, J. Lee, S. Lee, S.-H. Baek, S. Cho, "ParamISP: Learned Forward
-and Inverse ISPs using Camera Parameters", CVPR 2024, §3.1 (CanoNet); H. S. Malvar,
-L. He, R. Cutler, "High-quality linear interpolation for demosaicing of Bayer-patterned
+and Inverse ISPs using Camera Parameters", CVPR 2024, §3.2 (CanoNet) and §3.3 (its
+inverse); the clip to [0, 1] is that of the authors' released code; H. S. Malvar, L. He,
+R. Cutler, "High-quality linear interpolation for demosaicing of Bayer-patterned
 color images", ICASSP 2004.
 """
 

@@ -19,7 +19,7 @@ weights apply. With ``equalise=False`` (the paper's ablation that diverged) a
 parameter is the single value ``x/MAX`` (:func:`plain`).
 
 Source: W. Kim, G. Kim, J. Lee, S. Lee, S.-H. Baek, S. Cho, "ParamISP: Learned Forward
-and Inverse ISPs using Camera Parameters", CVPR 2024, §3.2 ("Non-linear Equalization");
+and Inverse ISPs using Camera Parameters", CVPR 2024, §3.1 ("Non-linear Equalization", Fig. 3);
 constants from the authors' released code.
 """
 

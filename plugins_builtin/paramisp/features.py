@@ -19,9 +19,10 @@ sub-nets; the gradients and histograms are recomputed on the intermediate
 image before each sub-net (:func:`feature_map` takes the mask as an argument).
 
 Source: W. Kim, G. Kim, J. Lee, S. Lee, S.-H. Baek, S. Cho, "ParamISP: Learned Forward
-and Inverse ISPs using Camera Parameters", CVPR 2024, §3.3 (feature map); soft histogram
-of Y.-L. Liu et al., "Single-Image HDR Reconstruction by Learning to Reverse the Camera
-Pipeline", CVPR 2020; channel order and the ``code`` mask from the authors' released code.
+and Inverse ISPs using Camera Parameters", CVPR 2024, §3.2 (LocalNet's handcrafted
+features); soft histogram of Y.-L. Liu et al., "Single-Image HDR Reconstruction by
+Learning to Reverse the Camera Pipeline", CVPR 2020; channel order and the ``code`` mask
+from the authors' released code.
 """
 
 from __future__ import annotations

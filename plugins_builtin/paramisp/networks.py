@@ -15,9 +15,11 @@ with e the 15-d equalisation (:mod:`.encoding`), one Linear(15→64) L_p per
 optical parameter p, Linear(24→64) L_c on the colour vector (matrices row-major),
 and MLP = [ELU, Linear 64→64] × 3 (the last initialised xavier-normal, gain 0.1).
 d_p ∈ {0, 1} drops a parameter: during training each optical parameter of each
-image is dropped with probability ``dropout`` (the paper drops the equalised
-vector, so a dropped parameter contributes only L_p's bias); an unknown (NaN)
-value or a parameter left out of ``optical`` is always dropped.
+image is dropped with probability ``dropout``, drawn independently per image and
+parameter at every call (the paper drops the equalised vector "at each training
+iteration"; the authors' released code draws such a mask but never applies it),
+so a dropped parameter contributes only L_p's bias. An unknown (NaN) value or a
+parameter left out of ``optical`` is always dropped, exactly like a training drop.
 
 **LocalNet.** A 2-scale U-Net: ``h = conv3×3(F) + Linear(z)`` (z broadcast over
 space), encoder 2 × (2 blocks, conv 2×2 stride 2), bottleneck 2 blocks, decoder
@@ -41,17 +43,19 @@ with powers ``sign(v)(|v| + 1e-12)^γ``. The feature map is padded by
 replication to the smallest size the three unpadded stride-2 convolutions and
 pools accept (85 px for the published net); the curve itself is per pixel.
 
-Facts from the authors' released code where the paper is silent: channel and
-coefficient orders above, the ELU after the last GlobalNet layer, the residual
-quadratic stage, the order of the decoder's blocks (the lowest scale uses the
-last two), the unactivated Linear(z) added after LocalNet's head, and the
-module names, kept here so that their state dicts load
-(:mod:`.checkpoint`).
+Facts from the authors' released code where the paper is silent or differs:
+channel and coefficient orders above (the paper lists φ as
+``[r², g², b², rg, gb, br, r, g, b, 1]``), the ELU after the last GlobalNet layer,
+the residual quadratic stage, the order of the decoder's blocks (the lowest scale
+uses the last two), the unactivated Linear(z) added after LocalNet's head, the
+initialisations, and the module names (theirs, except that ParamNet sits under
+``paramnet.`` and the z injections inside the sub-nets; :mod:`.checkpoint` maps
+them).
 
 Source: W. Kim, G. Kim, J. Lee, S. Lee, S.-H. Baek, S. Cho, "ParamISP: Learned Forward
-and Inverse ISPs using Camera Parameters", CVPR 2024, §3 (Fig. 2; §3.2 ParamNet and its
-random dropout; §3.3 LocalNet and GlobalNet); S. Woo et al., "CBAM: Convolutional Block
-Attention Module", ECCV 2018.
+and Inverse ISPs using Camera Parameters", CVPR 2024, §3.1 (ParamNet, Fig. 3, and its
+random dropout), §3.2 (LocalNet and GlobalNet, Fig. 4, eqs. 1-3), §3.3 (the inverse
+order); S. Woo et al., "CBAM: Convolutional Block Attention Module", ECCV 2018.
 """
 
 from __future__ import annotations
@@ -138,7 +142,7 @@ class NetConfig:
 #: (cheap, for tests and quick benchmarks).
 CONFIGS: dict[str, NetConfig] = {
     "published": NetConfig(),
-    "small": NetConfig(channels=16, embed_channels=16, local_blocks=1, local_scales=2),
+    "small": NetConfig(channels=16, embed_channels=16),
 }
 
 
