@@ -255,12 +255,13 @@ class Pipeline:
         if isinstance(x, RawImage):
             metadata = {**x.metadata(), **(metadata or {})}
         if self.bindings:
-            return self.bind(self._require_metadata(metadata))(x, params, check=check, fuse=fuse)
+            metadata = self._require_metadata(metadata)
+            return self.bind(metadata)(x, params, check=check, fuse=fuse, metadata=metadata)
         if isinstance(x, RawImage):
             if fuse and not params and self.predictor is None and self._takes_raw_numbers(x.mosaic):
                 return self._run_stages(x.mosaic, {}, fuse=True, raw_numbers=True)
             x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
-        params = self._call_params(x, params)
+        params = self._call_params(x, params, metadata)
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
         return self._run_stages(x, params, fuse=fuse and not params and isinstance(x, np.ndarray))
@@ -276,11 +277,18 @@ class Pipeline:
         return metadata
 
     def _call_params(
-        self, x: Any, params: Mapping[str, Mapping[str, Any]] | None
+        self,
+        x: Any,
+        params: Mapping[str, Mapping[str, Any]] | None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
-        """The per-call values by label: ``params``, else the predictor's for ``x``."""
+        """The per-call values by label: ``params``, else the predictor's for ``x`` (and
+        the input's ``metadata``, for a predictor that declares it reads it)."""
         if self.predictor is not None and not params:
-            params = self.predictor(x)
+            if self.predictor.reads_metadata:
+                params = self.predictor(x, metadata=dict(metadata or {}))
+            else:
+                params = self.predictor(x)
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.labels))
         if unknown:
@@ -340,6 +348,10 @@ class Pipeline:
     def bind(self, metadata: Mapping[str, Any]) -> Pipeline:
         """This pipeline with every ``from_metadata`` value taken from ``metadata``.
 
+        A value ``metadata`` lacks stays unknown when it is bound to an option that
+        may be absent (default ``None``, e.g. a capture parameter the file's EXIF
+        does not give); for anything else it is an error.
+
         An inverse pipeline (from :meth:`inverse`) binds the forward pipeline and
         inverts the result. Raises :class:`ParamError` naming the stage when a key
         is missing or a value is outside the parameter's declared range.
@@ -354,7 +366,10 @@ class Pipeline:
                 continue
             stage = step.stage
             values = stage.constants() | stage.config
+            optional = {o.name for o in stage.options if not o.required and o.default is None}
             for name, key in names.items():
+                if key not in metadata and name in optional:
+                    continue  # an option that may be unknown (e.g. a missing EXIF field)
                 if key not in metadata:
                     raise ParamError(
                         f"stage {index} ({step.label}): {name} comes from metadata {key!r}, "

@@ -145,11 +145,15 @@ class ParamPredictor:
             ``predictor.config``. ``mode`` (``global`` or ``local``) and ``weights``
             (a :class:`~ispengine.core.settings.PathSetting`, relative to the spec
             file's folder) are the usual ones.
+        reads_metadata: the predictor also reads the input's metadata (the keys of
+            :meth:`~ispengine.io.raw.RawImage.metadata`: capture parameters, colour
+            data); a pipeline then calls it as ``predictor(image, metadata=...)``.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     settings: ClassVar[tuple[SettingBase, ...]] = ()
+    reads_metadata: ClassVar[bool] = False
 
     def __init__(self, pipeline: Pipeline, **settings: Any) -> None:
         self.config: dict[str, Any] = coerce_table(
