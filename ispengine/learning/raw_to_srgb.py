@@ -31,6 +31,7 @@ from ispengine.core.plugins import get_registry
 from ispengine.core.registry import Registry
 from ispengine.core.settings import SettingBase, coerce_table
 from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.learning.srgb_to_raw import FORMAT as SRGB_TO_RAW_FORMAT
 from ispengine.learning.srgb_to_raw import Budget, FitReport, load_method, save_method
 
 if TYPE_CHECKING:
@@ -123,7 +124,16 @@ def raw_to_srgb_class(name: str, registry: Registry | None = None) -> type[RawTo
 
 def load_raw_to_srgb(path: str | Path, expected: type | None = None) -> RawToSrgbMethod:
     """Rebuild a RAW-to-sRGB method saved by :meth:`RawToSrgbMethod.save` (the ``.json``
-    or weights file); ``expected`` (a concrete class) makes any other method an error."""
+    or weights file); ``expected`` (a concrete class) makes any other method an error.
+
+    A file saved by an sRGB-to-RAW method is accepted too when a RAW-to-sRGB method of
+    the same name is registered (a model that holds both directions, such as
+    ``paramisp`` trained with ``directions = "both"``); its settings and weights go to
+    that method."""
     return load_method(
-        path, expected, file_format=FORMAT, lookup=raw_to_srgb_class, base=RawToSrgbMethod
+        path,
+        expected,
+        file_format=(FORMAT, SRGB_TO_RAW_FORMAT),
+        lookup=raw_to_srgb_class,
+        base=RawToSrgbMethod,
     )

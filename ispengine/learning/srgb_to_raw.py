@@ -441,7 +441,7 @@ def load_method(
     path: str | Path,
     expected: type | None = None,
     *,
-    file_format: str = FORMAT,
+    file_format: str | tuple[str, ...] = FORMAT,
     lookup: Callable[[str], type] | None = None,
     base: type | None = None,
 ) -> Any:
@@ -449,9 +449,11 @@ def load_method(
 
     The class is the registered method the file names (``lookup``, default
     :func:`method_class`); ``expected`` (a concrete method class) makes any other
-    method an error. ``file_format`` and ``base`` serve other method families that
+    method an error. ``file_format`` (one format name, or several accepted ones; the
+    first names the family in messages) and ``base`` serve other method families that
     share this file layout (:mod:`ispengine.learning.raw_to_srgb`).
     """
+    formats = (file_format,) if isinstance(file_format, str) else tuple(file_format)
     lookup = lookup or method_class
     base = base or SrgbToRawMethod
     path = Path(path)
@@ -460,8 +462,8 @@ def load_method(
         document = json.loads(settings_path.read_text())
     except (OSError, ValueError) as error:
         raise InputError(f"{settings_path}: cannot read saved method ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != file_format:
-        kind = "sRGB-to-RAW" if file_format == FORMAT else file_format.removeprefix("ispengine-")
+    if not isinstance(document, dict) or document.get("format") not in formats:
+        kind = "sRGB-to-RAW" if formats[0] == FORMAT else formats[0].removeprefix("ispengine-")
         raise InputError(f"{settings_path}: not a saved ispengine {kind} method")
     cls = lookup(str(document.get("method")))
     if expected is not None and expected is not base and cls is not expected:
