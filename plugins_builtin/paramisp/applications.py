@@ -146,7 +146,9 @@ class ForwardISP:
         image = np.asarray(self.render_raw(raw), dtype=np.float32)
         if image.ndim != 3 or image.shape[-1] != 3:
             raise InputError(f"forward ISP {self.name}: expected an RGB image, got {image.shape}")
-        return np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0)
+        if not np.all(np.isfinite(image)):
+            raise InputError(f"forward ISP {self.name}: its output contains NaN or Inf values")
+        return np.clip(image, 0.0, 1.0)
 
 
 def _pipeline_renderer(pipeline: Any) -> Callable[[RawImage], np.ndarray]:
@@ -349,7 +351,8 @@ def hdr_from_srgb(
 
 def as_camera_b(raw: RawImage, metadata_b: Mapping[str, Any], white_balance: str = "a") -> RawImage:
     """``raw`` relabelled as camera B's: B's pattern (the mosaic must already be in it),
-    levels and colour matrices; white balance ``"a"`` (kept) or ``"b"`` (B's)."""
+    levels and colour matrices (A's matrix stays when B's metadata has none); white
+    balance ``"a"`` (kept) or ``"b"`` (B's, when B's metadata has gains)."""
     from ispengine.learning.srgb_to_raw import TargetCamera
 
     if white_balance not in WHITE_BALANCES:
@@ -366,7 +369,7 @@ def as_camera_b(raw: RawImage, metadata_b: Mapping[str, Any], white_balance: str
         gains = target.wb_gains
     matrix = target.camera_to_srgb
     if matrix is None and target.xyz_to_camera is None:
-        matrix = raw.camera_to_srgb  # B's file has no colour data: keep A's
+        matrix = raw.camera_to_srgb
     return RawImage(
         np.asarray(raw.mosaic),
         cfa_pattern=target.cfa_pattern,

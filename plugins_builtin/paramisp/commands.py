@@ -101,7 +101,7 @@ def run_batch(args: argparse.Namespace, name: str, process: Process, like_captur
         try:
             _one(source, target, args, process, like_capture)
         except (ISPEngineError, OSError) as error:
-            message = str(error) if isinstance(error, ISPEngineError) else f"{error}"
+            message = str(error)
             failures.append(message if str(source) in message else f"{source}: {message}")
     for failure in failures:
         print(f"ispengine: error: {failure}", file=sys.stderr)
