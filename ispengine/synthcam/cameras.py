@@ -71,12 +71,10 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from attrs import field, frozen
+from attrs import Attribute, field, frozen
 
 from ispengine.core.errors import InputError
 from ispengine.synthcam import spectra
-
-ApertureRange = tuple[float, float]
 
 
 @frozen
@@ -90,9 +88,9 @@ class MeasuredSensitivity:
         return spectra.camera_sensitivities(self.key)
 
 
-def _positive(instance: object, attribute: object, value: float) -> None:
+def _positive(instance: object, attribute: Attribute, value: float) -> None:
     if not value > 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")  # type: ignore[attr-defined]
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 @frozen
@@ -162,7 +160,7 @@ class Optics:
     """
 
     focal_range: tuple[float, float] = (18.0, 200.0)
-    aperture_range: ApertureRange = (1.4, 16.0)
+    aperture_range: tuple[float, float] = (1.4, 16.0)
     exit_pupil_offset: float = 20.0
 
 
