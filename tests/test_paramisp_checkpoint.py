@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -297,3 +298,65 @@ def test_decoder_block_order():
     with torch.no_grad():
         net(torch.rand(1, 3, 8, 8), camera)
     assert order == [0, 1, 2, 3, 4, 5, 8, 9, 6, 7]
+
+
+def test_import_command_saves_a_model_every_interface_loads(tmp_path, capsys):
+    from ispengine.cli import main
+    from ispengine.io.raw.image import RawImage
+    from ispengine.learning.raw_to_srgb import load_raw_to_srgb
+    from ispengine.learning.srgb_to_raw import load_method
+
+    forward, inverse = official_state_dict(3), official_state_dict(4)
+    torch.save(lightning(forward), tmp_path / "forward.ckpt")
+    torch.save(lightning(inverse, "module."), tmp_path / "inverse.ckpt")
+    out = tmp_path / "released"
+    argv = ["paramisp", "import", str(out)]
+    argv += [
+        "--forward",
+        str(tmp_path / "forward.ckpt"),
+        "--inverse",
+        str(tmp_path / "inverse.ckpt"),
+    ]
+    assert main(argv) == 0
+    unprocess = load_method(out.with_suffix(".json"))
+    render = load_raw_to_srgb(out.with_suffix(".json"))
+    assert unprocess.config["config"] == "published" and unprocess.config["mask"] == "code"
+    inverse_net = unprocess.model.network("inverse")
+    assert torch.equal(
+        inverse_net.state_dict()["tonenet.fc_index.weight"], inverse["tonenet.fc_index.weight"]
+    )
+    forward_net = render.model.network("forward")
+    assert torch.equal(
+        forward_net.state_dict()["localnet.conv_tail.bias"], forward["localnet.conv_tail.bias"]
+    )
+    # Both directions run on a small image with a photo's colour data and EXIF.
+    rng = np.random.default_rng(0)
+    metadata = {
+        "wb_gains": [2.0, 1.0, 1.5],
+        "camera_to_srgb": np.eye(3).tolist(),
+        "cfa_pattern": "rggb",
+    }
+    capture = CaptureParams(iso=200, exposure_time=0.01, f_number=4.0, focal_length=35.0)
+    result = unprocess.convert(rng.random((32, 48, 3)), capture=capture, metadata=metadata)
+    assert result.raw.mosaic.shape == (32, 48)
+    image = render.render(
+        RawImage(
+            result.raw.mosaic,
+            cfa_pattern="rggb",
+            wb_gains=[2.0, 1.0, 1.5],
+            camera_to_srgb_matrix=np.eye(3),
+            capture=capture,
+            normalized=True,
+        )
+    )
+    assert image.shape == (32, 48, 3) and np.all(np.isfinite(image))
+    # An existing model is kept; a checkpoint of another method is one line, exit 2.
+    assert main(argv) == 2
+    assert "exists" in capsys.readouterr().err
+    torch.save({"state_dict": {"head.weight": torch.zeros(3)}}, tmp_path / "other.ckpt")
+    assert (
+        main(["paramisp", "import", str(tmp_path / "o"), "--inverse", str(tmp_path / "other.ckpt")])
+        == 2
+    )
+    assert "not a ParamISP checkpoint" in capsys.readouterr().err
+    assert main(["paramisp", "import", str(tmp_path / "o")]) == 2

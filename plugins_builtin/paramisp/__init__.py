@@ -11,6 +11,7 @@ and Inverse ISPs using Camera Parameters", CVPR 2024.
 """
 
 from ispengine.core.hookspecs import hookimpl
+from plugins_builtin.paramisp.commands import COMMANDS
 from plugins_builtin.paramisp.method import ParamISP, ParamISPRender
 from plugins_builtin.paramisp.predictor import ParamNetPredictor
 from plugins_builtin.paramisp.stages import ParamISPForward, ParamISPForwardInverse
@@ -47,3 +48,9 @@ def ispengine_register_inverse_stages(register):
 @hookimpl
 def ispengine_register_param_predictors(register):
     register(ParamNetPredictor)
+
+
+@hookimpl
+def ispengine_register_commands(register):
+    for command in COMMANDS:
+        register(command)

@@ -258,7 +258,33 @@ def _add_transfer_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-GROUP = Command("paramisp", "ParamISP's applications: HDR from one image, camera transfer")
+def cmd_import(args: argparse.Namespace) -> int:
+    from plugins_builtin.paramisp.official import import_official
+
+    if not args.overwrite and Path(args.out).with_suffix(".json").exists():
+        raise InputError(f"{Path(args.out).with_suffix('.json')}: exists (give --overwrite)")
+    saved = import_official(args.out, forward=args.forward, inverse=args.inverse)
+    print(f"saved {saved}")
+    return 0
+
+
+def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", help="the model to write (OUT.json + OUT.safetensors)")
+    parser.add_argument("--forward", help="the authors' checkpoint of the forward (RAW->sRGB) net")
+    parser.add_argument("--inverse", help="the authors' checkpoint of the inverse (sRGB->RAW) net")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing model")
+
+
+GROUP = Command(
+    "paramisp",
+    "ParamISP's applications (HDR from one image, camera transfer) and its released weights",
+)
+IMPORT = Command(
+    "paramisp import",
+    "save the authors' released checkpoints as a paramisp model (published config, code mask)",
+    run=cmd_import,
+    add_arguments=_add_import_arguments,
+)
 HDR = Command(
     "paramisp hdr",
     "HDR from one sRGB image: inverse ISP, digital gains, forward ISP, exposure fusion",
@@ -271,4 +297,4 @@ TRANSFER = Command(
     run=cmd_transfer,
     add_arguments=_add_transfer_arguments,
 )
-COMMANDS = (GROUP, HDR, TRANSFER)
+COMMANDS = (GROUP, HDR, TRANSFER, IMPORT)
