@@ -158,7 +158,7 @@ def test_model_loading_errors(tmp_path):
         apps.load_inverse("camera.toml")
     saved_upi = apps.load_inverse("upi").save(tmp_path / "upi")
     assert type(apps.load_inverse(saved_upi)).__name__ == "UPI"
-    with pytest.raises(InputError, match="not a saved ispengine raw2srgb method"):
+    with pytest.raises(InputError, match="which is not a RAW-to-sRGB method"):
         apps.load_forward(saved_upi)  # an inverse given as the forward
     with pytest.raises(InputError, match="no such pipeline spec"):
         apps.load_forward("no_such_spec")

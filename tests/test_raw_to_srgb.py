@@ -62,8 +62,12 @@ def test_pipeline_takes_another_spec_and_round_trips(tmp_path):
 
 def test_loading_an_srgb_to_raw_file_as_a_raw_to_srgb_method_is_a_clear_error(tmp_path):
     saved = method_class("upi")().save(tmp_path / "upi")
-    with pytest.raises(InputError, match="not a saved ispengine raw2srgb method"):
+    with pytest.raises(InputError, match="'upi' of format ispengine-srgb2raw, which is not a RAW"):
         load_raw_to_srgb(saved)
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "something-else", "method": "pipeline"}')
+    with pytest.raises(InputError, match="not a saved ispengine RAW-to-sRGB method"):
+        load_raw_to_srgb(other)
 
 
 # -- the learned forward models -----------------------------------------------------------

@@ -14,25 +14,24 @@ U-Nets and camera-parameter-conditioned networks (ParamISP):
   normalised; its metadata gives pattern, levels, white balance and colour
   matrix; ``capture`` overrides the RAW's own capture parameters).
 * ``save(path)`` / ``load(path)``: settings and weights, the file layout of
-  :func:`ispengine.learning.srgb_to_raw.save_method` with its own format name;
+  :func:`ispengine.learning.saved_method.save_method` with its own format name;
   ``num_parameters()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ispengine.core.errors import InputError, PluginError
+from ispengine.core.errors import PluginError
 from ispengine.core.plugins import get_registry
 from ispengine.core.registry import Registry
-from ispengine.core.settings import SettingBase, coerce_table
 from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.learning.saved_method import SavedMethod, load_saved_method
 from ispengine.learning.srgb_to_raw import FORMAT as SRGB_TO_RAW_FORMAT
-from ispengine.learning.srgb_to_raw import Budget, FitReport, load_method, save_method
+from ispengine.learning.srgb_to_raw import Budget, FitReport
 
 if TYPE_CHECKING:
     from ispengine.learning.datasets import PairedDataset
@@ -41,10 +40,10 @@ if TYPE_CHECKING:
 FORMAT = "ispengine-raw2srgb"
 
 
-class RawToSrgbMethod:
+class RawToSrgbMethod(SavedMethod):
     """Base class of RAW-to-sRGB methods (see the module docstring).
 
-    Class attributes a subclass sets:
+    Class attributes a subclass sets (:class:`~ispengine.learning.saved_method.SavedMethod`):
         name: registry name, lower-case.
         summary: one line for listings.
         settings: the declared constructor keywords (:mod:`ispengine.core.settings`);
@@ -52,16 +51,8 @@ class RawToSrgbMethod:
         learned: ``fit`` trains weights (it needs torch).
     """
 
-    name: ClassVar[str] = ""
-    summary: ClassVar[str] = ""
-    settings: ClassVar[tuple[SettingBase, ...]] = ()
-    learned: ClassVar[bool] = False
+    family: ClassVar[str] = "RAW-to-sRGB method"
     file_format: ClassVar[str] = FORMAT
-
-    def __init__(self, **settings: Any) -> None:
-        self.config: dict[str, Any] = coerce_table(
-            self.settings, settings, f"RAW-to-sRGB method '{self.name}'"
-        )
 
     def fit(
         self,
@@ -81,30 +72,10 @@ class RawToSrgbMethod:
         """The sRGB rendering of ``raw``: float32 ``(H, W, 3)`` in [0, 1]."""
         raise NotImplementedError
 
-    def num_parameters(self) -> int:
-        """Learned parameters (0 for fixed methods)."""
-        return 0
-
-    def state(self) -> dict[str, Any]:
-        """Arrays to store beside the settings (weights; empty for fixed methods)."""
-        return {}
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        if state:
-            raise InputError(f"method '{self.name}' stores no weights, got {sorted(state)[:3]}")
-
-    def save(self, path: str | Path) -> Path:
-        """Write the settings (``PATH`` with suffix ``.json``) and, when there are any,
-        the weights (``PATH``, safetensors or ``.pt``); returns the settings file."""
-        return save_method(self, path)  # type: ignore[arg-type]
-
     @classmethod
     def load(cls, path: str | Path) -> RawToSrgbMethod:
         """Rebuild a method written by :meth:`save` (from the settings file or the weights)."""
         return load_raw_to_srgb(path, expected=cls)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config})"
 
 
 def raw_to_srgb_class(name: str, registry: Registry | None = None) -> type[RawToSrgbMethod]:
@@ -130,10 +101,10 @@ def load_raw_to_srgb(path: str | Path, expected: type | None = None) -> RawToSrg
     the same name is registered (a model that holds both directions, such as
     ``paramisp`` trained with ``directions = "both"``); its settings and weights go to
     that method."""
-    return load_method(
+    return load_saved_method(
         path,
-        expected,
-        file_format=(FORMAT, SRGB_TO_RAW_FORMAT),
+        formats=(FORMAT, SRGB_TO_RAW_FORMAT),
         lookup=raw_to_srgb_class,
         base=RawToSrgbMethod,
+        expected=expected,
     )

@@ -29,10 +29,9 @@ gives its digital numbers and ``write_dng`` can store it.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,9 +50,9 @@ from ispengine.core.settings import (
     StringSetting,
     coerce_table,
 )
-from ispengine.io.atomic import atomic_output
 from ispengine.io.raw.image import PATTERNS, CaptureParams, RawImage
-from ispengine.learning.weights import WEIGHT_SUFFIXES, load_arrays, save_arrays
+from ispengine.learning.saved_method import SavedMethod, load_saved_method
+from ispengine.learning.saved_method import save_method as save_method  # its old home
 
 if TYPE_CHECKING:
     from ispengine.learning.datasets import PairedDataset
@@ -294,7 +293,7 @@ class TargetCamera:
         )
 
 
-class SrgbToRawMethod:
+class SrgbToRawMethod(SavedMethod):
     """Base class of sRGB-to-RAW methods (see the module docstring).
 
     Class attributes a subclass sets:
@@ -308,17 +307,10 @@ class SrgbToRawMethod:
             itself (CycleISP), so it has no standalone forward ISP.
     """
 
-    name: ClassVar[str] = ""
-    summary: ClassVar[str] = ""
-    settings: ClassVar[tuple[SettingBase, ...]] = ()
     one_to_many: ClassVar[bool] = False
-    learned: ClassVar[bool] = False
     needs_srgb_for_forward: ClassVar[bool] = False
-
-    def __init__(self, **settings: Any) -> None:
-        self.config: dict[str, Any] = coerce_settings(
-            self.settings, settings, f"sRGB-to-RAW method '{self.name}'"
-        )
+    family: ClassVar[str] = "sRGB-to-RAW method"
+    file_format: ClassVar[str] = FORMAT
 
     # -- training -----------------------------------------------------------
     def fit(
@@ -364,30 +356,10 @@ class SrgbToRawMethod:
         ]
 
     # -- persistence ----------------------------------------------------------
-    def num_parameters(self) -> int:
-        """Learned parameters (0 for analytic methods)."""
-        return 0
-
-    def state(self) -> dict[str, Any]:
-        """Arrays to store beside the settings (weights; empty for analytic methods)."""
-        return {}
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        if state:
-            raise InputError(f"method '{self.name}' stores no weights, got {sorted(state)[:3]}")
-
-    def save(self, path: str | Path) -> Path:
-        """Write the settings (``PATH`` with suffix ``.json``) and, when there are any,
-        the weights (``PATH``, safetensors or ``.pt``); returns the settings file."""
-        return save_method(self, path)
-
     @classmethod
     def load(cls, path: str | Path) -> SrgbToRawMethod:
         """Rebuild a method written by :meth:`save` (from the settings file or the weights)."""
         return load_method(path, expected=cls)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config})"
 
 
 def method_class(name: str, registry: Registry | None = None) -> type[SrgbToRawMethod]:
@@ -405,72 +377,10 @@ def method_class(name: str, registry: Registry | None = None) -> type[SrgbToRawM
     return record.cls
 
 
-def save_method(
-    method: SrgbToRawMethod, path: str | Path, weights_suffix: str = ".safetensors"
-) -> Path:
-    """Write ``method``'s settings to ``PATH.json`` and its arrays beside it.
-
-    The settings file holds the format, the method name, its settings and the
-    weights file's name; the arrays (weights, a fitted camera bank) go to
-    ``PATH.safetensors`` or ``PATH.pt`` (:mod:`ispengine.learning.weights`), only when the
-    method has any. Returns the settings file.
-    """
-    path = Path(path)
-    if path.suffix in WEIGHT_SUFFIXES:
-        weights_suffix = path.suffix
-    base = path.with_suffix("") if path.suffix in (*WEIGHT_SUFFIXES, ".json") else path
-    state = method.state()
-    weights = None
-    if state:
-        weights = base.with_suffix(weights_suffix)
-        save_arrays(weights, state)
-    settings_path = base.with_suffix(".json")
-    document = {
-        "format": getattr(method, "file_format", FORMAT),
-        "version": 1,
-        "method": method.name,
-        "settings": method.config,
-        "weights": weights.name if weights else None,
-    }
-    with atomic_output(settings_path) as temporary:
-        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return settings_path
-
-
-def load_method(
-    path: str | Path,
-    expected: type | None = None,
-    *,
-    file_format: str | tuple[str, ...] = FORMAT,
-    lookup: Callable[[str], type] | None = None,
-    base: type | None = None,
-) -> Any:
-    """Rebuild a method saved by :func:`save_method` (give the ``.json`` or weights file).
-
-    The class is the registered method the file names (``lookup``, default
-    :func:`method_class`); ``expected`` (a concrete method class) makes any other
-    method an error. ``file_format`` (one format name, or several accepted ones; the
-    first names the family in messages) and ``base`` serve other method families that
-    share this file layout (:mod:`ispengine.learning.raw_to_srgb`).
-    """
-    formats = (file_format,) if isinstance(file_format, str) else tuple(file_format)
-    lookup = lookup or method_class
-    base = base or SrgbToRawMethod
-    path = Path(path)
-    settings_path = path if path.suffix == ".json" else path.with_suffix(".json")
-    try:
-        document = json.loads(settings_path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"{settings_path}: cannot read saved method ({error})") from None
-    if not isinstance(document, dict) or document.get("format") not in formats:
-        kind = "sRGB-to-RAW" if formats[0] == FORMAT else formats[0].removeprefix("ispengine-")
-        raise InputError(f"{settings_path}: not a saved ispengine {kind} method")
-    cls = lookup(str(document.get("method")))
-    if expected is not None and expected is not base and cls is not expected:
-        raise InputError(
-            f"{settings_path}: holds method '{document['method']}', not '{expected.name}'"
-        )
-    method = cls(**document.get("settings", {}))
-    if document.get("weights"):
-        method.load_state(load_arrays(settings_path.parent / document["weights"]))
-    return method
+def load_method(path: str | Path, expected: type | None = None) -> SrgbToRawMethod:
+    """Rebuild an sRGB-to-RAW method saved by :meth:`SrgbToRawMethod.save` (give the
+    ``.json`` or weights file). The class is the registered method the file names;
+    ``expected`` (a concrete method class) makes any other method an error."""
+    return load_saved_method(
+        path, formats=(FORMAT,), lookup=method_class, base=SrgbToRawMethod, expected=expected
+    )

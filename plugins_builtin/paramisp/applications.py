@@ -62,7 +62,7 @@ import numpy as np
 from attrs import field, frozen
 
 from ispengine.core.errors import InputError, ParamError
-from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.io.raw.image import CAMERA_METADATA_KEYS, CaptureParams, RawImage
 
 #: The paper's digital gains for HDR.
 DEFAULT_GAINS = (0.1, 1.4, 2.7, 4.0)
@@ -70,14 +70,7 @@ GAIN_RANGE = (1e-3, 64.0)
 #: Mertens et al.'s exponents of contrast, saturation and well-exposedness.
 FUSION_WEIGHTS = (1.0, 1.0, 1.0)
 #: The metadata keys that describe the camera (the rest of a RAW's metadata is the capture).
-CAMERA_KEYS = (
-    "cfa_pattern",
-    "black_level",
-    "white_level",
-    "wb_gains",
-    "camera_to_srgb",
-    "xyz_to_camera",
-)
+CAMERA_KEYS = CAMERA_METADATA_KEYS
 #: Without a reference RAW: a 16-bit RGGB sensor with levels 0 and 65535 (as ``unprocess``).
 DEFAULT_CAMERA = {"cfa_pattern": "rggb", "black_level": 0.0, "white_level": 65535.0}
 WHITE_BALANCES = ("a", "b")

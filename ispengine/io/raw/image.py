@@ -32,15 +32,19 @@ from ispengine.core.cfa import PATTERNS
 from ispengine.core.colour import SRGB_TO_XYZ
 from ispengine.core.errors import InputError
 
-# What a pipeline can take from a file (``from_metadata`` in TOML specs); see
-# :meth:`RawImage.metadata`.
-METADATA_KEYS = (
+#: The metadata keys that describe the camera (pattern, levels, colour data).
+CAMERA_METADATA_KEYS = (
     "cfa_pattern",
     "black_level",
     "white_level",
     "wb_gains",
     "camera_to_srgb",
     "xyz_to_camera",
+)
+# What a pipeline can take from a file (``from_metadata`` in TOML specs): the camera
+# and the capture (EXIF); see :meth:`RawImage.metadata`.
+METADATA_KEYS = (
+    *CAMERA_METADATA_KEYS,
     "iso",
     "exposure_time",
     "f_number",
