@@ -220,7 +220,7 @@ def test_cli_hdr_writes_a_png(dataset, cli, tmp_path, capsys):
     [
         ({"--inverse": "missing.json"}, "no such saved method"),
         ({"--inverse": "cycleisp"}, "is learned"),
-        ({"--forward": "SAVED_UPI"}, "not a saved ispengine raw2srgb method"),
+        ({"--forward": "SAVED_UPI"}, "which is not a RAW-to-sRGB method"),
         ({"--forward": "function_isp"}, "a forward ISP goes from raw_mosaic"),
         ({"--gains": "0.5"}, "at least two gains"),
         ({"--gains": "a,b"}, "expected numbers"),
