@@ -313,6 +313,6 @@ def test_cli_hdr_on_a_folder_of_odd_sized_images(cli, tmp_path):
 
 def test_the_commands():
     names = [command.name for command in COMMANDS]
-    assert names == ["paramisp", "paramisp hdr", "paramisp transfer"]
+    assert names == ["paramisp", "paramisp hdr", "paramisp transfer", "paramisp import"]
     assert COMMANDS[0].is_group and not COMMANDS[1].is_group
     assert apps.DEFAULT_GAINS == (0.1, 1.4, 2.7, 4.0)  # the paper's
