@@ -109,6 +109,16 @@ def test_the_committed_spec_has_its_four_rows_and_a_quick_section():
     assert max(crops) <= min(quick.synthcam.size)  # every crop fits the quick images
 
 
+def test_the_committed_spec_runs_quick_with_every_row(tmp_path, torch_one_thread):
+    assert _bench(SPEC, tmp_path, "--quick") == 0
+    document = json.loads((tmp_path / "results.json").read_text())
+    rows = {m["label"]: m for m in document["methods"]}
+    assert len(rows) == 4 and all(m["error"] is None for m in rows.values())
+    paramisp = rows["ParamISP forward (small)"]
+    assert paramisp["fit"]["steps"] == document["protocol"]["budget"]["steps"]
+    assert math.isfinite(paramisp["mean"]["delta_e"])
+
+
 def test_bad_specs_are_one_line_and_exit_2(tmp_path, capsys):
     spec = tmp_path / "bad.toml"
     spec.write_text("schema = 1\n[protocol]\nbudgt = { steps = 3 }\n")

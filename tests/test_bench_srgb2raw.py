@@ -48,6 +48,7 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
         "UPI exact (camera metadata)",
         "CycleISP small",
         "SemiISP (one-to-many)",
+        "ParamISP (small)",
     ]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
     for method in document["methods"]:
@@ -63,6 +64,9 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     semiisp = document["methods"][5]
     assert semiisp["one_to_many"] and semiisp["mean"]["diversity"] > 0
     assert semiisp["parameters"] > 0 and semiisp["fit"]["steps"] == 5
+    paramisp = document["methods"][6]
+    assert not paramisp["one_to_many"] and paramisp["fit"]["steps"] == 5
+    assert 50_000 < paramisp["parameters"] < 100_000  # the small configuration
     table = (out / "results.md").read_text()
     assert "| UPI exact (dataset bank) |" in table and "no standalone forward ISP" in table
     for figure in ("psnr_bar.png", "error_maps.png"):
