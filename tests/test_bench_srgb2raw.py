@@ -235,3 +235,27 @@ def test_cycle_develops_the_prediction_with_the_cameras_own_colour_data(tmp_path
     assert measured["psnr"] == math.inf and measured["mae"] == 0
     assert measured["cycle_psnr"] > 100  # the oracle's made-up WB and matrix are not used
     np.testing.assert_array_equal(predicted, image.truth)
+
+
+def test_test_cameras_keeps_only_their_test_images(tmp_path):
+    spec = tmp_path / "two.toml"
+    spec.write_text(
+        'schema = 1\nname = "two"\n[data]\n'
+        'synthcam = { n = 30, size = [32, 48], seed = 2, cameras = ["nikon_5100", "synthcam_phone"] }\n'
+        '[protocol]\nbudget = { steps = 1 }\nerror_map_images = 0\ntest_cameras = ["synthcam_phone"]\n'
+        '[[method]]\nname = "upi"\n'
+    )
+    assert (
+        main(["bench", "srgb2raw", "--spec", str(spec), "--out", str(tmp_path / "o"), "--quiet"])
+        == 0
+    )
+    document = json.loads((tmp_path / "o" / "results.json").read_text())
+    manifest = json.loads((tmp_path / "o" / "data" / "manifest.json").read_text())
+    cameras = {s["id"]: s["camera"] for s in manifest["samples"]}
+    assert document["protocol"]["test_cameras"] == ["synthcam_phone"]
+    test_ids = [s["id"] for s in manifest["samples"] if s["split"] == "test"]
+    assert {cameras[i] for i in test_ids} == {"nikon_5100", "synthcam_phone"}
+    assert document["data"]["test_ids"] and {cameras[i] for i in document["data"]["test_ids"]} == {
+        "synthcam_phone"
+    }
+    assert "(only synthcam_phone)" in (tmp_path / "o" / "results.md").read_text()

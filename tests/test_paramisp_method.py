@@ -132,6 +132,16 @@ def test_pretraining_fine_tuning_and_joint_steps_run(dataset):
     assert "2 camera(s); steps run: 1 pre-training, 2 fine-tuning, 1 joint" in report.note
 
 
+def test_train_cameras_restricts_training_to_them(dataset):
+    method = ParamISP(**SMALL, train_cameras="nikon_5100")
+    report = method.fit(dataset, Budget(steps=1), progress=False)
+    assert "1 camera(s)" in report.note
+    with pytest.raises(InputError, match="train_cameras 'canon_r5'.*nikon_5100, sigma_sdmerrill"):
+        ParamISP(**SMALL, train_cameras="nikon_5100, canon_r5").fit(
+            dataset, Budget(steps=1), progress=False
+        )
+
+
 def test_an_unknown_fine_tune_camera_names_the_cameras(dataset):
     method = ParamISP(**SMALL, fine_tune_camera="canon_r5")
     with pytest.raises(InputError, match="canon_r5.*nikon_5100, sigma_sdmerrill"):

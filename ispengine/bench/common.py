@@ -124,10 +124,27 @@ def prepare_splits(
             f"{data_info['folder']}: need train and test samples "
             f"(train {len(train)}, test {len(test_split)})"
         )
-    test_ids = test_split.ids[: spec.protocol.test_limit or None]
-    test = [test_split.load(i) for i in test_ids]
+    limit, cameras = spec.protocol.test_limit or None, spec.protocol.test_cameras
+    if cameras:
+        test = [s for s in map(test_split.load, test_split.ids) if camera_of(s) in cameras]
+        if not test:
+            raise InputError(
+                f"{data_info['folder']}: no test sample of the cameras {', '.join(cameras)}"
+            )
+        test = test[:limit]
+    else:
+        test = [test_split.load(i) for i in test_split.ids[:limit]]
+    test_ids = [sample.id for sample in test]
     data_info.update(train=len(train), test=len(test), test_ids=test_ids)
     return dataset, data_info, test
+
+
+def camera_of(sample: Sample) -> str:
+    """A sample's camera for ``test_cameras``: SynthCam's camera name, else ``make model``."""
+    name = sample.info.get("camera")
+    if name:
+        return str(name)
+    return " ".join(part for part in (sample.capture.make, sample.capture.model) if part)
 
 
 # -- methods -----------------------------------------------------------------------
@@ -286,6 +303,11 @@ def results_document(
             "seed": spec.protocol.seed,
             "budget": spec.protocol.budget.as_dict(),
             "test_limit": spec.protocol.test_limit,
+            **(
+                {"test_cameras": list(spec.protocol.test_cameras)}
+                if spec.protocol.test_cameras
+                else {}
+            ),
             **protocol,
         },
         "environment": environment(),

@@ -79,7 +79,9 @@ def data_line(document: dict[str, Any]) -> str:
         if data["kind"] == "synthcam"
         else f"{data['kind']} at `{data['folder']}`"
     )
-    return f"- Data: {source}; {data['train']} train and {data['test']} test images."
+    cameras = document.get("protocol", {}).get("test_cameras")
+    only = f" (only {', '.join(cameras)})" if cameras else ""
+    return f"- Data: {source}; {data['train']} train and {data['test']} test images{only}."
 
 
 def budget_line(document: dict[str, Any], seeds: str = "") -> str:

@@ -18,6 +18,7 @@ bench's own kind (sRGB-to-RAW or RAW-to-sRGB methods).
     seed = 0                     # fit and conversion seeds derive from it
     budget = { steps = 1500 }    # the same training budget for every method (steps and/or seconds)
     test_limit = 0               # evaluate at most this many test images (0: all)
+    # test_cameras = ["nikon_5100"]  # only test images of these cameras (default: all)
     samples = 4                  # draws per image for the diversity of one-to-many methods
     error_map_images = 3         # test images shown in error_maps.png
 
@@ -84,6 +85,13 @@ PROTOCOL_SETTINGS = (
     IntegerSetting("seed", 0, "fit and conversion seeds derive from it", low=0),
     TableSetting("budget", BUDGET_SETTINGS, {"steps": 1000}, "training budget of every method"),
     IntegerSetting("test_limit", 0, "evaluate at most this many test images (0: all)", low=0),
+    StringSetting(
+        "test_cameras",
+        None,
+        "evaluate only test images of these cameras (SynthCam names, or 'make model'; "
+        "default: all)",
+        multiple=True,
+    ),
     IntegerSetting("samples", 4, "draws per image for one-to-many diversity", low=2),
     IntegerSetting("error_map_images", 3, "test images shown in error_maps.png", low=0),
 )
@@ -134,6 +142,9 @@ class Protocol:
     seed: int = 0
     budget: Budget = field(factory=lambda: Budget(steps=1000))
     test_limit: int = 0
+    test_cameras: tuple[str, ...] | None = field(
+        default=None, converter=lambda v: None if v is None else tuple(v)
+    )
     samples: int = 4
     error_map_images: int = 3
 

@@ -87,6 +87,12 @@ def settings_for(directions: str) -> tuple[SettingBase, ...]:
             "(focal_length, f_number, exposure_time, iso); empty: none",
         ),
         StringSetting(
+            "train_cameras",
+            "",
+            "train only on these cameras (comma-separated SynthCam names, models or "
+            "'make model'); empty: every camera of the train split",
+        ),
+        StringSetting(
             "fine_tune_camera",
             "",
             "fine-tune on this camera (SynthCam name, model or 'make model'); empty: none",

@@ -193,6 +193,7 @@ def train(
     samples = list(train_split(dataset))
     if not samples:
         raise InputError("paramisp: the dataset has no 'train' samples to fit on")
+    samples = _on_cameras(samples, config["train_cameras"])
     target_name = config["fine_tune_camera"]
     targets = [s for s in samples if target_name and matches_camera(target_name, s)]
     if target_name and not targets:
@@ -247,6 +248,20 @@ def train(
         plan += f", {ran['fine']} fine-tuning, {ran['joint']} joint"
     note = "; ".join(n for n in (report.note, plan) if n)
     return FitReport(report.steps, report.seconds, report.losses, report.resumed_from, note)
+
+
+def _on_cameras(samples: list[Any], names: str) -> list[Any]:
+    """The samples of the cameras named in ``names`` (comma-separated; empty: all)."""
+    queries = [name.strip() for name in names.split(",") if name.strip()]
+    if not queries:
+        return samples
+    for query in queries:
+        if not any(matches_camera(query, s) for s in samples):
+            known = ", ".join(sorted({camera_key(s) for s in samples}))
+            raise InputError(
+                f"paramisp: train_cameras {query!r} matches no training sample (cameras: {known})"
+            )
+    return [s for s in samples if any(matches_camera(q, s) for q in queries)]
 
 
 class BatchTensors(NamedTuple):
