@@ -34,9 +34,10 @@ def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
 
             spec = attrs.evolve(spec, folder=Path(args.data), synthcam=None)
         only = args.only or None
-        command = (
-            shlex.join(["ispengine", *sys.argv[1:]]) if sys.argv[0].endswith("ispengine") else None
-        )
+        # The command line, when this process is the ispengine command (its script or
+        # ``python -m ispengine.cli``), not another program calling main().
+        ours = sys.argv[0].endswith(("ispengine", str(Path("ispengine", "cli", "__main__.py"))))
+        command = shlex.join(["ispengine", *sys.argv[1:]]) if ours else None
         document = bench.run_benchmark(
             spec, args.out, quick=args.quick, only=only, progress=not args.quiet, command=command
         )
