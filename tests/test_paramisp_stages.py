@@ -178,3 +178,20 @@ def load_spec(path):
     from ispengine.core.settings import load_toml
 
     return load_toml(path)
+
+
+def test_ispengine_stages_lists_paramisp_four_ways(capsys):
+    import json
+
+    from ispengine.cli import main
+
+    assert main(["stages", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    kinds = {(row["name"], row["kind"]) for row in rows if row["plugin"] == "paramisp"}
+    assert kinds == {
+        ("paramisp_forward", "stage"),
+        ("paramisp_forward_learned_inverse", "inverse_stage"),
+        ("paramnet", "param_predictor"),
+        ("paramisp", "srgb_to_raw"),
+        ("paramisp", "raw_to_srgb"),
+    }
