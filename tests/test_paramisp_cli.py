@@ -122,3 +122,43 @@ def test_train_reports_bad_settings_on_one_line(trained, tmp_path, capsys, setti
     argv = ["train", "--method", "paramisp", "--data", data, "--out", tmp_path / "m"]
     line = _fails(capsys, [*argv, *SETTINGS, "--set", setting, "--steps", "1", "--quiet"])
     assert expected in line
+
+
+def test_hdr_and_transfer_run_on_trained_paramisp_models(trained, tmp_path, capsys):
+    from PIL import Image
+
+    root, data, saved, like, photo = trained
+    both = tmp_path / "both"
+    argv = ["train", "--method", "paramisp", "--data", data, "--out", both, *SETTINGS]
+    argv += ["--set", "directions=both", "--steps", "2", "--quiet"]
+    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    model = both.with_suffix(".json")
+    srgb = data / "srgb" / sorted(p.name for p in (data / "srgb").iterdir())[0]
+    hdr = tmp_path / "hdr.png"
+    argv = ["paramisp", "hdr", srgb, hdr, "--inverse", model, "--forward", model, "--like", like]
+    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    other = tmp_path / "other.dng"
+    write_dng(other, open_dataset(data)[1].raw)  # the second camera
+    moved = tmp_path / "moved.png"
+    argv = ["paramisp", "transfer", srgb, moved, "--inverse", model, "--forward", model]
+    argv += ["--like-a", like, "--like-b", other]
+    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    with Image.open(srgb) as source, Image.open(hdr) as a, Image.open(moved) as b:
+        assert a.size == b.size == source.size
+    # The inverse-only model has no forward network: one line, exit 2.
+    line = _fails(
+        capsys,
+        [
+            "paramisp",
+            "hdr",
+            srgb,
+            tmp_path / "x.png",
+            "--inverse",
+            saved,
+            "--forward",
+            saved,
+            "--like",
+            like,
+        ],
+    )
+    assert "forward" in line
