@@ -241,9 +241,9 @@ def test_test_cameras_keeps_only_their_test_images(tmp_path):
     spec = tmp_path / "two.toml"
     spec.write_text(
         'schema = 1\nname = "two"\n[data]\n'
-        'synthcam = { n = 30, size = [32, 48], seed = 2, '
+        "synthcam = { n = 30, size = [32, 48], seed = 2, "
         'cameras = ["nikon_5100", "synthcam_phone"] }\n'
-        '[protocol]\nbudget = { steps = 1 }\nerror_map_images = 0\n'
+        "[protocol]\nbudget = { steps = 1 }\nerror_map_images = 0\n"
         'test_cameras = ["synthcam_phone"]\n'
         '[[method]]\nname = "upi"\n'
     )
