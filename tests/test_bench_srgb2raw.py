@@ -88,6 +88,26 @@ def test_a_rerun_reproduces_every_quality_number(quick_run, tmp_path):
                 assert image_before[key] == image_after[key]
 
 
+def test_seed_replaces_the_protocol_seed_and_keeps_the_data(quick_run, tmp_path, capsys):
+    _, out = quick_run
+    first = json.loads((out / "results.json").read_text())
+    argv = ["bench", "srgb2raw", "--spec", str(SPEC), "--quick", "--quiet", "--data"]
+    argv += [str(out / "data"), "--only", "UPI faithful", "--out", str(tmp_path), "--seed", "7"]
+    assert main(argv) == 0
+    again = json.loads((tmp_path / "results.json").read_text())
+    assert first["protocol"]["seed"] == 0
+    assert again["protocol"]["seed"] == 7
+    before, after = first["methods"][0], again["methods"][0]
+    # The same test images, converted with other draws of UPI's random parameters.
+    assert [i["id"] for i in before["per_image"]] == [i["id"] for i in after["per_image"]]
+    assert [i["psnr"] for i in before["per_image"]] != [i["psnr"] for i in after["per_image"]]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "srgb2raw", "--spec", str(SPEC), "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "expected an integer >= 0, got '-1'" in capsys.readouterr().err
+
+
 def _raw_folder(folder: Path) -> Path:
     """Six DNGs with LibRaw-rendered pairs and a fixed split (4 train, 2 test)."""
     folder.mkdir()

@@ -1,7 +1,8 @@
 """``ispengine bench``: head-to-head benchmarks; the core's members are ``srgb2raw`` and
 ``raw2srgb``.
 
-``ispengine bench srgb2raw --spec SPEC [--out DIR] [--quick] [--only LABEL ...] [--data FOLDER]``
+``ispengine bench srgb2raw --spec SPEC [--out DIR] [--quick] [--only LABEL ...] [--data FOLDER]
+[--seed N]``
 runs the sRGB-to-RAW head-to-head protocol (:mod:`ispengine.bench.srgb2raw`);
 ``ispengine bench raw2srgb`` (same options) its forward twin
 (:mod:`ispengine.bench.raw2srgb`). Plugins add their own benches to the group
@@ -33,6 +34,10 @@ def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
             import attrs
 
             spec = attrs.evolve(spec, folder=Path(args.data), synthcam=None)
+        if args.seed is not None:
+            import attrs
+
+            spec = attrs.evolve(spec, protocol=attrs.evolve(spec.protocol, seed=args.seed))
         only = args.only or None
         # The command line, when this process is the ispengine command (its script or
         # ``python -m ispengine.cli``), not another program calling main().
@@ -48,6 +53,17 @@ def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
         return EXIT_USAGE if any(m["error"] for m in document["methods"]) else 0
 
     return run
+
+
+def _seed(text: str) -> int:
+    """A protocol seed from the command line: an integer ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 def _arguments(default_out: str) -> Callable[[argparse.ArgumentParser], None]:
@@ -69,6 +85,13 @@ def _arguments(default_out: str) -> Callable[[argparse.ArgumentParser], None]:
             "--data",
             metavar="FOLDER",
             help="run on this dataset folder (RAW files or SynthCam) instead",
+        )
+        parser.add_argument(
+            "--seed",
+            type=_seed,
+            metavar="N",
+            help="replace the protocol's seed (fit and conversion seeds, not the data's): "
+            "repeat a run with N = 1, 2, ... to see how far training alone moves a figure",
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
