@@ -25,11 +25,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ispengine.core.errors import PluginError
-from ispengine.core.plugins import get_registry
 from ispengine.core.registry import Registry
 from ispengine.io.raw.image import CaptureParams, RawImage
-from ispengine.learning.saved_method import SavedMethod, load_saved_method
+from ispengine.learning.saved_method import SavedMethod, load_saved_method, registered_method
 from ispengine.learning.srgb_to_raw import FORMAT as SRGB_TO_RAW_FORMAT
 from ispengine.learning.srgb_to_raw import Budget, FitReport
 
@@ -85,12 +83,7 @@ def raw_to_srgb_class(name: str, registry: Registry | None = None) -> type[RawTo
     :class:`~ispengine.core.errors.PluginError` naming the plugin when what it registered
     is not a :class:`RawToSrgbMethod`.
     """
-    record = (registry or get_registry()).get("raw_to_srgb", name)
-    if not (isinstance(record.cls, type) and issubclass(record.cls, RawToSrgbMethod)):
-        raise PluginError(
-            f"plugin '{record.plugin}': '{name}' is not a subclass of RawToSrgbMethod"
-        )
-    return record.cls
+    return registered_method("raw_to_srgb", name, RawToSrgbMethod, registry)
 
 
 def load_raw_to_srgb(path: str | Path, expected: type | None = None) -> RawToSrgbMethod:

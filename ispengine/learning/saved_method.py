@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ispengine.core.errors import InputError, ISPEngineError
+from ispengine.core.errors import InputError, ISPEngineError, PluginError
+from ispengine.core.plugins import get_registry
+from ispengine.core.registry import Registry
 from ispengine.core.settings import SettingBase, coerce_table
 from ispengine.io.atomic import atomic_output
 from ispengine.learning.weights import WEIGHT_SUFFIXES, load_arrays, save_arrays
@@ -141,3 +143,19 @@ def load_saved_method(
     if document.get("weights"):
         method.load_state(load_arrays(settings_path.parent / document["weights"]))
     return method
+
+
+def registered_method(kind: str, name: str, base: type, registry: Registry | None = None) -> type:
+    """The class registered as ``name`` of ``kind`` (in ``registry``, default: the
+    plugins'), checked to be a subclass of ``base``.
+
+    Raises :class:`~ispengine.core.errors.UnknownComponentError` for an unknown name and
+    :class:`~ispengine.core.errors.PluginError` naming the plugin when what it registered
+    is not a ``base``.
+    """
+    record = (registry or get_registry()).get(kind, name)
+    if not (isinstance(record.cls, type) and issubclass(record.cls, base)):
+        raise PluginError(
+            f"plugin '{record.plugin}': '{name}' is not a subclass of {base.__name__}"
+        )
+    return record.cls

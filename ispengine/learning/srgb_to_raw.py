@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.core.errors import InputError, ParamError, PluginError
-from ispengine.core.plugins import get_registry
+from ispengine.core.errors import InputError, ParamError
 from ispengine.core.registry import Registry
 from ispengine.core.settings import (
     BooleanSetting,
@@ -51,7 +50,7 @@ from ispengine.core.settings import (
     coerce_table,
 )
 from ispengine.io.raw.image import PATTERNS, CaptureParams, RawImage
-from ispengine.learning.saved_method import SavedMethod, load_saved_method
+from ispengine.learning.saved_method import SavedMethod, load_saved_method, registered_method
 from ispengine.learning.saved_method import save_method as save_method  # its old home
 
 if TYPE_CHECKING:
@@ -369,12 +368,7 @@ def method_class(name: str, registry: Registry | None = None) -> type[SrgbToRawM
     :class:`~ispengine.core.errors.PluginError` naming the plugin when what it registered
     is not a :class:`SrgbToRawMethod`.
     """
-    record = (registry or get_registry()).get("srgb_to_raw", name)
-    if not (isinstance(record.cls, type) and issubclass(record.cls, SrgbToRawMethod)):
-        raise PluginError(
-            f"plugin '{record.plugin}': '{name}' is not a subclass of SrgbToRawMethod"
-        )
-    return record.cls
+    return registered_method("srgb_to_raw", name, SrgbToRawMethod, registry)
 
 
 def load_method(path: str | Path, expected: type | None = None) -> SrgbToRawMethod:

@@ -68,3 +68,34 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     if not isinstance(loaded, Mapping):
         raise InputError(f"{path}: expected a mapping of names to tensors")
     return {str(k): as_numpy(v) for k, v in loaded.items()}
+
+
+def checked_state(
+    state: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    source: str,
+    *,
+    hint: str = "another config?",
+    missing_detail: str = "",
+) -> dict[str, np.ndarray]:
+    """``state``'s arrays (numpy or torch) as numpy, in ``expected``'s order, once every
+    name of ``expected`` (names → arrays or tensors) is present with its shape and no
+    other name is. Else :class:`InputError` naming ``source`` and the first missing,
+    unexpected or mis-shaped array (``missing_detail`` and ``hint`` say more)."""
+    missing = [name for name in expected if name not in state]
+    if missing:
+        detail = f"; {missing_detail}" if missing_detail else ""
+        raise InputError(f"{source}: no '{missing[0]}' ({len(missing)} missing{detail})")
+    unexpected = sorted(name for name in state if name not in expected)
+    if unexpected:
+        raise InputError(f"{source}: unexpected '{unexpected[0]}' ({hint})")
+    arrays = {}
+    for name, reference in expected.items():
+        array = np.array(as_numpy(state[name]))
+        if tuple(array.shape) != tuple(reference.shape):
+            raise InputError(
+                f"{source}: '{name}' has shape {tuple(array.shape)}, expected "
+                f"{tuple(reference.shape)} ({hint})"
+            )
+        arrays[name] = array
+    return arrays

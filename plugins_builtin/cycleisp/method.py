@@ -47,7 +47,7 @@ from ispengine.learning.srgb_to_raw import (
     as_srgb,
     train_split,
 )
-from ispengine.learning.weights import as_numpy
+from ispengine.learning.weights import checked_state
 
 BRANCHES = ("rgb2raw", "raw2rgb", "ccm")
 
@@ -309,23 +309,13 @@ class CycleISP(SrgbToRawMethod):
 
         networks = self.networks()
         expected = networks.state_dict()
-        missing = [name for name in expected if name not in state]
-        if missing:
-            raise InputError(f"cycleisp weights: missing '{missing[0]}' ({len(missing)} missing)")
-        unexpected = sorted(name for name in state if name not in expected)
-        if unexpected:
-            raise InputError(
-                f"cycleisp weights: unexpected '{unexpected[0]}' (another config or branches?)"
-            )
-        loaded = {}
-        for name, reference in expected.items():
-            array = torch.from_numpy(np.array(as_numpy(state[name])))
-            if tuple(array.shape) != tuple(reference.shape):
-                raise InputError(
-                    f"cycleisp weights: '{name}' has shape {tuple(array.shape)}, "
-                    f"expected {tuple(reference.shape)}"
-                )
-            loaded[name] = array.to(reference.dtype)
+        arrays = checked_state(
+            state, expected, "cycleisp weights", hint="another config or branches?"
+        )
+        loaded = {
+            name: torch.from_numpy(arrays[name]).to(reference.dtype)
+            for name, reference in expected.items()
+        }
         networks.load_state_dict(loaded)
 
 

@@ -39,7 +39,7 @@ from ispengine.core.settings import (
     StringSetting,
 )
 from ispengine.io.raw.image import CaptureParams
-from ispengine.learning.weights import as_numpy, load_arrays
+from ispengine.learning.weights import checked_state, load_arrays
 
 #: The optical parameters ParamNet reads, in the network's order.
 OPTICAL = ("focal_length", "f_number", "exposure_time", "iso")
@@ -281,25 +281,18 @@ class ParamISPModel:
         import torch
 
         expected = self.state()
-        missing = [name for name in expected if name not in state]
-        if missing:
-            held = sorted({name.split(".", 1)[0] for name in state})
-            raise InputError(
-                f"{source}: no '{missing[0]}' ({len(missing)} missing; the file holds "
-                f"{', '.join(held) or 'nothing'}, this model needs {', '.join(self.directions)})"
-            )
-        unexpected = sorted(name for name in state if name not in expected)
-        if unexpected:
-            raise InputError(f"{source}: unexpected '{unexpected[0]}' (another config?)")
-        loaded = {}
-        for name, reference in expected.items():
-            array = torch.from_numpy(np.array(as_numpy(state[name])))
-            if tuple(array.shape) != tuple(reference.shape):
-                raise InputError(
-                    f"{source}: '{name}' has shape {tuple(array.shape)}, expected "
-                    f"{tuple(reference.shape)} (another config?)"
-                )
-            loaded[name] = array.to(reference.dtype)
+        held = sorted({name.split(".", 1)[0] for name in state})
+        arrays = checked_state(
+            state,
+            expected,
+            source,
+            missing_detail=f"the file holds {', '.join(held) or 'nothing'}, "
+            f"this model needs {', '.join(self.directions)}",
+        )
+        loaded = {
+            name: torch.from_numpy(arrays[name]).to(reference.dtype)
+            for name, reference in expected.items()
+        }
         for direction, network in self.networks().items():
             prefix = f"{direction}."
             network.load_state_dict(
