@@ -49,6 +49,7 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
         "CycleISP small",
         "SemiISP (one-to-many)",
         "ParamISP (small)",
+        "Invertible-ISP (small)",
     ]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
     for method in document["methods"]:
@@ -67,6 +68,8 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     paramisp = document["methods"][6]
     assert not paramisp["one_to_many"] and paramisp["fit"]["steps"] == 5
     assert 50_000 < paramisp["parameters"] < 100_000  # the small configuration
+    invisp = document["methods"][7]
+    assert invisp["parameters"] == 52_544 and invisp["fit"]["steps"] == 5
     table = (out / "results.md").read_text()
     assert "| UPI exact (dataset bank) |" in table and "no standalone forward ISP" in table
     for figure in ("psnr_bar.png", "error_maps.png"):

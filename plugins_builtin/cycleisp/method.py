@@ -28,8 +28,7 @@ Settings (ranges inclusive):
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from ispengine.learning.srgb_to_raw import (
     as_srgb,
     train_split,
 )
+from ispengine.learning.torch_runtime import torch_device, torch_threads
 from ispengine.learning.weights import checked_state
 
 BRANCHES = ("rgb2raw", "raw2rgb", "ccm")
@@ -117,28 +117,10 @@ class CycleISP(SrgbToRawMethod):
         return self._networks
 
     def _device(self):
-        import torch
+        return torch_device(self.config["device"])
 
-        wanted = self.config["device"]
-        if wanted == "auto":
-            wanted = "cuda" if torch.cuda.is_available() else "cpu"
-        if wanted == "cuda" and not torch.cuda.is_available():
-            raise ParamError("setting 'device': 'cuda' requested but torch sees no CUDA device")
-        return torch.device(wanted)
-
-    @contextlib.contextmanager
-    def _threads(self) -> Iterator[None]:
-        import torch
-
-        if not self.config["threads"]:
-            yield
-            return
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.config["threads"])
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+    def _threads(self):
+        return torch_threads(self.config["threads"])
 
     # -- training -------------------------------------------------------------
     def fit(

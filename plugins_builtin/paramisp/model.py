@@ -207,14 +207,9 @@ class ParamISPModel:
 
     def device(self) -> Any:
         """The torch device of the ``device`` setting."""
-        import torch
+        from ispengine.learning.torch_runtime import torch_device
 
-        wanted = self.config["device"]
-        if wanted == "auto":
-            wanted = "cuda" if torch.cuda.is_available() else "cpu"
-        if wanted == "cuda" and not torch.cuda.is_available():
-            raise ParamError(key="device", message="'cuda' requested but torch sees no CUDA device")
-        return torch.device(wanted)
+        return torch_device(self.config["device"])
 
     # -- running --------------------------------------------------------------
     def render(
