@@ -55,7 +55,16 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     for method in document["methods"]:
         assert method["error"] is None
         assert len(method["per_image"]) == 2
-        for key in ("psnr", "ssim", "mae", "psnr_packed", "ssim_packed", "kl", "cycle_psnr"):
+        for key in (
+            "psnr",
+            "ssim",
+            "mae",
+            "psnr_packed",
+            "ssim_packed",
+            "psnr_aim",
+            "kl",
+            "cycle_psnr",
+        ):
             assert math.isfinite(method["mean"][key]), (method["label"], key)
         assert 5 < method["mean"]["psnr"] < 80
     upi, cycleisp = document["methods"][0], document["methods"][4]

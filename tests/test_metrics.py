@@ -322,3 +322,38 @@ def test_figures_reject_bad_input(tmp_path):
     with pytest.raises(InputError):
         error_maps(tmp_path / "b.png", [row], ["m"])
     assert list(tmp_path.iterdir()) == []
+
+
+# -- AIM 2022 scoring ---------------------------------------------------------------------
+def test_aim_psnr_scores_digital_numbers_over_two_to_the_bits():
+    truth = np.full((4, 6), 0.25)
+    pred = truth + 0.01  # normalised error 0.01 → 0.01 · (1023 − 64) digital numbers
+    expected = -20 * math.log10(0.01 * (1023 - 64) / 1024)
+    assert metrics.aim_psnr(pred, truth, "rggb", 64, 1023) == pytest.approx(expected)
+    # a 12-bit camera divides by 4096
+    expected_12 = -20 * math.log10(0.01 * (4095 - 256) / 4096)
+    assert metrics.aim_psnr(pred, truth, "rggb", 256, 4095) == pytest.approx(expected_12)
+
+
+def test_aim_psnr_weights_each_channel_by_its_own_black_level():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 1, (8, 8))
+    pred = np.clip(truth + rng.normal(0, 0.02, truth.shape), 0, 1)
+    uniform = metrics.aim_psnr(pred, truth, "grbg", [100, 100, 100, 100], 1023)
+    raised_red = metrics.aim_psnr(pred, truth, "grbg", [600, 100, 100, 100], 1023)
+    assert raised_red > uniform  # a smaller red range shrinks the red errors in DN
+    assert metrics.aim_psnr(pred, truth, "grbg", 100, 1023) == pytest.approx(uniform)
+
+
+def test_aim_psnr_of_normalised_levels_is_the_packed_psnr():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0, 1, (6, 8))
+    pred = truth * 0.9
+    packed = metrics.psnr(metrics.pack(pred, "bggr"), metrics.pack(truth, "bggr"))
+    assert metrics.aim_psnr(pred, truth, "bggr", 0.0, 1.0) == pytest.approx(packed)
+
+
+@pytest.mark.parametrize("black, white", [(1023, 1023), (0, float("nan")), ("x", 1023)])
+def test_aim_psnr_refuses_bad_levels(black, white):
+    with pytest.raises(InputError, match="aim_psnr"):
+        metrics.aim_psnr(np.zeros((2, 2)), np.zeros((2, 2)), "rggb", black, white)

@@ -28,6 +28,7 @@ COLUMNS = (
     ("mae", "RAW MAE ↓", "{:.4f}"),
     ("psnr_packed", "packed PSNR (dB) ↑", "{:.2f}"),
     ("ssim_packed", "packed SSIM ↑", "{:.4f}"),
+    ("psnr_aim", "AIM PSNR (dB) ↑", "{:.2f}"),
     ("kl", "hist. KL ↓", "{:.4f}"),
     ("cycle_psnr", "cycle PSNR (dB) ↑", "{:.2f}"),
     ("diversity", "diversity", "{:.4f}"),
@@ -157,6 +158,9 @@ def markdown(document: dict[str, Any]) -> str:
     lines += [
         data_line(document),
         budget_line(document, f"test image j converts with seed {protocol['seed']} + j"),
+        "- AIM PSNR: the packed RAW in digital numbers divided by 2^bits (1024 for 10 bits), "
+        "black level kept, PSNR over all four channels (the AIM 2022 reverse-ISP challenge's "
+        "scoring).",
         f"- Cycle PSNR develops each predicted RAW with the {document['cycle_forward']}.",
         f"- Diversity: mean per-pixel standard deviation of {protocol['samples']} draws "
         "(one-to-many methods only).",

@@ -38,7 +38,7 @@ from ispengine.core.errors import InputError
 from ispengine.io.raw.image import RawImage
 from ispengine.io.raw.levels import denormalize, normalize
 from ispengine.learning.datasets import PairedDataset, Sample
-from ispengine.learning.metrics import diversity, psnr, raw_metrics
+from ispengine.learning.metrics import aim_psnr, diversity, psnr, raw_metrics
 
 __all__ = [
     "MethodResult",
@@ -52,7 +52,16 @@ __all__ = [
 ]
 
 DIVERSITY_SEED_STRIDE = 1000
-METRIC_KEYS = ("psnr", "ssim", "mae", "psnr_packed", "ssim_packed", "kl", "cycle_psnr")
+METRIC_KEYS = (
+    "psnr",
+    "ssim",
+    "mae",
+    "psnr_packed",
+    "ssim_packed",
+    "psnr_aim",
+    "kl",
+    "cycle_psnr",
+)
 NO_FLAGS = {"one_to_many": False, "needs_srgb_for_forward": False}
 
 
@@ -155,6 +164,9 @@ def evaluate_image(
         "id": sample.id,
         **raw_metrics(predicted, truth, sample.raw.cfa_pattern),
     }
+    measured["psnr_aim"] = aim_psnr(
+        predicted, truth, sample.raw.cfa_pattern, sample.raw.black_level, sample.raw.white_level
+    )
     measured["cycle_psnr"] = psnr(image.cycle(made.raw), image.reference)
     measured["seconds"] = seconds
     measured["seconds_per_mp"] = seconds / (truth.size / 1e6)

@@ -26,6 +26,7 @@ from ispengine.core.cfa import PATTERNS, pack_cfa
 from ispengine.core.errors import InputError, ParamError
 
 __all__ = [
+    "aim_psnr",
     "delta_e2000",
     "diversity",
     "histogram_kl",
@@ -330,6 +331,49 @@ def raw_metrics(pred_mosaic: Any, true_mosaic: Any, pattern: str) -> dict[str, f
         "ssim_packed": _ssim(packed_p, packed_t, 1.0, channels=True),
         "kl": histogram_kl(p, t, pattern=name),
     }
+
+
+def aim_psnr(
+    pred_mosaic: Any,
+    true_mosaic: Any,
+    pattern: str,
+    black_level: Any,
+    white_level: float,
+) -> float:
+    """RAW PSNR scored the way of the AIM 2022 reverse-ISP challenge.
+
+    The challenge (Conde et al., "Reversed Image Signal Processing and RAW
+    Reconstruction. AIM 2022 Challenge Report", ECCV 2022 workshops) packs the
+    RAW to 4 channels and divides the digital numbers by 1024, the range of
+    its 10-bit cameras, without subtracting the black level; the score is
+    ``10·log10(1 / mean((ref − res)²))`` over the whole packed image. Here the
+    normalised mosaics are turned back into digital numbers with the true
+    camera's ``black_level`` (per CFA channel R, Gr, Gb, B, or one number) and
+    ``white_level``, and divided by ``2**bits``, ``bits = ⌈log2(white_level + 1)⌉``
+    (1024 for a 10-bit RAW); levels of an already normalised RAW (white ≤ 1) are
+    left as they are. The black level does not change the error, so the
+    score differs from the packed PSNR of normalised mosaics by the constant
+    ``20·log10(2**bits / (white − black))`` (per channel) and the averaging.
+    """
+    from ispengine.core.cfa import cfa_cell
+
+    p, t = _pair(pred_mosaic, true_mosaic)
+    _check_mosaic(p, "pred_mosaic")
+    name = _check_pattern(pattern)
+    try:
+        black = np.broadcast_to(np.asarray(black_level, dtype=np.float64), (4,))
+        white = float(white_level)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"aim_psnr: levels: {error}") from None
+    if not (np.all(np.isfinite(black)) and math.isfinite(white) and white > black.max()):
+        raise InputError(
+            f"aim_psnr: white level {white:g} must exceed every black level {black.tolist()}"
+        )
+    if white <= 1.0:  # levels of an already normalised RAW: nothing to convert
+        return _psnr(pack(p, name), pack(t, name), 1.0)
+    black_sites = np.tile(cfa_cell(black, name), (p.shape[0] // 2, p.shape[1] // 2))
+    scale = (white - black_sites) / 2.0 ** math.ceil(math.log2(white + 1.0))
+    return _psnr(pack(p * scale, name), pack(t * scale, name), 1.0)
 
 
 def srgb_metrics(pred: Any, target: Any) -> dict[str, float]:
