@@ -49,6 +49,7 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
         "CycleISP small",
         "SemiISP (one-to-many)",
         "ParamISP (small)",
+        "SSDNet (small)",
         "Invertible-ISP (small)",
     ]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
@@ -77,7 +78,10 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
     paramisp = document["methods"][6]
     assert not paramisp["one_to_many"] and paramisp["fit"]["steps"] == 5
     assert 50_000 < paramisp["parameters"] < 100_000  # the small configuration
-    invisp = document["methods"][7]
+    ssdnet = document["methods"][7]
+    assert ssdnet["one_to_many"] and ssdnet["mean"]["diversity"] > 0
+    assert ssdnet["parameters"] == 260_998 and ssdnet["fit"]["steps"] == 5
+    invisp = document["methods"][8]
     assert invisp["parameters"] == 52_544 and invisp["fit"]["steps"] == 5
     table = (out / "results.md").read_text()
     assert "| UPI exact (dataset bank) |" in table and "no standalone forward ISP" in table

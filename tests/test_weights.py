@@ -47,3 +47,24 @@ def test_torch_tensors_are_accepted_and_files_round_trip(tmp_path):
             np.testing.assert_array_equal(again[name], arrays[name])
     with pytest.raises(InputError, match="suffix"):
         save_arrays(tmp_path / "w.npz", arrays)
+
+
+def test_checkpoint_state_unwraps_training_frameworks_and_dataparallel(tmp_path):
+    torch = pytest.importorskip("torch")
+    from ispengine.learning.weights import load_checkpoint_state
+
+    state = {"module.a.weight": torch.ones(2, 3), "module.a.bias": torch.zeros(2)}
+    torch.save({"params": state, "iter": 5}, tmp_path / "basicsr.pth")
+    torch.save({"state_dict": state, "epoch": 3}, tmp_path / "lightning.ckpt")
+    torch.save(state, tmp_path / "flat.pt")
+    for name in ("basicsr.pth", "lightning.ckpt", "flat.pt"):
+        arrays = load_checkpoint_state(tmp_path / name)
+        assert sorted(arrays) == ["a.bias", "a.weight"]
+        np.testing.assert_array_equal(arrays["a.weight"], np.ones((2, 3)))
+    with pytest.raises(InputError, match="nested mapping"):
+        load_arrays(tmp_path / "basicsr.pth")
+    torch.save({"config": {"lr": 1}, "weights": [1, 2]}, tmp_path / "odd.pt")
+    with pytest.raises(InputError, match="not a"):
+        load_checkpoint_state(tmp_path / "odd.pt")
+    with pytest.raises(InputError, match="no such weights file"):
+        load_checkpoint_state(tmp_path / "missing.pth")

@@ -67,7 +67,55 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
         ) from None
     if not isinstance(loaded, Mapping):
         raise InputError(f"{path}: expected a mapping of names to tensors")
+    nested = next((k for k, v in loaded.items() if isinstance(v, Mapping)), None)
+    if nested is not None:
+        raise InputError(
+            f"{path}: '{nested}' holds a nested mapping, not a tensor (a training "
+            "checkpoint? see load_checkpoint_state)"
+        )
     return {str(k): as_numpy(v) for k, v in loaded.items()}
+
+
+#: Keys under which training frameworks nest a model's state dict: BasicSR
+#: (``params``, ``params_ema``), PyTorch Lightning (``state_dict``), others (``model``).
+STATE_CONTAINERS = ("params", "params_ema", "state_dict", "model")
+
+
+def load_checkpoint_state(path: str | Path) -> dict[str, np.ndarray]:
+    """A model's named arrays from a weights file or a training checkpoint.
+
+    A flat file loads as :func:`load_arrays` loads it; a torch file whose state dict
+    is nested under one of :data:`STATE_CONTAINERS` (the first present) gives that
+    state dict. ``module.`` prefixes (``DataParallel``) are removed. Loading never
+    runs code (``torch.load(weights_only=True)``).
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        arrays = load_arrays(path)
+    else:
+        if not path.is_file():
+            raise InputError(f"{path}: no such weights file")
+        import torch
+
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # corrupt files raise many kinds of errors
+            detail = " ".join(str(error).split())
+            raise InputError(
+                f"{path}: cannot read weights ({type(error).__name__}: {detail})"
+            ) from None
+        if not isinstance(loaded, Mapping):
+            raise InputError(f"{path}: expected a mapping of names to tensors")
+        container = next((k for k in STATE_CONTAINERS if isinstance(loaded.get(k), Mapping)), None)
+        state = loaded[container] if container else loaded
+        try:
+            arrays = {str(k): as_numpy(v) for k, v in state.items()}
+        except (TypeError, ValueError) as error:
+            raise InputError(f"{path}: not a state dict of tensors ({error})") from None
+        odd = next((k for k, v in arrays.items() if v.dtype == object), None)
+        if odd is not None:
+            raise InputError(f"{path}: '{odd}' is not a tensor (not a state dict?)")
+    return {k.removeprefix("module."): v for k, v in arrays.items()}
 
 
 def checked_state(

@@ -12,6 +12,7 @@ Importing this package does not import torch: the network
 """
 
 from ispengine.core.hookspecs import hookimpl
+from plugins_builtin.invisp.commands import COMMANDS
 from plugins_builtin.invisp.method import InvertibleISP, InvertibleISPRender
 from plugins_builtin.invisp.stages import InvISPForward, InvISPForwardInverse
 
@@ -36,3 +37,9 @@ def ispengine_register_stages(register):
 @hookimpl
 def ispengine_register_inverse_stages(register):
     register(InvISPForwardInverse)
+
+
+@hookimpl
+def ispengine_register_commands(register):
+    for command in COMMANDS:
+        register(command)

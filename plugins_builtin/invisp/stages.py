@@ -57,10 +57,10 @@ def weights_file(path: str | Path) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _cached_network(path: str, stamp: tuple[int, int]) -> Any:
-    from ispengine.learning.weights import load_arrays
+    from ispengine.learning.weights import load_checkpoint_state
     from plugins_builtin.invisp.networks import network_from_arrays
 
-    return network_from_arrays(load_arrays(path), f"{path}: Invertible-ISP weights")
+    return network_from_arrays(load_checkpoint_state(path), f"{path}: Invertible-ISP weights")
 
 
 def saved_network(path: str | Path) -> Any:
