@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +193,59 @@ def run_training(
         save(step)
     seconds = time.perf_counter() - begin
     return FitReport(step, seconds, tuple(losses), start, note)
+
+
+def fit_on_crops(
+    label: str,
+    dataset: Any,
+    budget: Budget,
+    *,
+    network: Any,
+    crops: Sequence[int],
+    make_optimizer: Callable[[Any], Any],
+    make_step: Callable[[Any, Any, Any, np.random.Generator], Callable[[int], float]],
+    device: Any,
+    threads: int = 0,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 200,
+    progress: bool = True,
+) -> FitReport:
+    """Train one network on random aligned crops of ``dataset``'s train split.
+
+    Loads the train split once (:class:`~ispengine.learning.paired_crops.PairedCrops`),
+    checks every crop side of ``crops`` fits, moves ``network`` to ``device`` in
+    training mode, builds the optimiser (``make_optimizer(network)``) and the step
+    (``make_step(data, network, optimizer, rng)``, ``rng`` a numpy Generator seeded
+    with ``seed``) and runs :func:`run_training` with ``threads`` torch CPU threads
+    (0: torch's default). The network is left in evaluation mode.
+    """
+    from ispengine.learning.paired_crops import PairedCrops
+    from ispengine.learning.srgb_to_raw import train_split
+    from ispengine.learning.torch_runtime import torch_threads
+
+    train = train_split(dataset)
+    if len(train) == 0:
+        raise InputError(f"{label}: the dataset has no 'train' samples to fit on")
+    data = PairedCrops.from_dataset(train)
+    for side in crops:
+        data.check_crop(side)
+    with torch_threads(threads):
+        network = network.to(device).train()
+        optimizer = make_optimizer(network)
+        rng = np.random.default_rng(seed)
+        report = run_training(
+            make_step(data, network, optimizer, rng),
+            budget,
+            modules={"network": network},
+            optimizer=optimizer,
+            rng=rng,
+            checkpoint=checkpoint,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+            label=label,
+        )
+    network.eval()
+    return report

@@ -60,7 +60,6 @@ from ispengine.learning.srgb_to_raw import (
     TargetCamera,
     Unprocessed,
     as_srgb,
-    train_split,
 )
 from ispengine.learning.torch_runtime import DEVICES, torch_device, torch_threads
 
@@ -171,34 +170,26 @@ class _InvISPMethod:
         """
         import torch
 
-        from ispengine.learning.paired_crops import PairedCrops
-        from ispengine.learning.training import run_training
+        from ispengine.learning.training import fit_on_crops
 
-        train = train_split(dataset)
-        if len(train) == 0:
-            raise InputError("invisp: the dataset has no 'train' samples to fit on")
-        data = PairedCrops.from_dataset(train)
-        data.check_crop(self.config["crop"])
-        device = torch_device(self.config["device"])
-        with torch_threads(self.config["threads"]):
-            network = self.network(seed).to(device).train()
-            optimizer = torch.optim.Adam(network.parameters(), lr=self.config["lr"])
-            rng = np.random.default_rng(seed)
-            step = self._step_function(data, network, optimizer, budget, rng, device)
-            report = run_training(
-                step,
-                budget,
-                modules={"network": network},
-                optimizer=optimizer,
-                rng=rng,
-                checkpoint=checkpoint,
-                resume=resume,
-                checkpoint_every=self.config["checkpoint_every"],
-                progress=progress,
-                label="invisp",
-            )
-        network.eval()
-        return report
+        return fit_on_crops(
+            "invisp",
+            dataset,
+            budget,
+            network=self.network(seed),
+            crops=[self.config["crop"]],
+            make_optimizer=lambda net: torch.optim.Adam(net.parameters(), lr=self.config["lr"]),
+            make_step=lambda data, net, optimizer, rng: self._step_function(
+                data, net, optimizer, budget, rng
+            ),
+            device=torch_device(self.config["device"]),
+            threads=self.config["threads"],
+            seed=seed,
+            checkpoint=checkpoint,
+            resume=resume,
+            checkpoint_every=self.config["checkpoint_every"],
+            progress=progress,
+        )
 
     def learning_rate(self, step: int, budget: Budget) -> float:
         """The learning rate of (0-based) ``step``: ``lr``, halved at 50/300 and again at
@@ -210,11 +201,12 @@ class _InvISPMethod:
                     rate *= 0.5
         return rate
 
-    def _step_function(self, data, network, optimizer, budget, rng, device):
+    def _step_function(self, data, network, optimizer, budget, rng):
         """One Adam step: the loss of the module docstring on a fresh batch."""
         import torch
         from torch.nn import functional as F
 
+        device = next(network.parameters()).device
         jpeg = None
         if self.config["jpeg"]:
             from plugins_builtin.invisp.jpeg import DifferentiableJpeg

@@ -71,7 +71,6 @@ from ispengine.learning.srgb_to_raw import (
     Unprocessed,
     as_srgb,
     check_seed,
-    train_split,
 )
 from ispengine.learning.torch_runtime import DEVICES, torch_device, torch_threads
 
@@ -191,48 +190,43 @@ class SSDNetMethod(SrgbToRawMethod):
         """
         import torch
 
-        from ispengine.learning.paired_crops import PairedCrops
-        from ispengine.learning.training import run_training
+        from ispengine.learning.training import fit_on_crops
 
-        train = train_split(dataset)
-        if len(train) == 0:
-            raise InputError("ssdnet: the dataset has no 'train' samples to fit on")
-        data = PairedCrops.from_dataset(train)
-        for side in self.config["crops"]:
-            data.check_crop(side)
-        device = torch_device(self.config["device"])
-        with torch_threads(self.config["threads"]):
-            network = self.network(seed).to(device).train()
-            optimizer = torch.optim.AdamW(
+        def make_optimizer(network: Any) -> Any:
+            return torch.optim.AdamW(
                 network.parameters(),
                 lr=self.config["lr"],
                 betas=(0.9, 0.999),
                 weight_decay=self.config["weight_decay"],
             )
-            rng = np.random.default_rng(seed)
-            step = self._step_function(data, network, optimizer, budget, rng, device)
-            report = run_training(
-                step,
-                budget,
-                modules={"network": network},
-                optimizer=optimizer,
-                rng=rng,
-                checkpoint=checkpoint,
-                resume=resume,
-                checkpoint_every=self.config["checkpoint_every"],
-                progress=progress,
-                label="ssdnet",
-            )
-        network.eval()
-        return report
 
-    def _step_function(self, data, network, optimizer, budget, rng, device):
+        return fit_on_crops(
+            "ssdnet",
+            dataset,
+            budget,
+            network=self.network(seed),
+            crops=self.config["crops"],
+            make_optimizer=make_optimizer,
+            make_step=lambda data, net, optimizer, rng: self._step_function(
+                data, net, optimizer, budget, rng
+            ),
+            device=torch_device(self.config["device"]),
+            threads=self.config["threads"],
+            seed=seed,
+            checkpoint=checkpoint,
+            resume=resume,
+            checkpoint_every=self.config["checkpoint_every"],
+            progress=progress,
+        )
+
+    def _step_function(self, data, network, optimizer, budget, rng):
         """One AdamW step on a fresh batch (module docstring)."""
         import torch
         from torch.nn import functional as F
 
         soft, alpha = self.config["soft_supervision"], self.config["alpha"]
         clip = self.config["grad_clip"]
+        device = next(network.parameters()).device
 
         def step(index: int) -> float:
             for group in optimizer.param_groups:
