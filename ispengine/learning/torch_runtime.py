@@ -10,9 +10,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from ispengine.core.errors import ParamError
+from ispengine.core.settings import IntegerSetting, OptionSpec
 
 #: The choices of every learned method's ``device`` setting.
 DEVICES = ("auto", "cpu", "cuda")
+
+#: The settings learned methods share: where torch runs, how many CPU threads, how
+#: often training saves its checkpoint.
+DEVICE_SETTING = OptionSpec(
+    "device", DEVICES, "auto", "torch device: auto (CUDA if available), cpu or cuda"
+)
+THREADS_SETTING = IntegerSetting(
+    "threads", 0, "torch CPU threads in fit/convert (0: torch's default)", low=0, high=1024
+)
+CHECKPOINT_EVERY_SETTING = IntegerSetting(
+    "checkpoint_every", 200, "training steps between checkpoint saves", low=1, high=1e9
+)
 
 
 def torch_device(wanted: str) -> Any:

@@ -46,7 +46,13 @@ from ispengine.learning.srgb_to_raw import (
     as_srgb,
     train_split,
 )
-from ispengine.learning.torch_runtime import torch_device, torch_threads
+from ispengine.learning.torch_runtime import (
+    CHECKPOINT_EVERY_SETTING,
+    DEVICE_SETTING,
+    THREADS_SETTING,
+    torch_device,
+    torch_threads,
+)
 from ispengine.learning.weights import checked_state
 
 BRANCHES = ("rgb2raw", "raw2rgb", "ccm")
@@ -75,18 +81,9 @@ class CycleISP(SrgbToRawMethod):
             False,
             "also train RAW2RGB and its colour-correction branch (L1 on the sRGB)",
         ),
-        OptionSpec(
-            "device",
-            ("auto", "cpu", "cuda"),
-            "auto",
-            "torch device: auto (CUDA if available), cpu or cuda",
-        ),
-        IntegerSetting(
-            "checkpoint_every", 200, "training steps between checkpoint saves", low=1, high=1e9
-        ),
-        IntegerSetting(
-            "threads", 0, "torch CPU threads in fit/convert (0: torch's default)", low=0, high=1024
-        ),
+        DEVICE_SETTING,
+        CHECKPOINT_EVERY_SETTING,
+        THREADS_SETTING,
     )
 
     def __init__(self, **settings: Any) -> None:

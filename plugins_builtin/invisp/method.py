@@ -61,7 +61,13 @@ from ispengine.learning.srgb_to_raw import (
     Unprocessed,
     as_srgb,
 )
-from ispengine.learning.torch_runtime import DEVICES, torch_device, torch_threads
+from ispengine.learning.torch_runtime import (
+    CHECKPOINT_EVERY_SETTING,
+    DEVICE_SETTING,
+    THREADS_SETTING,
+    torch_device,
+    torch_threads,
+)
 
 #: The shipped spec whose first two stages (demosaic, white balance) make camera RGB.
 SPEC = "invisp_camera"
@@ -118,13 +124,9 @@ SETTINGS = (
     BooleanSetting("jpeg", True, "differentiable JPEG between the two passes in training"),
     IntegerSetting("jpeg_quality", 90, "quality of the simulated JPEG", low=1, high=100),
     FloatSetting("rgb_weight", 1.0, "weight of the sRGB loss term", low=0.0, high=100.0),
-    OptionSpec("device", DEVICES, "auto", "torch device: auto (CUDA if available), cpu, cuda"),
-    IntegerSetting(
-        "checkpoint_every", 200, "training steps between checkpoint saves", low=1, high=1e9
-    ),
-    IntegerSetting(
-        "threads", 0, "torch CPU threads in fit/convert (0: torch's default)", low=0, high=1024
-    ),
+    DEVICE_SETTING,
+    CHECKPOINT_EVERY_SETTING,
+    THREADS_SETTING,
 )
 
 

@@ -39,6 +39,7 @@ from ispengine.core.settings import (
     StringSetting,
 )
 from ispengine.io.raw.image import CaptureParams
+from ispengine.learning.torch_runtime import CHECKPOINT_EVERY_SETTING, DEVICE_SETTING
 from ispengine.learning.weights import checked_state, load_arrays
 
 #: The optical parameters ParamNet reads, in the network's order.
@@ -111,15 +112,8 @@ def settings_for(directions: str) -> tuple[SettingBase, ...]:
             low=0,
             high=1e9,
         ),
-        OptionSpec(
-            "device",
-            ("auto", "cpu", "cuda"),
-            "auto",
-            "torch device: auto (CUDA if available), cpu or cuda",
-        ),
-        IntegerSetting(
-            "checkpoint_every", 200, "training steps between checkpoint saves", low=1, high=1e9
-        ),
+        DEVICE_SETTING,
+        CHECKPOINT_EVERY_SETTING,
     )
 
 

@@ -72,7 +72,13 @@ from ispengine.learning.srgb_to_raw import (
     as_srgb,
     check_seed,
 )
-from ispengine.learning.torch_runtime import DEVICES, torch_device, torch_threads
+from ispengine.learning.torch_runtime import (
+    CHECKPOINT_EVERY_SETTING,
+    DEVICE_SETTING,
+    THREADS_SETTING,
+    torch_device,
+    torch_threads,
+)
 
 #: Share of a step budget at the constant learning rate (Restormer: 92k of 300k iterations).
 CONSTANT_FRACTION = 92 / 300
@@ -116,13 +122,9 @@ class SSDNetMethod(SrgbToRawMethod):
             integer=True,
         ),
         BooleanSetting("augment", True, "random flips and 90° rotations of the training crops"),
-        OptionSpec("device", DEVICES, "auto", "torch device: auto (CUDA if available), cpu, cuda"),
-        IntegerSetting(
-            "checkpoint_every", 200, "training steps between checkpoint saves", low=1, high=1e9
-        ),
-        IntegerSetting(
-            "threads", 0, "torch CPU threads in fit/convert (0: torch's default)", low=0, high=1024
-        ),
+        DEVICE_SETTING,
+        CHECKPOINT_EVERY_SETTING,
+        THREADS_SETTING,
     )
 
     def __init__(self, **settings: Any) -> None:
