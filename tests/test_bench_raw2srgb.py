@@ -95,13 +95,14 @@ def test_only_runs_the_named_methods_on_the_same_data(tiny_run, tmp_path):
     assert [i["psnr"] for i in before] == [i["psnr"] for i in after]
 
 
-def test_the_committed_spec_has_its_four_rows_and_a_quick_section():
+def test_the_committed_spec_has_its_five_rows_and_a_quick_section():
     full, quick = load_spec(SPEC), load_spec(SPEC, quick=True)
     assert [m.name for m in full.methods] == [
         "pipeline",
         "semiisp_function_isp",
         "unet_isp",
         "paramisp",
+        "invisp",
     ]
     assert full.protocol.budget.steps == 2000 and full.synthcam.n == 80
     assert quick.protocol.budget.steps < 20 and quick.synthcam.n < full.synthcam.n
@@ -113,10 +114,12 @@ def test_the_committed_spec_runs_quick_with_every_row(tmp_path, torch_one_thread
     assert _bench(SPEC, tmp_path, "--quick") == 0
     document = json.loads((tmp_path / "results.json").read_text())
     rows = {m["label"]: m for m in document["methods"]}
-    assert len(rows) == 4 and all(m["error"] is None for m in rows.values())
+    assert len(rows) == 5 and all(m["error"] is None for m in rows.values())
     paramisp = rows["ParamISP forward (small)"]
     assert paramisp["fit"]["steps"] == document["protocol"]["budget"]["steps"]
     assert math.isfinite(paramisp["mean"]["delta_e"])
+    invisp = rows["Invertible-ISP forward (small)"]
+    assert invisp["parameters"] == 52_544 and math.isfinite(invisp["mean"]["psnr"])
 
 
 def test_bad_specs_are_one_line_and_exit_2(tmp_path, capsys):
