@@ -106,16 +106,23 @@ def load_checkpoint_state(path: str | Path) -> dict[str, np.ndarray]:
             ) from None
         if not isinstance(loaded, Mapping):
             raise InputError(f"{path}: expected a mapping of names to tensors")
-        container = next((k for k in STATE_CONTAINERS if isinstance(loaded.get(k), Mapping)), None)
-        state = loaded[container] if container else loaded
         try:
-            arrays = {str(k): as_numpy(v) for k, v in state.items()}
+            arrays = {k: as_numpy(v) for k, v in unwrap_state(loaded).items()}
         except (TypeError, ValueError) as error:
             raise InputError(f"{path}: not a state dict of tensors ({error})") from None
         odd = next((k for k, v in arrays.items() if v.dtype == object), None)
         if odd is not None:
             raise InputError(f"{path}: '{odd}' is not a tensor (not a state dict?)")
-    return {k.removeprefix("module."): v for k, v in arrays.items()}
+    return unwrap_state(arrays)
+
+
+def unwrap_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's state dict inside ``state``: the mapping under the first of
+    :data:`STATE_CONTAINERS` present, else ``state`` itself; ``module.`` prefixes of
+    ``DataParallel`` removed from the names."""
+    container = next((k for k in STATE_CONTAINERS if isinstance(state.get(k), Mapping)), None)
+    inner = state[container] if container else state
+    return {str(k).removeprefix("module."): v for k, v in inner.items()}
 
 
 def checked_state(

@@ -342,7 +342,7 @@ class SSDNetMethod(SrgbToRawMethod):
         """
         import torch
 
-        from ispengine.learning.weights import checked_state
+        from ispengine.learning.weights import checked_state, unwrap_state
 
         state = unwrap_state(state)
         network = self.network()
@@ -361,17 +361,6 @@ class SSDNetMethod(SrgbToRawMethod):
         network.load_state_dict(
             {k: torch.from_numpy(arrays[k]).to(t.dtype) for k, t in expected.items()}
         )
-
-
-def unwrap_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """A flat state dict from what BasicSR saves (``{"params": ...}`` or ``params_ema``),
-    with ``module.`` prefixes of ``DataParallel`` removed."""
-    for key in ("params", "params_ema", "state_dict"):
-        inner = state.get(key) if isinstance(state, Mapping) else None
-        if isinstance(inner, Mapping):
-            state = inner
-            break
-    return {str(k).removeprefix("module."): v for k, v in state.items()}
 
 
 def augment(srgb: np.ndarray, packed: np.ndarray, rng: np.random.Generator):
