@@ -56,6 +56,7 @@ KIND_FOLDERS = {
     "param_predictor": "param_predictors",
     "srgb_to_raw": "srgb_to_raw",
     "raw_to_srgb": "raw_to_srgb",
+    "raw_to_raw": "raw_to_raw",
     "lut_backend": "lut_backends",
 }
 KIND_HEADINGS = {
@@ -65,6 +66,7 @@ KIND_HEADINGS = {
     "param_predictor": "Parameter predictors",
     "srgb_to_raw": "sRGB-to-RAW methods",
     "raw_to_srgb": "RAW-to-sRGB methods",
+    "raw_to_raw": "Raw-to-raw methods",
     "lut_backend": "LUT backends",
 }
 STAGE_LIKE = ("stage", "filter")
@@ -327,8 +329,8 @@ def kind_details(record: ComponentRecord, registry: Registry) -> tuple[Facts, Se
             table = f'`[inverse.<label>]` table (`method = "{record.method}"`)'
             note = f"Given in a pipeline's {table}."
             sections.append(("Settings", [note, "", *declarations_table(cls.inverse_settings)]))
-    elif record.kind in ("srgb_to_raw", "raw_to_srgb", "param_predictor"):
-        if record.kind in ("srgb_to_raw", "raw_to_srgb"):
+    elif record.kind in ("srgb_to_raw", "raw_to_srgb", "raw_to_raw", "param_predictor"):
+        if record.kind in ("srgb_to_raw", "raw_to_srgb", "raw_to_raw"):
             if record.kind == "srgb_to_raw":
                 facts.append(("one-to-many", "yes" if cls.one_to_many else "no"))
             facts.append(("learned", "yes" if cls.learned else "no"))

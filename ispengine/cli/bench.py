@@ -1,12 +1,13 @@
-"""``ispengine bench``: head-to-head benchmarks; the core's members are ``srgb2raw`` and
-``raw2srgb``.
+"""``ispengine bench``: head-to-head benchmarks; the core's members are ``srgb2raw``,
+``raw2srgb`` and ``raw2raw``.
 
 ``ispengine bench srgb2raw --spec SPEC [--out DIR] [--quick] [--only LABEL ...] [--data FOLDER]
 [--seed N]``
 runs the sRGB-to-RAW head-to-head protocol (:mod:`ispengine.bench.srgb2raw`);
 ``ispengine bench raw2srgb`` (same options) its forward twin
-(:mod:`ispengine.bench.raw2srgb`). Plugins add their own benches to the group
-(``bench semiisp`` comes from the semiisp plugin).
+(:mod:`ispengine.bench.raw2srgb`); ``ispengine bench raw2raw`` maps RAW between two
+cameras (:mod:`ispengine.bench.raw2raw`, its own data format). Plugins add their own
+benches to the group (``bench semiisp`` comes from the semiisp plugin).
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
     """The command running ``module.run_benchmark`` and printing ``markdown``'s table."""
 
     def run(args: argparse.Namespace) -> int:
-        from ispengine.bench.spec import load_spec
+        from ispengine.bench import spec as shared_spec
 
         bench = importlib.import_module(module)
+        # A bench with its own data format brings its own spec reader (bench raw2raw).
+        load_spec = getattr(bench, "load_spec", shared_spec.load_spec)
         spec = load_spec(args.spec, quick=args.quick)
         if args.data:
             import attrs
 
-            spec = attrs.evolve(spec, folder=Path(args.data), synthcam=None)
+            generated = getattr(bench, "GENERATED_DATA", "synthcam")
+            spec = attrs.evolve(spec, folder=Path(args.data), **{generated: None})
         if args.seed is not None:
             import attrs
 
@@ -100,6 +104,7 @@ def _arguments(default_out: str) -> Callable[[argparse.ArgumentParser], None]:
 
 cmd_bench_srgb2raw = _bench("ispengine.bench.srgb2raw", "ispengine.bench.report")
 cmd_bench_raw2srgb = _bench("ispengine.bench.raw2srgb", "ispengine.bench.raw2srgb")
+cmd_bench_raw2raw = _bench("ispengine.bench.raw2raw", "ispengine.bench.raw2raw")
 
 GROUP = Command("bench", "head-to-head benchmarks")
 SRGB2RAW = Command(
@@ -113,4 +118,10 @@ RAW2SRGB = Command(
     "RAW-to-sRGB methods (forward ISPs) head to head",
     run=cmd_bench_raw2srgb,
     add_arguments=_arguments("bench-raw2srgb"),
+)
+RAW2RAW = Command(
+    "bench raw2raw",
+    "raw-to-raw methods (camera A's RAW into camera B's space) head to head",
+    run=cmd_bench_raw2raw,
+    add_arguments=_arguments("bench-raw2raw"),
 )

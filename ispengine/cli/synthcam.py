@@ -1,4 +1,5 @@
 """``ispengine synthcam generate``: a deterministic paired RAW/sRGB dataset (SynthCam);
+``ispengine synthcam pairs``: the same scenes in several cameras, for raw-to-raw mapping;
 ``ispengine synthcam cameras``: the simulated cameras."""
 
 from __future__ import annotations
@@ -71,6 +72,79 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def parse_kinds(text: str) -> list[str]:
+    """``spectral,natural`` as ``["spectral", "natural"]`` (checked by the generator)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def cmd_synthcam_pairs(args: argparse.Namespace) -> int:
+    from ispengine.io.executors import make_executor
+    from ispengine.synthcam.pairs import generate_pairs
+
+    start = time.perf_counter()
+    with make_executor(args.executor, args.workers, args.address) as executor:
+        manifest = generate_pairs(
+            args.out,
+            args.cameras,
+            args.unpaired,
+            args.anchors,
+            args.test,
+            args.size,
+            args.seed,
+            kinds=args.kinds,
+            executor=None if args.executor == "serial" else executor,
+            progress=not args.quiet,
+        )
+    print(
+        f"SynthCam pairs: cameras {', '.join(manifest['cameras'])}, {args.unpaired} unpaired "
+        f"each, {len(manifest['anchor'])} anchors, {len(manifest['test'])} test of "
+        f"{args.size[0]}x{args.size[1]} (seed {args.seed}, kinds {', '.join(manifest['kinds'])}) "
+        f"in {args.out}, {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
+def _add_pairs_arguments(parser: argparse.ArgumentParser) -> None:
+    from ispengine.synthcam.cameras import CAMERAS
+    from ispengine.synthcam.scenes import SCENE_KINDS
+
+    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--cameras",
+        "--camera",
+        dest="cameras",
+        action="extend",
+        type=parse_cameras,
+        required=True,
+        metavar="IDS",
+        help=(
+            "two or more camera ids, comma-separated or repeated, camera A first "
+            f"(known: {', '.join(CAMERAS)})"
+        ),
+    )
+    parser.add_argument(
+        "--unpaired", type=int, required=True, help="unpaired scenes per camera (>= 1)"
+    )
+    parser.add_argument(
+        "--anchors", type=int, default=0, help="paired anchor scenes (>= 0, default 0)"
+    )
+    parser.add_argument("--test", type=int, required=True, help="paired test scenes (>= 1)")
+    parser.add_argument("--size", type=parse_size, default=(256, 384), help="HxW (default 256x384)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--kinds",
+        type=parse_kinds,
+        default=["spectral"],
+        metavar="KINDS",
+        help=(
+            f"scene kinds taken in turn by index, comma-separated (of {', '.join(SCENE_KINDS)}; "
+            "default: spectral, whose pairs no 3x3 matrix maps onto each other)"
+        ),
+    )
+    add_executor_arguments(parser, "where samples are made")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def cmd_synthcam_cameras(args: argparse.Namespace) -> int:
     from ispengine.synthcam.cameras import CAMERA_LIST, DEFAULT_CAMERAS, MeasuredSensitivity
 
@@ -112,4 +186,10 @@ GENERATE = Command(
     "write a deterministic paired RAW/sRGB dataset",
     run=cmd_synthcam_generate,
     add_arguments=_add_generate_arguments,
+)
+PAIRS = Command(
+    "synthcam pairs",
+    "write the same scenes in several cameras' RAW spaces (raw-to-raw mapping)",
+    run=cmd_synthcam_pairs,
+    add_arguments=_add_pairs_arguments,
 )

@@ -17,6 +17,7 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     "param_predictor": ("settings",),
     "srgb_to_raw": ("settings",),
     "raw_to_srgb": ("settings",),
+    "raw_to_raw": ("settings",),
 }
 
 
@@ -45,7 +46,7 @@ def component_rows(registry: Registry) -> list[dict[str, Any]]:
             }
             if kind in ("stage", "filter", "inverse_stage"):
                 row["layout"] = f"{cls.input_layout}->{cls.output_layout}"
-            if kind in ("srgb_to_raw", "raw_to_srgb", "param_predictor"):
+            if kind in ("srgb_to_raw", "raw_to_srgb", "raw_to_raw", "param_predictor"):
                 row["summary"] = cls.summary
             if kind == "stage":
                 row["inverse"] = registry.inverse_kinds(record.name)

@@ -86,6 +86,13 @@ def ispengine_register_raw_to_srgb(register):
     render a RAW image as sRGB, learned or not."""
 
 
+@_component_hook("raw_to_raw", "raw-to-raw method")
+def ispengine_register_raw_to_raw(register):
+    """Register raw-to-raw methods: subclasses of
+    :class:`ispengine.learning.raw_to_raw.RawToRawMethod` with ``name`` that map one
+    camera's RAW into another camera's colour space, learned or not."""
+
+
 @_component_hook("filter", "filter")
 def ispengine_register_filters(register):
     """Register filters: operations that discard or degrade information and are

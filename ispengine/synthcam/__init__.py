@@ -12,11 +12,22 @@ ground truth and a manifest with fixed train/val/test splits::
     manifest = generate_dataset("data/synthcam", n=100, size=(256, 384), seed=0)
 
 Modules: :mod:`.spectra` (spectral data), :mod:`.cameras`, :mod:`.scenes`,
-:mod:`.capture`, :mod:`.camera_isp` (the hidden ISP), :mod:`.generate`.
+:mod:`.capture`, :mod:`.camera_isp` (the hidden ISP), :mod:`.generate`, and
+:mod:`.pairs` (the same scenes in several cameras, for raw-to-raw mapping).
 colour-science, scikit-image and scipy are imported on first use only.
 """
 
 from ispengine.synthcam.cameras import CAMERAS, DEFAULT_CAMERAS
 from ispengine.synthcam.generate import generate_dataset, make_sample, write_sample
+from ispengine.synthcam.pairs import CameraPairs, generate_pairs, open_pairs
 
-__all__ = ["CAMERAS", "DEFAULT_CAMERAS", "generate_dataset", "make_sample", "write_sample"]
+__all__ = [
+    "CAMERAS",
+    "DEFAULT_CAMERAS",
+    "CameraPairs",
+    "generate_dataset",
+    "generate_pairs",
+    "make_sample",
+    "open_pairs",
+    "write_sample",
+]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,8 @@ def scene_kind_of(index: int) -> str:
     return SCENE_KINDS[(index // 2) % len(SCENE_KINDS)]
 
 
-def _check_size(size: Sequence[int]) -> tuple[int, int]:
+def check_size(size: Sequence[int]) -> tuple[int, int]:
+    """``size`` as ``(height, width)``: both even and at least :data:`MIN_SIZE`."""
     try:
         height, width = (int(v) for v in size)
     except (TypeError, ValueError):
@@ -162,7 +163,7 @@ def make_sample(
 
     if int(seed) < 0 or int(index) < 0:
         raise InputError(f"seed and index must be non-negative, got {seed}, {index}")
-    size = _check_size(size)
+    size = check_size(size)
     model = get_camera(camera)
     kind = scene_kind or scene_kind_of(index)
     streams = np.random.SeedSequence([int(seed), int(index)]).spawn(4)
@@ -212,16 +213,43 @@ def generate_one(item: tuple[int, int, tuple[int, int], str, str]) -> dict[str, 
     return write_sample(make_sample(seed, index, size, camera), out_dir)
 
 
-def _map(executor: Any, items: list, progress: bool) -> list[dict[str, Any]]:
+def map_samples(
+    executor: Any, items: list, progress: bool, work: Callable[[Any], Any] = generate_one
+) -> list[Any]:
+    """``[work(item) for item in items]``, in order, on ``executor`` (``None``: serially here).
+
+    ``work`` must be a module-level function (so it pickles for process and Dask executors).
+    """
     if executor is None:
         from tqdm import tqdm
 
         bar = tqdm(items, desc="synthcam", unit="sample", file=sys.stderr, disable=not progress)
-        return [generate_one(item) for item in bar]
+        return [work(item) for item in bar]
     accepts_progress = "progress" in inspect.signature(executor.map).parameters
     if accepts_progress:
-        return list(executor.map(generate_one, items, progress="synthcam" if progress else None))
-    return list(executor.map(generate_one, items))
+        return list(executor.map(work, items, progress="synthcam" if progress else None))
+    return list(executor.map(work, items))
+
+
+def dataset_manifest(
+    seed: int, size: tuple[int, int], cameras: list[str], entries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``manifest.json`` of a SynthCam folder holding the samples ``entries``."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "seed": int(seed),
+        "size": list(size),
+        "cameras": cameras,
+        "splits": {split: [e["id"] for e in entries if e["split"] == split] for split in SPLITS},
+        "samples": entries,
+    }
+
+
+def write_manifest(path: str | Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest`` as sorted, indented JSON to ``path``, atomically."""
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
 
 
 def generate_dataset(
@@ -246,7 +274,7 @@ def generate_dataset(
     n = int(n)
     if n < 1:
         raise InputError(f"n: need at least one sample, got {n}")
-    size = _check_size(size)
+    size = check_size(size)
     names = list(DEFAULT_CAMERAS if cameras is None else cameras)
     if not names:
         raise InputError("cameras: need at least one camera")
@@ -255,16 +283,7 @@ def generate_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = [(int(seed), i, size, names[i % len(names)], str(out)) for i in range(n)]
-    entries = _map(executor, items, progress)
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "seed": int(seed),
-        "size": list(size),
-        "cameras": names,
-        "splits": {split: [e["id"] for e in entries if e["split"] == split] for split in SPLITS},
-        "samples": entries,
-    }
-    with atomic_output(out / "manifest.json") as temporary:
-        temporary.write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+    entries = map_samples(executor, items, progress)
+    manifest = dataset_manifest(seed, size, names, entries)
+    write_manifest(out / "manifest.json", manifest)
     return manifest

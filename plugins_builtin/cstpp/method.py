@@ -1,0 +1,312 @@
+"""The CSTPP raw-to-raw method: per-patch polynomial transforms learned from unpaired RAW.
+
+"Generalizing ISP Model by Unsupervised Raw-to-raw Mapping" (ACM MM 2024). One
+generator (:mod:`.networks`) predicts, from camera A's packed RAW shrunk by M,
+a 14×4 polynomial transform per 16×16 patch (:mod:`.polynomial`), upsampled to
+every pixel and applied to the full-resolution image; the same generator with
+its own normalisation layers and head maps B → A.
+
+Training (§3.3) is CycleGAN's with least-squares GAN losses, on random crops of
+the unpaired images of both cameras (:mod:`.unpaired`)::
+
+    L_G = λ_cycle (‖G_BA(G_AB(a)) − a‖₁ + ‖G_AB(G_BA(b)) − b‖₁)
+        + λ_identity (‖G_AB(b) − b‖₁ + ‖G_BA(a) − a‖₁)
+        + (D_B(G_AB(a)) − 1)² + (D_A(G_BA(b)) − 1)²
+    L_D = ½ ((D_B(b) − 1)² + D_B(b̃)²) + ½ ((D_A(a) − 1)² + D_A(ã)²)
+
+(means over the discriminator outputs), with b̃, ã drawn from replay buffers of
+the last ``buffer`` generated batches (Shrivastava et al. 2017: a stored one
+replaces the new one with probability ½ once the buffer is full). Adam
+(β = 0.5, 0.999), learning rates ``lr_g`` and ``lr_d``, gradient norms clipped at
+``clip``; λ_cycle = 10, λ_identity = 5 as published.
+
+``map_packed`` clips the input to [0, 1], maps it at test-time downsampling
+``downsample`` (M ∈ {1, 2, 4, 8, 16}: the transforms are predicted on the image
+shrunk by M and applied at full resolution, the paper's Table 4) and clips the
+result to [0, 1] (a RAW cannot leave its range).
+
+Saved: the generator only (``generator.*``, loadable by the ``cstpp`` predictor);
+the discriminators, optimiser states and replay buffers live in the training
+checkpoint.
+
+Settings (ranges inclusive):
+
+* ``config``: ``published`` (≈5.67M parameters per generator) or ``small``.
+* ``residual``: the released code's residual form ``I + PT(I)·T`` instead of the
+  paper's ``PT(I)·T`` (default false).
+* ``discriminator``: ``patchgan`` (the paper's; a logit per patch) or ``pooled``
+  (the released code's: one logit per image); ``disc_width`` its first layer's
+  channels, [4, 512], default 64.
+* ``crop``: training crop side in packed pixels, [24, 1024], default 128 (the
+  paper's 256 needs larger images); ``batch_size`` [1, 256], default 4.
+* ``lr_g``, ``lr_d``: [1e-7, 0.1], defaults 1e-5 and 2e-5; ``clip`` [0.01, 1000],
+  default 2; ``lambda_cycle`` [0, 1000] default 10; ``lambda_identity`` [0, 1000]
+  default 5; ``buffer`` [0, 10000] default 50.
+* ``train_downsample``: M during training, default 1; ``downsample``: M at test
+  time, default 1.
+* ``device``, ``threads``, ``checkpoint_every`` (:mod:`ispengine.learning.torch_runtime`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ispengine.core.errors import InputError
+from ispengine.core.settings import (
+    BooleanSetting,
+    FloatSetting,
+    IntegerSetting,
+    OptionSpec,
+)
+from ispengine.learning.raw_to_raw import RawToRawMethod, check_direction
+from ispengine.learning.srgb_to_raw import Budget, FitReport
+from ispengine.learning.torch_runtime import (
+    CHECKPOINT_EVERY_SETTING,
+    DEVICE_SETTING,
+    THREADS_SETTING,
+    torch_device,
+    torch_threads,
+)
+
+FACTORS = (1, 2, 4, 8, 16)
+FACTOR_CHOICES = tuple(str(m) for m in FACTORS)
+DIRECTION_INDEX = {"a_to_b": 0, "b_to_a": 1}
+
+
+class ReplayBuffer:
+    """The last ``size`` generated images (module docstring); draws from ``rng``."""
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        self.size, self.rng, self.images = size, rng, []
+
+    def query(self, batch: Any) -> Any:
+        import torch
+
+        if self.size == 0:
+            return batch
+        out = []
+        for image in batch:
+            image = image[None].detach().clone()
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif self.rng.uniform() < 0.5:
+                k = int(self.rng.integers(len(self.images)))
+                out.append(self.images[k].clone())
+                self.images[k] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+
+class OptimizerPair:
+    """The generator's and the discriminators' optimisers as one (for checkpoints)."""
+
+    def __init__(self, generator: Any, discriminator: Any) -> None:
+        self.generator, self.discriminator = generator, discriminator
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+
+
+class CSTPP(RawToRawMethod):
+    """CSTPP as a raw-to-raw method (module docstring)."""
+
+    name = "cstpp"
+    summary = "CSTPP (ACM MM 2024): per-patch polynomial transforms, CycleGAN on unpaired RAW"
+    learned = True
+    downsample_factors = FACTORS
+    settings = (
+        OptionSpec("config", ("published", "small"), "small", "generator size"),
+        BooleanSetting("residual", False, "residual form I + PT(I)·T (the released code's)"),
+        OptionSpec("discriminator", ("patchgan", "pooled"), "patchgan", "discriminator kind"),
+        IntegerSetting("disc_width", 64, "discriminator base channels", low=4, high=512),
+        IntegerSetting("crop", 128, "training crop side (packed pixels)", low=24, high=1024),
+        IntegerSetting("batch_size", 4, "crops per camera per step", low=1, high=256),
+        FloatSetting("lr_g", 1e-5, "generator Adam learning rate", low=1e-7, high=0.1),
+        FloatSetting("lr_d", 2e-5, "discriminator Adam learning rate", low=1e-7, high=0.1),
+        FloatSetting("clip", 2.0, "gradient norm clipping", low=0.01, high=1000.0),
+        FloatSetting("lambda_cycle", 10.0, "cycle-consistency weight", low=0.0, high=1000.0),
+        FloatSetting("lambda_identity", 5.0, "identity weight", low=0.0, high=1000.0),
+        IntegerSetting("buffer", 50, "replay buffer size (images)", low=0, high=10000),
+        OptionSpec("train_downsample", FACTOR_CHOICES, "1", "downsampling M in training"),
+        OptionSpec("downsample", FACTOR_CHOICES, "1", "downsampling M at test time"),
+        DEVICE_SETTING,
+        CHECKPOINT_EVERY_SETTING,
+        THREADS_SETTING,
+    )
+
+    def __init__(self, **settings: Any) -> None:
+        for key in ("downsample", "train_downsample"):  # TOML integers are welcome too
+            if isinstance(settings.get(key), int) and not isinstance(settings[key], bool):
+                settings[key] = str(settings[key])
+        super().__init__(**settings)
+        self._generator = None
+
+    # -- the network -------------------------------------------------------------
+    def generator(self, seed: int = 0) -> Any:
+        """The generator, built from ``seed`` on first use."""
+        if self._generator is None:
+            from plugins_builtin.cstpp.networks import build_generator
+
+            self._generator = build_generator(
+                self.config["config"], seed=seed, residual=self.config["residual"]
+            )
+        return self._generator
+
+    def num_parameters(self) -> int:
+        return int(sum(p.numel() for p in self.generator().parameters()))
+
+    # -- training ----------------------------------------------------------------
+    def fit(
+        self,
+        pairs: Any,
+        budget: Budget,
+        *,
+        seed: int = 0,
+        checkpoint: str | Path | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> FitReport:
+        """CycleGAN training on the unpaired images of ``pairs``' two cameras (module
+        docstring). Weights not yet built are initialised from ``seed``; crops, flips
+        and the replay buffers draw from ``numpy.random.default_rng(seed)``."""
+        import torch
+
+        from ispengine.learning.training import run_training
+        from plugins_builtin.cstpp.networks import build_discriminator
+        from plugins_builtin.cstpp.unpaired import UnpairedCrops
+
+        data = UnpairedCrops.from_pairs(pairs, pairs.cameras)
+        data.check_crop(self.config["crop"])
+        device = torch_device(self.config["device"])
+        with torch_threads(self.config["threads"]):
+            generator = self.generator(seed).to(device).train()
+            kind, width = self.config["discriminator"], self.config["disc_width"]
+            discriminators = torch.nn.ModuleList(
+                [
+                    build_discriminator(kind, width, seed=seed + 1),
+                    build_discriminator(kind, width, seed=seed + 2),
+                ]
+            ).to(device)
+            betas = (0.5, 0.999)
+            optimizers = OptimizerPair(
+                torch.optim.Adam(generator.parameters(), lr=self.config["lr_g"], betas=betas),
+                torch.optim.Adam(discriminators.parameters(), lr=self.config["lr_d"], betas=betas),
+            )
+            rng = np.random.default_rng(seed)
+            step = self._step_function(data, generator, discriminators, optimizers, rng)
+            report = run_training(
+                step,
+                budget,
+                modules={"generator": generator, "discriminators": discriminators},
+                optimizer=optimizers,
+                rng=rng,
+                checkpoint=checkpoint,
+                resume=resume,
+                checkpoint_every=self.config["checkpoint_every"],
+                progress=progress,
+                label="cstpp",
+            )
+        generator.eval()
+        return report
+
+    def _step_function(self, data, generator, discriminators, optimizers, rng):
+        """One generator and one discriminator update on a fresh batch (module docstring)."""
+        import torch
+        from torch.nn import functional as F
+
+        device = next(generator.parameters()).device
+        factor = int(self.config["train_downsample"])
+        batch, crop = self.config["batch_size"], self.config["crop"]
+        weight_cycle, weight_identity = self.config["lambda_cycle"], self.config["lambda_identity"]
+        buffers = [ReplayBuffer(self.config["buffer"], rng) for _ in range(2)]
+        disc_a, disc_b = discriminators
+
+        def gan(logits: Any, real: bool) -> Any:
+            return F.mse_loss(logits, torch.full_like(logits, 1.0 if real else 0.0))
+
+        def to_tensor(array: np.ndarray) -> Any:
+            return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous().to(device)
+
+        def step(index: int) -> float:
+            a, b = (to_tensor(x) for x in data.draw(rng, batch, crop))
+            fake_b = generator(a, 0, factor)[0]
+            fake_a = generator(b, 1, factor)[0]
+            cycle = F.l1_loss(generator(fake_b, 1, factor)[0], a) + F.l1_loss(
+                generator(fake_a, 0, factor)[0], b
+            )
+            identity = F.l1_loss(generator(b, 0, factor)[0], b) + F.l1_loss(
+                generator(a, 1, factor)[0], a
+            )
+            discriminators.requires_grad_(False)
+            adversarial = gan(disc_b(fake_b), True) + gan(disc_a(fake_a), True)
+            loss_g = weight_cycle * cycle + weight_identity * identity + adversarial
+            optimizers.generator.zero_grad(set_to_none=True)
+            loss_g.backward()
+            torch.nn.utils.clip_grad_norm_(generator.parameters(), self.config["clip"])
+            optimizers.generator.step()
+
+            discriminators.requires_grad_(True)
+            pooled_b = buffers[1].query(fake_b.detach())
+            pooled_a = buffers[0].query(fake_a.detach())
+            loss_d = 0.5 * (gan(disc_b(b), True) + gan(disc_b(pooled_b), False)) + 0.5 * (
+                gan(disc_a(a), True) + gan(disc_a(pooled_a), False)
+            )
+            optimizers.discriminator.zero_grad(set_to_none=True)
+            loss_d.backward()
+            torch.nn.utils.clip_grad_norm_(discriminators.parameters(), self.config["clip"])
+            optimizers.discriminator.step()
+            return float(loss_g.item())
+
+        return step
+
+    # -- mapping -------------------------------------------------------------------
+    def map_packed(
+        self,
+        packed: np.ndarray,
+        direction: str,
+        *,
+        scene: Mapping[str, Any] | None = None,
+        downsample: int | None = None,
+    ) -> np.ndarray:
+        """The generator on ``packed`` (module docstring), float32 in [0, 1]."""
+        import torch
+
+        check_direction(direction)
+        self.check_downsample(downsample)
+        factor = int(self.config["downsample"]) if downsample is None else int(downsample)
+        array = np.asarray(packed, dtype=np.float32)
+        if array.ndim != 3 or array.shape[-1] != 4:
+            raise InputError(f"cstpp: expected packed planes (H/2, W/2, 4), got {array.shape}")
+        generator = self.generator().eval()
+        weight = next(generator.parameters())
+        with torch_threads(self.config["threads"]), torch.no_grad():
+            tensor = torch.from_numpy(np.ascontiguousarray(np.clip(array, 0.0, 1.0)))
+            nchw = tensor.permute(2, 0, 1)[None].to(weight.device)
+            mapped = generator(nchw, DIRECTION_INDEX[direction], factor)[0]
+            out = mapped[0].permute(1, 2, 0).cpu().numpy()
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+    # -- persistence -----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        from plugins_builtin.cstpp.networks import generator_state
+
+        return generator_state(self.generator())
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Load ``generator.*`` weights of this ``config`` (one-line errors otherwise)."""
+        from plugins_builtin.cstpp.networks import load_generator_state
+
+        load_generator_state(self.generator(), state, "cstpp weights")
