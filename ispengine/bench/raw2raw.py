@@ -410,21 +410,20 @@ def measure_pair(
     measured["seconds"] = seconds
     measured["seconds_per_mp"] = seconds / (pixels / 1e6)
     if isp is not None:
-        measured.update(isp_metrics(method, pair, isp, downsample))
+        measured.update(isp_metrics(pair, mapped_ab, isp))
     shown = merge_cfa([mapped_ab[..., k] for k in range(4)], pair.b.raw.cfa_pattern, np).astype(
         np.float64
     )
     return measured, shown
 
 
-def isp_metrics(method: Any, pair: TestPair, isp: Any, downsample: int | None) -> dict[str, float]:
-    """Camera B's ISP on camera A's RAW mapped A → B, against camera B's sRGB."""
-    from ispengine.learning.raw_to_raw import map_raw
+def isp_metrics(pair: TestPair, mapped_ab: np.ndarray, isp: Any) -> dict[str, float]:
+    """Camera B's ISP on camera A's RAW mapped A → B (``mapped_ab``), against camera B's
+    sRGB."""
+    from ispengine.learning.raw_to_raw import mapped_raw
 
-    mapped = map_raw(
-        method, pair.a.raw, "a_to_b", pair.b.raw, scene=pair.scene, downsample=downsample
-    )
-    rendered = np.asarray(isp.render(mapped, capture=pair.a.capture), dtype=np.float64)
+    raw = mapped_raw(pair.a.raw, pair.packed_a, mapped_ab, pair.b.raw)
+    rendered = np.asarray(isp.render(raw, capture=pair.a.capture), dtype=np.float64)
     truth = np.asarray(pair.b.srgb, dtype=np.float64)
     return {"isp_psnr": psnr(rendered, truth), "isp_delta_e": delta_e2000(rendered, truth)}
 

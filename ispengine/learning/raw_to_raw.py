@@ -39,7 +39,7 @@ from ispengine.core.cfa import merge_cfa, pack_cfa
 from ispengine.core.errors import InputError, ParamError
 from ispengine.core.registry import Registry
 from ispengine.io.raw.image import RawImage
-from ispengine.io.raw.levels import normalize
+from ispengine.io.raw.levels import denormalize, normalize
 from ispengine.learning.saved_method import SavedMethod, load_saved_method, registered_method
 from ispengine.learning.srgb_to_raw import Budget, FitReport
 
@@ -110,12 +110,9 @@ def raw_like(packed: np.ndarray, like: RawImage, **changes: Any) -> RawImage:
     packed = np.asarray(packed, dtype=np.float64)
     if packed.ndim != 3 or packed.shape[-1] != 4:
         raise InputError(f"expected packed planes (H/2, W/2, 4), got {packed.shape}")
-    planes = []
-    for k in range(4):
-        black = float(like.black_level[k])
-        planes.append(packed[..., k] * (like.white_level - black) + black)
-    mosaic = merge_cfa(planes, like.cfa_pattern, np)
-    digital = np.clip(np.rint(mosaic), 0, like.white_level).astype(np.uint16)
+    mosaic = merge_cfa([packed[..., k] for k in range(4)], like.cfa_pattern, np)
+    levels = denormalize(like.evolve(mosaic=mosaic, normalized=True))
+    digital = np.clip(np.rint(levels), 0, like.white_level).astype(np.uint16)
     return like.evolve(mosaic=digital, normalized=False, **changes)
 
 
@@ -197,7 +194,14 @@ def map_raw(
             f"method '{method.name}' returned planes of shape {mapped.shape}, "
             f"expected {source.shape}"
         )
-    neutral = transfer_neutral(source, mapped, 1.0 / raw.wb_gains)
+    return mapped_raw(raw, source, mapped, like)
+
+
+def mapped_raw(raw: RawImage, source: np.ndarray, mapped: np.ndarray, like: RawImage) -> RawImage:
+    """The RAW image of the target camera holding ``mapped``, the packed planes ``source``
+    (of ``raw``) were mapped to: ``like``'s camera, ``raw``'s capture parameters, the
+    neutral carried over (:func:`map_raw`)."""
+    neutral = transfer_neutral(source, mapped, raw.as_shot_neutral)
     return raw_like(mapped, like, capture=raw.capture, wb_gains=1.0 / neutral)
 
 

@@ -197,7 +197,7 @@ def natural_scene(rng: np.random.Generator, camera: Camera, size: tuple[int, int
 # -- spectral scenes ---------------------------------------------------------
 
 
-def _camera_responses(camera: Camera, reflectances: np.ndarray, name: str) -> np.ndarray:
+def camera_responses(camera: Camera, reflectances: np.ndarray, name: str) -> np.ndarray:
     """Camera RGB ``(k, 3)`` of reflectances under illuminant ``name`` (white: G = 1)."""
     spd = spectra.illuminant(name)
     return (reflectances * spd) @ camera.spectral_response / (spd @ camera.spectral_response)[1]
@@ -288,7 +288,7 @@ def spectral_scene(rng: np.random.Generator, camera: Camera, size: tuple[int, in
         weight = 1 / (1 + np.exp(-(_direction_ramp(rng, size) - centre) / width))
         mix = {"centre": round(centre, 4), "width": round(width, 4)}
     shading, lowest = _shading(rng, size)
-    responses = [_camera_responses(camera, palette, name) for name in names]
+    responses = [camera_responses(camera, palette, name) for name in names]
     blend = weight[..., None]
     camera_rgb = responses[0][index] * (1 - blend)
     if len(names) > 1:

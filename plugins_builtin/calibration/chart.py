@@ -20,7 +20,7 @@ import numpy as np
 from ispengine.core.errors import InputError
 from ispengine.synthcam import spectra
 from ispengine.synthcam.cameras import CAMERAS, get_camera
-from ispengine.synthcam.scenes import SPECTRAL_ILLUMINANTS
+from ispengine.synthcam.scenes import SPECTRAL_ILLUMINANTS, camera_responses
 
 #: The charts a calibration can be fitted on (keys of SynthCam's reflectance sets).
 CHARTS = tuple(spectra.COLOURCHECKERS)
@@ -45,12 +45,7 @@ def chart_patches(camera_name: str, chart: str, illuminants: Sequence[str]) -> n
         raise InputError(f"chart {chart!r}: expected one of {', '.join(CHARTS)}")
     camera = synthcam_camera(camera_name)
     reflectances = spectra.reflectance_set(chart)
-    response = camera.spectral_response
-    patches = []
-    for name in illuminants:
-        spd = spectra.illuminant(name)
-        patches.append((reflectances * spd) @ response / (spd @ response)[1])
-    return np.concatenate(patches)
+    return np.concatenate([camera_responses(camera, reflectances, name) for name in illuminants])
 
 
 def scene_illuminants(scene: dict | None) -> tuple[str, ...]:

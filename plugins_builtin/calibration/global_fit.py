@@ -123,7 +123,13 @@ class GlobalCalibration(RawToRawMethod):
         y = np.asarray(target, dtype=np.float64)
         ridge = self.config["ridge"] if self.model == "polynomial" else 0.0
         gram = x.T @ x + ridge * len(x) * np.eye(x.shape[1])
-        return np.linalg.solve(gram, x.T @ y)
+        try:
+            return np.linalg.solve(gram, x.T @ y)
+        except np.linalg.LinAlgError:
+            raise InputError(
+                f"method '{self.name}': the fitting colours do not span camera RGB (all "
+                "grey or all one colour?); fit on a chart or on more varied anchors"
+            ) from None
 
     def chart_pair(self, illuminants: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         if self.cameras is None:

@@ -26,12 +26,18 @@ shrunk by M and applied at full resolution, the paper's Table 4) and clips the
 result to [0, 1] (a RAW cannot leave its range).
 
 Saved: the generator only (``generator.*``, loadable by the ``cstpp`` predictor);
-the discriminators, optimiser states and replay buffers live in the training
-checkpoint.
+the discriminators and optimiser states live in the training checkpoint, the
+replay buffers do not (a resumed run starts them empty, so it is not bit-identical
+to an uninterrupted one).
+
+As in CycleGAN, the identity and cycle terms run each direction's generator on
+the other camera's images too, so the batch-norm statistics of a direction mix
+both cameras (and generated images); evaluation uses those running statistics.
 
 Settings (ranges inclusive):
 
-* ``config``: ``published`` (≈5.67M parameters per generator) or ``small``.
+* ``config``: ``published`` (the default: 5,588,928 parameters for both directions;
+  the paper's 5.67M) or ``small`` (144,968; for tests).
 * ``residual``: the released code's residual form ``I + PT(I)·T`` instead of the
   paper's ``PT(I)·T`` (default false).
 * ``discriminator``: ``patchgan`` (the paper's; a logit per patch) or ``pooled``
@@ -71,10 +77,13 @@ from ispengine.learning.torch_runtime import (
     torch_device,
     torch_threads,
 )
-
-FACTORS = (1, 2, 4, 8, 16)
-FACTOR_CHOICES = tuple(str(m) for m in FACTORS)
-DIRECTION_INDEX = {"a_to_b": 0, "b_to_a": 1}
+from plugins_builtin.cstpp.shared import (
+    CONFIG_SETTING,
+    DIRECTION_INDEX,
+    DOWNSAMPLE_FACTORS,
+    downsample_setting,
+    integer_choices,
+)
 
 
 class ReplayBuffer:
@@ -126,9 +135,9 @@ class CSTPP(RawToRawMethod):
     name = "cstpp"
     summary = "CSTPP (ACM MM 2024): per-patch polynomial transforms, CycleGAN on unpaired RAW"
     learned = True
-    downsample_factors = FACTORS
+    downsample_factors = DOWNSAMPLE_FACTORS
     settings = (
-        OptionSpec("config", ("published", "small"), "small", "generator size"),
+        CONFIG_SETTING,
         BooleanSetting("residual", False, "residual form I + PT(I)·T (the released code's)"),
         OptionSpec("discriminator", ("patchgan", "pooled"), "patchgan", "discriminator kind"),
         IntegerSetting("disc_width", 64, "discriminator base channels", low=4, high=512),
@@ -140,18 +149,15 @@ class CSTPP(RawToRawMethod):
         FloatSetting("lambda_cycle", 10.0, "cycle-consistency weight", low=0.0, high=1000.0),
         FloatSetting("lambda_identity", 5.0, "identity weight", low=0.0, high=1000.0),
         IntegerSetting("buffer", 50, "replay buffer size (images)", low=0, high=10000),
-        OptionSpec("train_downsample", FACTOR_CHOICES, "1", "downsampling M in training"),
-        OptionSpec("downsample", FACTOR_CHOICES, "1", "downsampling M at test time"),
+        downsample_setting("train_downsample", "downsampling M in training"),
+        downsample_setting("downsample", "downsampling M at test time"),
         DEVICE_SETTING,
         CHECKPOINT_EVERY_SETTING,
         THREADS_SETTING,
     )
 
     def __init__(self, **settings: Any) -> None:
-        for key in ("downsample", "train_downsample"):  # TOML integers are welcome too
-            if isinstance(settings.get(key), int) and not isinstance(settings[key], bool):
-                settings[key] = str(settings[key])
-        super().__init__(**settings)
+        super().__init__(**integer_choices(settings, "downsample", "train_downsample"))
         self._generator = None
 
     # -- the network -------------------------------------------------------------

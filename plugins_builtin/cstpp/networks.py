@@ -88,9 +88,9 @@ from plugins_builtin.cstpp.polynomial import (
     apply_polynomial,
     identity_coefficients,
 )
+from plugins_builtin.cstpp.shared import DOWNSAMPLE_FACTORS
 
 #: Test-time and training-time downsampling factors M.
-DOWNSAMPLE_FACTORS = (1, 2, 4, 8, 16)
 #: The padded input size is a multiple of this times M.
 PAD_MULTIPLE = 32
 DISCRIMINATOR_KINDS = ("patchgan", "pooled")

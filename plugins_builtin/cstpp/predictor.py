@@ -36,9 +36,12 @@ from ispengine.core.predictor import ParamPredictor
 from ispengine.core.settings import OptionSpec, PathSetting
 from ispengine.learning.weights import as_numpy, load_arrays, save_arrays
 from plugins_builtin.cstpp.polynomial import PolynomialTransform
-
-DIRECTIONS = {"a_to_b": 0, "b_to_a": 1}
-FACTOR_CHOICES = ("1", "2", "4", "8", "16")
+from plugins_builtin.cstpp.shared import (
+    CONFIG_SETTING,
+    DIRECTION_INDEX,
+    downsample_setting,
+    integer_choices,
+)
 
 
 class CSTPPPredictor(ParamPredictor):
@@ -47,18 +50,15 @@ class CSTPPPredictor(ParamPredictor):
     name = "cstpp"
     summary = "CSTPP (ACM MM 2024): per-pixel 14x4 polynomial_transform coefficients from RAW"
     settings = (
-        OptionSpec("config", ("published", "small"), "published", "generator size"),
-        OptionSpec("direction", tuple(DIRECTIONS), "a_to_b", "mapping direction"),
-        OptionSpec("downsample", FACTOR_CHOICES, "1", "predict on the input shrunk by M"),
+        CONFIG_SETTING,
+        OptionSpec("direction", tuple(DIRECTION_INDEX), "a_to_b", "mapping direction"),
+        downsample_setting("downsample", "predict on the input shrunk by M"),
         PathSetting("weights", None, "a weights file of generator.* arrays (optional)"),
         OptionSpec("mode", ("global", "local"), "local", "per-pixel coefficients (local only)"),
     )
 
     def __init__(self, pipeline: Any, **settings: Any) -> None:
-        factor = settings.get("downsample")
-        if isinstance(factor, int) and not isinstance(factor, bool):  # TOML integers too
-            settings["downsample"] = str(factor)
-        super().__init__(pipeline, **settings)
+        super().__init__(pipeline, **integer_choices(settings, "downsample"))
         if self.config["mode"] != "local":
             raise ParamError(
                 key="mode", message="cstpp predicts per-pixel coefficients: local only, not global"
@@ -116,7 +116,9 @@ class CSTPPPredictor(ParamPredictor):
         nchw = batch.to(device=device, dtype=torch.float32).clamp(0.0, 1.0).permute(0, 3, 1, 2)
         context = contextlib.nullcontext() if is_torch else torch.no_grad()
         with context:
-            coefficients = generator(nchw, DIRECTIONS[self.config["direction"]], self.factor)[1]
+            coefficients = generator(nchw, DIRECTION_INDEX[self.config["direction"]], self.factor)[
+                1
+            ]
         spec = self.target.spec
         coefficients = coefficients.clamp(spec.low, spec.high)
         if single:
