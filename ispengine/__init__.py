@@ -34,6 +34,7 @@ from ispengine.core.pipeline import Pipeline
 from ispengine.core.plugins import PluginHost, get_plugin_host, get_registry
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.learning.learned_inverse import LearnedInverseStage
+from ispengine.learning.model_stage import LearnedStage
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "InputError",
     "InverseStage",
     "LearnedInverseStage",
+    "LearnedStage",
     "MATRIX_3X3",
     "OptionSpec",
     "PER_CFA_CHANNEL",

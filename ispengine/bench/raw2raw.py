@@ -75,7 +75,13 @@ from ispengine.bench.report import (
     write_documents,
     write_figures,
 )
-from ispengine.bench.spec import BUDGET_SETTINGS, MethodEntry, _methods, _table
+from ispengine.bench.spec import (
+    BUDGET_SETTINGS,
+    MethodEntry,
+    _methods,
+    _table,
+    check_top_level,
+)
 from ispengine.core.cfa import merge_cfa
 from ispengine.core.errors import InputError, ParamError, SpecError
 from ispengine.core.settings import (
@@ -210,15 +216,7 @@ def parse_spec(
     document: Mapping[str, Any], source: str = "<spec>", quick: bool = False
 ) -> Raw2RawSpec:
     """Validate a raw2raw spec (module docstring); with ``quick``, apply ``[quick]``."""
-    reject_unknown_keys(
-        document,
-        ("schema", "name", "description", "data", "protocol", "method", "quick"),
-        source=source,
-    )
-    if document.get("schema", 1) != 1:
-        raise SpecError(
-            f"unsupported schema {document.get('schema')!r} (this engine reads 1)", source=source
-        )
+    check_top_level(document, source)
     data = dict(document.get("data", {"synthcam_pairs": {}}))
     reject_unknown_keys(data, ("synthcam_pairs", "folder"), "data.", source=source)
     if ("synthcam_pairs" in data) == ("folder" in data):

@@ -201,13 +201,8 @@ def _methods(entries: Any, source: str) -> tuple[MethodEntry, ...]:
     return tuple(methods)
 
 
-def parse_spec(
-    document: Mapping[str, Any], source: str = "<spec>", quick: bool = False
-) -> BenchSpec:
-    """Validate a spec document; with ``quick``, apply its ``[quick]`` overrides.
-
-    A relative ``data.folder`` (and any relative path among a method's settings)
-    is resolved against the folder of the spec file ``source``."""
+def check_top_level(document: Mapping[str, Any], source: str) -> None:
+    """A bench spec's top-level tables and schema (every bench's spec has the same ones)."""
     reject_unknown_keys(
         document,
         ("schema", "name", "description", "data", "protocol", "method", "quick"),
@@ -217,6 +212,16 @@ def parse_spec(
         raise SpecError(
             f"unsupported schema {document.get('schema')!r} (this engine reads 1)", source=source
         )
+
+
+def parse_spec(
+    document: Mapping[str, Any], source: str = "<spec>", quick: bool = False
+) -> BenchSpec:
+    """Validate a spec document; with ``quick``, apply its ``[quick]`` overrides.
+
+    A relative ``data.folder`` (and any relative path among a method's settings)
+    is resolved against the folder of the spec file ``source``."""
+    check_top_level(document, source)
     data = document.get("data", {"synthcam": {}})
     reject_unknown_keys(data, ("synthcam", "folder"), "data.", source=source)
     if ("synthcam" in data) == ("folder" in data):

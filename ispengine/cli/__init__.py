@@ -22,6 +22,7 @@ from ispengine.cli import (
     bench,
     check,
     demo,
+    export,
     invert,
     plugins,
     raw2raw,
@@ -57,6 +58,7 @@ CORE_COMMANDS: tuple[Command, ...] = (
     raw2raw.GROUP,
     raw2raw.TRAIN,
     raw2raw.MAP,
+    export.COMMAND,
     demo.COMMAND,
 )
 

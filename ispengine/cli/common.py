@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from ispengine.core.errors import InputError, ISPEngineError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ispengine.core.pipeline import Pipeline
-    from ispengine.learning.srgb_to_raw import SrgbToRawMethod
+    from ispengine.learning.srgb_to_raw import Budget, SrgbToRawMethod
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -106,6 +108,25 @@ def add_setting_argument(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a method setting (JSON value or a word; repeatable)",
     )
+
+
+def training_request(args: argparse.Namespace) -> tuple[Budget, Path]:
+    """The budget and the output path of a ``train`` command's arguments (``--steps``,
+    ``--seconds``, ``--resume``, ``--checkpoint``, ``--out``), checked: one line for a
+    missing budget, ``--resume`` without a checkpoint, or a folder as ``--out``."""
+    from pathlib import Path
+
+    from ispengine.core.errors import ParamError
+    from ispengine.learning.srgb_to_raw import Budget
+
+    if args.steps is None and args.seconds is None:
+        raise ParamError(key="train", message="give a budget: --steps N, --seconds S, or both")
+    if args.resume and not args.checkpoint:
+        raise ParamError(key="train", message="--resume needs --checkpoint PATH")
+    out = Path(args.out)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give a file name for --out, e.g. {out / 'model'}")
+    return Budget(steps=args.steps, seconds=args.seconds), out
 
 
 def build_method(

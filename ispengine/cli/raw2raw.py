@@ -22,23 +22,16 @@ import argparse
 import time
 from pathlib import Path
 
-from ispengine.cli.common import add_setting_argument
+from ispengine.cli.common import add_setting_argument, training_request
 from ispengine.core.commands import Command
-from ispengine.core.errors import InputError, ParamError
+from ispengine.core.errors import InputError
 
 
 def cmd_raw2raw_train(args: argparse.Namespace) -> int:
     from ispengine.learning.raw_to_raw import raw_to_raw_class
-    from ispengine.learning.srgb_to_raw import Budget
     from ispengine.synthcam.pairs import open_pairs
 
-    if args.steps is None and args.seconds is None:
-        raise ParamError(key="train", message="give a budget: --steps N, --seconds S, or both")
-    if args.resume and not args.checkpoint:
-        raise ParamError(key="train", message="--resume needs --checkpoint PATH")
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name for --out, e.g. {out / 'model'}")
+    budget, out = training_request(args)
     method = raw_to_raw_class(args.method)(**dict(args.set or []))
     pairs = open_pairs(args.data)
     if args.checkpoint:
@@ -46,7 +39,7 @@ def cmd_raw2raw_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     report = method.fit(
         pairs,
-        Budget(steps=args.steps, seconds=args.seconds),
+        budget,
         seed=args.seed,
         checkpoint=args.checkpoint,
         resume=args.resume,

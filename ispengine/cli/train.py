@@ -1,14 +1,18 @@
-"""``ispengine train``: fit an sRGB-to-RAW method on a dataset folder and save it.
+"""``ispengine train``: fit an sRGB-to-RAW or RAW-to-sRGB method on a dataset folder and save it.
 
 ``ispengine train --method NAME --data DIR --out SAVED [--set KEY=VALUE ...]
-[--steps N] [--seconds S] [--seed S] [--checkpoint PATH] [--resume] [--quiet]``
+[--steps N] [--seconds S] [--seed S] [--checkpoint PATH] [--resume] [--quiet]
+[--family auto|srgb2raw|raw2srgb]``
 opens ``DIR`` with :func:`ispengine.learning.datasets.open_dataset` (a SynthCam folder
 or a folder of RAW files), fits the method on its train split within
 ``Budget(steps=N, seconds=S)`` (at least one is required), saves it with
 ``method.save(SAVED)`` and prints one summary line. Analytic methods fit
 nothing (or gather statistics, e.g. UPI's ``bank=dataset``) and are saved all
 the same. ``ispengine unprocess --method NAME --weights SAVED.json`` uses the
-result.
+result. ``--family`` picks the method family; ``auto`` (the default) takes the
+sRGB-to-RAW method of that name when there is one, else the RAW-to-sRGB method
+(``efficient_isp``, ``unet_isp``; ``ispengine export`` and pipeline stages use
+the result).
 """
 
 from __future__ import annotations
@@ -17,24 +21,16 @@ import argparse
 import time
 from pathlib import Path
 
-from ispengine.cli.common import add_setting_argument, build_method
+from ispengine.cli.common import add_setting_argument, build_method, training_request
 from ispengine.core.commands import Command
-from ispengine.core.errors import InputError, ParamError
+from ispengine.core.errors import InputError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ispengine.learning.datasets import open_dataset
-    from ispengine.learning.srgb_to_raw import Budget
 
-    if args.steps is None and args.seconds is None:
-        raise ParamError(key="train", message="give a budget: --steps N, --seconds S, or both")
-    if args.resume and not args.checkpoint:
-        raise ParamError(key="train", message="--resume needs --checkpoint PATH")
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name for --out, e.g. {out / 'model'}")
-    budget = Budget(steps=args.steps, seconds=args.seconds)
-    method = build_method(args.method, dict(args.set or []))
+    budget, out = training_request(args)
+    method = _method(args.method, dict(args.set or []), args.family)
     data = Path(args.data)
     if not data.is_dir():
         raise InputError(f"{data}: no such dataset folder")
@@ -62,8 +58,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _method(name: str, settings: dict, family: str):
+    """The method ``name`` of ``family`` (``auto``: sRGB-to-RAW first) with ``settings``."""
+    from ispengine.core.errors import UnknownComponentError
+    from ispengine.learning.raw_to_srgb import raw_to_srgb_class
+
+    if family == "srgb2raw":
+        return build_method(name, settings)
+    if family == "auto":
+        try:
+            return build_method(name, settings)
+        except UnknownComponentError:
+            pass
+    try:
+        cls = raw_to_srgb_class(name)
+    except UnknownComponentError:
+        if family == "auto":
+            raise InputError(
+                f"unknown method '{name}' (neither an sRGB-to-RAW nor a RAW-to-sRGB method; "
+                "see ispengine plugins)"
+            ) from None
+        raise
+    return cls(**settings)
+
+
 def _add_arguments(train: argparse.ArgumentParser) -> None:
-    train.add_argument("--method", required=True, help="registered sRGB-to-RAW method")
+    train.add_argument(
+        "--method", required=True, help="registered sRGB-to-RAW or RAW-to-sRGB method"
+    )
+    train.add_argument(
+        "--family",
+        choices=("auto", "srgb2raw", "raw2srgb"),
+        default="auto",
+        help="method family (auto: sRGB-to-RAW when that name exists, else RAW-to-sRGB)",
+    )
     train.add_argument(
         "--data",
         required=True,
@@ -91,7 +119,7 @@ def _add_arguments(train: argparse.ArgumentParser) -> None:
 
 COMMAND = Command(
     "train",
-    "fit an sRGB-to-RAW method on a dataset and save it",
+    "fit an sRGB-to-RAW or RAW-to-sRGB method on a dataset and save it",
     run=cmd_train,
     add_arguments=_add_arguments,
 )

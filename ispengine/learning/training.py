@@ -111,6 +111,31 @@ def restore_checkpoint(
     return int(document["step"]), [float(v) for v in document["losses"].tolist()]
 
 
+class OptimizerGroup:
+    """Several named optimisers checkpointed as one (a GAN's generator and
+    discriminator optimisers): ``group.generator``, ``group.state_dict()``."""
+
+    def __init__(self, **optimizers: Any) -> None:
+        self.optimizers = dict(optimizers)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["optimizers"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if set(state) != set(self.optimizers):
+            raise InputError(
+                f"checkpoint holds optimisers {sorted(state)}, expected {sorted(self.optimizers)}"
+            )
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state[name])
+
+
 def _progress_bar(budget: Budget, start: int, progress: bool, label: str) -> Any:
     from tqdm.auto import tqdm
 
@@ -125,7 +150,7 @@ def _progress_bar(budget: Budget, start: int, progress: bool, label: str) -> Any
 
 
 def run_training(
-    step_fn: Callable[[int], float],
+    step_fn: Callable[[int], float | Mapping[str, float]],
     budget: Budget,
     *,
     modules: Mapping[str, Any],
@@ -141,7 +166,8 @@ def run_training(
 
     Args:
         step_fn: one optimiser step for the given (0-based, global) step index;
-            returns the loss as a float.
+            returns the loss as a float, or a mapping with the loss under ``"loss"``
+            and further named values (a loss's terms) that the progress bar shows.
         budget: total steps (counting resumed ones) and/or seconds of this call.
         modules: the ``torch.nn.Module`` objects to checkpoint, by name.
         optimizer: the optimiser to checkpoint.
@@ -178,11 +204,13 @@ def run_training(
     with _progress_bar(budget, start, progress, label) as bar:
         try:
             while not budget.exhausted(step, time.perf_counter() - begin):
-                loss = float(step_fn(step))
+                result = step_fn(step)
+                shown = dict(result) if isinstance(result, Mapping) else {"loss": result}
+                loss = float(shown["loss"])
                 losses.append(loss)
                 step += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+                bar.set_postfix({k: f"{float(v):.4g}" for k, v in shown.items()}, refresh=False)
                 if step % int(checkpoint_every) == 0:
                     save(step)
                     last_saved = step

@@ -77,6 +77,7 @@ from ispengine.learning.torch_runtime import (
     torch_device,
     torch_threads,
 )
+from ispengine.learning.training import OptimizerGroup
 from plugins_builtin.cstpp.shared import (
     CONFIG_SETTING,
     DIRECTION_INDEX,
@@ -110,23 +111,6 @@ class ReplayBuffer:
             else:
                 out.append(image)
         return torch.cat(out)
-
-
-class OptimizerPair:
-    """The generator's and the discriminators' optimisers as one (for checkpoints)."""
-
-    def __init__(self, generator: Any, discriminator: Any) -> None:
-        self.generator, self.discriminator = generator, discriminator
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
 
 
 class CSTPP(RawToRawMethod):
@@ -207,9 +191,13 @@ class CSTPP(RawToRawMethod):
                 ]
             ).to(device)
             betas = (0.5, 0.999)
-            optimizers = OptimizerPair(
-                torch.optim.Adam(generator.parameters(), lr=self.config["lr_g"], betas=betas),
-                torch.optim.Adam(discriminators.parameters(), lr=self.config["lr_d"], betas=betas),
+            optimizers = OptimizerGroup(
+                generator=torch.optim.Adam(
+                    generator.parameters(), lr=self.config["lr_g"], betas=betas
+                ),
+                discriminator=torch.optim.Adam(
+                    discriminators.parameters(), lr=self.config["lr_d"], betas=betas
+                ),
             )
             rng = np.random.default_rng(seed)
             step = self._step_function(data, generator, discriminators, optimizers, rng)
