@@ -39,6 +39,8 @@ def test_rows_switch_one_thing_each():
 
     assert differ(paired, adversarial) == {"adversarial"}
     assert differ(unpaired, fixed) == {"loss_adaptation"}
+    _, pretrained = configs["Efficient ISP, unpaired, 500 pre-training steps"]
+    assert differ(unpaired, pretrained) == {"pretrain_steps"}
     assert paired["training"] == "paired" and unpaired["training"] == "unpaired"
     robust = {label: c for label, (name, c) in configs.items() if name == "robust_isp"}
     assert differ(robust["Robust ISP, paired"], paired) == set()
@@ -54,6 +56,6 @@ def test_the_experiment_runs_quick(tmp_path, torch_one_thread):
     assert main(argv) == 0
     document = json.loads((out / "results.json").read_text())
     rows = {m["label"]: m for m in document["methods"]}
-    assert len(rows) == 9 and all(m["error"] is None for m in rows.values())
+    assert len(rows) == 10 and all(m["error"] is None for m in rows.values())
     assert rows["Efficient ISP, unpaired"]["parameters"] == 3060
     assert rows["Robust ISP, paired"]["parameters"] == 1616
