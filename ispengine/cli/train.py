@@ -59,25 +59,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _method(name: str, settings: dict, family: str):
-    """The method ``name`` of ``family`` (``auto``: sRGB-to-RAW first) with ``settings``."""
+    """The method ``name`` of ``family`` (``auto``: sRGB-to-RAW first) with ``settings``;
+    an unknown name gets the sRGB-to-RAW registry's message (with its suggestion)."""
     from ispengine.core.errors import UnknownComponentError
     from ispengine.learning.raw_to_srgb import raw_to_srgb_class
 
     if family == "srgb2raw":
         return build_method(name, settings)
+    unknown: UnknownComponentError | None = None
     if family == "auto":
         try:
             return build_method(name, settings)
-        except UnknownComponentError:
-            pass
+        except UnknownComponentError as error:
+            unknown = error
     try:
         cls = raw_to_srgb_class(name)
     except UnknownComponentError:
-        if family == "auto":
-            raise InputError(
-                f"unknown method '{name}' (neither an sRGB-to-RAW nor a RAW-to-sRGB method; "
-                "see ispengine plugins)"
-            ) from None
+        if unknown is not None:
+            raise unknown from None
         raise
     return cls(**settings)
 
