@@ -36,23 +36,7 @@ from ispengine.core.errors import InputError, ParamError
 from ispengine.core.settings import PathSetting
 from ispengine.core.stage import Stage
 from ispengine.learning.learned_inverse import LearnedInverseStage
-
-
-def weights_file(path: str | Path) -> Path:
-    """The weights file of ``path``: itself, or the one named by a saved method's ``.json``."""
-    path = Path(path)
-    if path.suffix != ".json":
-        return path
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        name = data["weights"]
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
-    except (ValueError, KeyError, TypeError):
-        raise InputError(f"{path}: not a saved Invertible-ISP model (no weights named)") from None
-    return path.with_name(str(name))
+from ispengine.learning.model_stage import weights_file
 
 
 @functools.lru_cache(maxsize=4)
