@@ -6,6 +6,11 @@
 >>> x = np.full((2, 2, 3), 0.25)
 >>> bool(np.allclose(pipe.inverse()(pipe(x)), x))
 True
+
+Before any stage runs, a call checks the input's layout against the first stage's
+(:meth:`Pipeline.check_input_layout`): a mosaic pipeline refuses an RGB ``(H, W, 3)``
+or packed RAW ``(H, W, 4)`` array at once instead of reading it as a batch of mosaics.
+Spec size, nesting and stage-count limits are in :mod:`ispengine.core.spec`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from ispengine.core.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.fused_groups import FusedGroup
 from ispengine.kernels.fused_groups import segments as fused_segments
+
+# What an input whose last axis has this many entries is, for a mosaic pipeline.
+LAYOUT_NAMES = {3: "an RGB image (H, W, 3)", 4: "a packed RAW image (H, W, 4)"}
 
 
 @frozen
@@ -72,10 +80,12 @@ class Pipeline:
         inverse_of: Pipeline | None = None,
     ) -> None:
         steps = []
+        used: set[str] = set()  # a set: checking each label against a list was quadratic
         for item in stages:
             label, stage = item if isinstance(item, tuple) else (item.name, item)
-            if any(s.label == label for s in steps):
+            if label in used:
                 label = f"{label}_{len(steps) + 1}"
+            used.add(label)
             steps.append(Step(label, stage if registry is None else stage.with_registry(registry)))
         if not steps:
             raise SpecError("a pipeline needs at least one stage", source=source)
@@ -254,6 +264,8 @@ class Pipeline:
 
         if isinstance(x, RawImage):
             metadata = {**x.metadata(), **(metadata or {})}
+        else:
+            self.check_input_layout(x)
         if self.bindings:
             metadata = self._require_metadata(metadata)
             return self.bind(metadata)(x, params, check=check, fuse=fuse, metadata=metadata)
@@ -265,6 +277,25 @@ class Pipeline:
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
         return self._run_stages(x, params, fuse=fuse and not params and isinstance(x, np.ndarray))
+
+    def check_input_layout(self, x: Any) -> None:
+        """Refuse, before any stage runs, an input whose layout is not the first stage's.
+
+        For a mosaic pipeline (``(H, W)``, or a batch ``(N, H, W)``), an array of three
+        or more axes whose last axis has 3 entries is an RGB image ``(H, W, 3)`` (a
+        mosaic's width is even), and one whose last axis has 4 entries and whose
+        second-to-last more is a packed RAW image ``(H, W, 4)``, not a batch of
+        mosaics 4 samples wide and taller than that; both are refused with an
+        :class:`InputError` naming the two layouts. Other layouts are checked by the
+        first stage, whose message already names the expected shape."""
+        shape = tuple(getattr(x, "shape", ()))
+        if self.steps[0].stage.input_layout != "mosaic" or len(shape) < 3:
+            return
+        if shape[-1] == 3 or (shape[-1] == 4 and shape[-2] > 4):
+            raise InputError(
+                f"{self.name} expects a RAW mosaic (H, W) or a batch of them (N, H, W), "
+                f"got {LAYOUT_NAMES[shape[-1]]} of shape {shape}"
+            )
 
     def _require_metadata(self, metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
         """``metadata``, which a pipeline with ``from_metadata`` bindings cannot run without."""

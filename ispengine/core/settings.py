@@ -48,6 +48,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -654,22 +656,89 @@ def settings_text(declared: Iterable[SettingBase]) -> str:
 
 
 # -- spec files ---------------------------------------------------------------------
+#: The largest spec file read (1 MiB; the shipped specs are a few KiB).
+MAX_SPEC_BYTES = 1 << 20
+#: How deep a spec's arrays and tables may nest (a 3×3 matrix in a table is 3 deep).
+MAX_NESTING = 32
+
+
 def load_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
-    """Read a TOML file; file, encoding and syntax errors become one-line :class:`SpecError`\\ s
-    naming the file. Used by every spec kind (pipelines, benchmarks, experiments)."""
-    path = Path(path)
+    """Read a TOML file; file, size, encoding, nesting and syntax errors become one-line
+    :class:`SpecError`\\ s naming the file. Used by every spec kind (pipelines,
+    benchmarks, experiments).
+
+    Only a regular file of at most :data:`MAX_SPEC_BYTES` is read (the file is opened
+    without blocking, checked with ``fstat``, and read up to the limit plus one byte),
+    so ``/dev/zero``, a FIFO or a huge file is refused at once; tables and arrays
+    nested deeper than :data:`MAX_NESTING` are refused without recursion."""
+    source = str(path)
+    text = _read_bounded(Path(path), source, what)
     try:
-        text = path.read_bytes()
-    except OSError as error:
-        raise SpecError(
-            f"cannot read {what}: {error.strerror or error}", source=str(path)
-        ) from None
-    try:
-        return tomllib.loads(text.decode("utf-8"))
+        data = tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError:
-        raise SpecError(f"{what} is not UTF-8 text", source=str(path)) from None
+        raise SpecError(f"{what} is not UTF-8 text", source=source) from None
     except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"TOML syntax error: {error}", source=str(path)) from None
+        raise SpecError(f"TOML syntax error: {error}", source=source) from None
+    except RecursionError:
+        raise SpecError(_nesting_message(), source=source) from None
+    except MemoryError:
+        raise SpecError(f"{what} is too large to parse", source=source) from None
+    check_nesting(data, source)
+    return data
+
+
+def _read_bounded(path: Path, source: str, what: str) -> bytes:
+    """At most ``MAX_SPEC_BYTES`` of the regular file ``path``; anything else is refused."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise SpecError(f"cannot read {what}: {error.strerror or error}", source=source) from None
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise SpecError(f"is a folder, not a {what} file", source=source)
+        if not stat.S_ISREG(status.st_mode):
+            raise SpecError(
+                f"not a regular file (a device, FIFO or socket); give a TOML {what} file",
+                source=source,
+            )
+        size = status.st_size
+        text = b""
+        if size <= MAX_SPEC_BYTES:
+            with os.fdopen(os.dup(descriptor), "rb") as handle:
+                text = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as error:
+        raise SpecError(f"cannot read {what}: {error.strerror or error}", source=source) from None
+    finally:
+        os.close(descriptor)
+    if size > MAX_SPEC_BYTES or len(text) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{what} is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB "
+            f"({max(size, len(text))} bytes or more); a {what} is a short text file",
+            source=source,
+        )
+    return text
+
+
+def _nesting_message() -> str:
+    return f"arrays and tables nest deeper than the limit of {MAX_NESTING} levels"
+
+
+def check_nesting(data: Any, source: str = "<dict>") -> None:
+    """Refuse ``data`` (a spec's tables and arrays) nested deeper than :data:`MAX_NESTING`
+    levels. Iterative, so any depth is checked without recursion."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise SpecError(_nesting_message(), source=source)
+        pending.extend((child, depth + 1) for child in children)
 
 
 def spec_folder(source: str | Path | None) -> Path | None:

@@ -29,6 +29,22 @@ Every relative path in a spec (a ``[predictor]``'s ``weights``, a stage's path
 option such as ``unet_isp``'s ``weights``) is resolved against the folder of
 the spec file; specs built in Python (``Pipeline.from_dict``) keep their paths
 as given (relative to the working directory).
+
+Limits (so that a hostile or broken spec is refused at once with one line,
+never exhausting memory, the stack or the compiler):
+
+* a spec file is at most :data:`MAX_SPEC_BYTES` (1 MiB; the shipped specs are a
+  few KiB) and must be a regular file: devices (``/dev/zero``), FIFOs and
+  sockets are refused before anything is read, and at most the limit plus one
+  byte is ever read;
+* arrays and tables nest at most :data:`MAX_NESTING` (32) levels deep (a 3×3
+  matrix parameter sits at level 6); deeper text is refused, not parsed into a
+  stack overflow;
+* a pipeline has at most :data:`MAX_STAGES` (256) stages. Real ISPs have a few
+  dozen at most; every stage is compiled on a pipeline's first run (fused chains
+  compile in chunks, linearly, at roughly 0.1–0.3 s a stage, see
+  :mod:`ispengine.kernels.fused`), so the limit bounds a first run to about a
+  minute.
 """
 
 from __future__ import annotations
@@ -39,10 +55,14 @@ from typing import Any
 from attrs import field, frozen
 
 from ispengine.core.errors import SpecError
-from ispengine.core.settings import load_toml, reject_unknown_keys
+from ispengine.core.settings import MAX_NESTING as MAX_NESTING  # documented here too
+from ispengine.core.settings import MAX_SPEC_BYTES as MAX_SPEC_BYTES
+from ispengine.core.settings import check_nesting, load_toml, reject_unknown_keys
 from ispengine.io.raw.image import METADATA_KEYS
 
 SCHEMA_VERSION = 1
+# Resource limits of a spec (see the module docstring).
+MAX_STAGES = 256
 # Colour spaces (and layouts) a pipeline's input and output can name.
 SPACES = {
     "raw_mosaic": "mosaic",
@@ -101,9 +121,10 @@ class PipelineSpec:
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
-    """Read a TOML spec; syntax and file errors become one-line :class:`SpecError`
-    (:func:`ispengine.core.settings.load_toml`, the loader of every spec kind)."""
-    return load_toml(path)
+    """Read a TOML spec (:func:`ispengine.core.settings.load_toml`: file, size, encoding,
+    nesting and syntax errors become one-line :class:`SpecError`\\ s naming the file;
+    ``/dev/zero``, a FIFO or a huge file is refused at once)."""
+    return load_toml(path, "spec")
 
 
 TOML_TYPE_NAMES = {
@@ -132,6 +153,7 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
     """Check the envelope of a spec dict (from TOML or Python); return a :class:`PipelineSpec`."""
     where = {"source": source}
     _expect(data, dict, **where)
+    check_nesting(data, source)
     reject_unknown_keys(data, ENVELOPE_KEYS, **where)
     schema = data.get("schema", SCHEMA_VERSION)
     if type(schema) is not int or schema != SCHEMA_VERSION:
@@ -153,6 +175,13 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
     if raw_stages is None or raw_stages == []:
         raise SpecError("a pipeline needs at least one [[stage]]", key="stage", **where)
     _expect(raw_stages, list, key="stage", **where)
+    if len(raw_stages) > MAX_STAGES:
+        raise SpecError(
+            f"{len(raw_stages)} stages; a pipeline has at most {MAX_STAGES} "
+            "(each stage is compiled on the first run; see ispengine.core.spec)",
+            key="stage",
+            **where,
+        )
     stages = []
     labels: dict[str, int] = {}
     for index, raw in enumerate(raw_stages, start=1):

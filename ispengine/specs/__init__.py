@@ -18,9 +18,17 @@ def shipped_specs() -> dict[str, Path]:
 
 def resolve_spec(name_or_path: str) -> Path:
     """A spec path: an existing file, else a shipped spec of that name (with or without
-    ``.toml``), else the path as given."""
+    ``.toml``), else the path as given.
+
+    Only resolves names: nothing is opened here. Reading the spec
+    (:func:`ispengine.core.spec.load_spec_file`) refuses what is not a regular file
+    (a device such as ``/dev/zero``, a FIFO, a folder) and anything over the size limit
+    :data:`ispengine.core.spec.MAX_SPEC_BYTES` with one line."""
     path = Path(name_or_path)
-    if path.exists():
+    try:
+        if path.exists():
+            return path
+    except (OSError, ValueError):  # e.g. a name too long for the file system
         return path
     shipped = shipped_specs()
     return shipped.get(name_or_path, shipped.get(path.stem if path.suffix == ".toml" else "", path))
