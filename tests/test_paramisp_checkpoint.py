@@ -189,7 +189,7 @@ def test_other_checkpoints_are_refused(tmp_path):
         load_official_state_dict(ParamISPNet("forward"), tmp_path / "absent.ckpt")
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"not a torch file")
-    with pytest.raises(InputError, match="not a readable"):
+    with pytest.raises(InputError, match="cannot read checkpoint"):
         load_official_state_dict(ParamISPNet("forward"), junk)
 
 

@@ -12,18 +12,34 @@ returns how many values were clipped so callers can warn. Capture parameters
 (:class:`~ispengine.io.raw.CaptureParams`) travel as EXIF: a PNG ``eXIf`` chunk,
 a JPEG APP1 segment, TIFF tags with an EXIF IFD; :func:`read_capture` reads
 them back. RAW camera files are read by :mod:`ispengine.io.raw.reader`.
+
+Pixel limit: readers refuse an image of more than :func:`max_pixels` pixels
+(default :data:`DEFAULT_MAX_PIXELS`, 200 million: a 100 MP photograph fits
+twice) with a one-line :class:`InputError`, *before* decoding it, from the size
+its header claims: PNG (IHDR), JPEG (SOF), TIFF (every page of the series
+read), ``.npy`` (the array header; channels of a trailing axis of up to 4 do
+not count) and camera RAW files (LibRaw's raw size). An ``.npy`` whose header
+claims more bytes than the file holds is refused too. Raise or lower the limit
+with the environment variable ``ISPENGINE_MAX_PIXELS`` (a whole number of
+pixels), :func:`set_max_pixels`, or ``read_image(path, max_pixels=N)``. Pillow's
+own decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) is raised to at
+least ours when a JPEG is read, so it never refuses an image this limit allows.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ispengine.core.errors import InputError
+from ispengine.core.settings import IntegerSetting
 from ispengine.io.atomic import atomic_output
 from ispengine.io.exif import capture_from_pillow, exif_bytes
 from ispengine.io.raw.image import CaptureParams
@@ -34,6 +50,75 @@ JPEG_SUFFIXES = (".jpg", ".jpeg")
 TIFF_SUFFIXES = (".tif", ".tiff")
 SUFFIXES = ARRAY_SUFFIXES + PNG_SUFFIXES + JPEG_SUFFIXES + TIFF_SUFFIXES
 JPEG_QUALITY = 95
+
+#: The largest image, in pixels, the readers accept unless told otherwise.
+DEFAULT_MAX_PIXELS = 200_000_000
+#: The environment variable that sets the pixel limit (a whole number of pixels).
+MAX_PIXELS_VARIABLE = "ISPENGINE_MAX_PIXELS"
+MAX_PIXELS = IntegerSetting(
+    MAX_PIXELS_VARIABLE,
+    default=DEFAULT_MAX_PIXELS,
+    low=1,
+    description="the largest image, in pixels, that image and RAW readers accept",
+)
+_max_pixels_override: int | None = None
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: :func:`set_max_pixels`'s, else ``$ISPENGINE_MAX_PIXELS``,
+    else :data:`DEFAULT_MAX_PIXELS`. A malformed variable is a one-line ``ParamError``."""
+    if _max_pixels_override is not None:
+        return _max_pixels_override
+    text = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value: object = int(text)
+    except ValueError:
+        value = text
+    return MAX_PIXELS.coerce(value)
+
+
+def set_max_pixels(limit: int | None) -> None:
+    """Set the pixel limit of this process (``None``: back to the variable or default)."""
+    global _max_pixels_override
+    _max_pixels_override = None if limit is None else MAX_PIXELS.coerce(limit)
+
+
+def check_pixels(path: str | Path, pixels: int, claimed: str, *, limit: int | None = None) -> None:
+    """Refuse, in one line naming ``path``, an image of more than ``limit`` pixels
+    (default :func:`max_pixels`). ``claimed`` says what the file claims, e.g. ``60000x60000``."""
+    limit = _resolve_limit(limit)
+    if pixels > limit:
+        raise InputError(
+            f"{path}: image of {claimed} ({_megapixels(pixels)}) is over the limit of "
+            f"{limit} pixels ({_megapixels(limit)}); refused before decoding (raise the "
+            f"limit with {MAX_PIXELS_VARIABLE}=N)"
+        )
+
+
+def _resolve_limit(limit: int | None) -> int:
+    return max_pixels() if limit is None else MAX_PIXELS.coerce(limit)
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.4g} MP"
+
+
+def _array_pixels(shape: tuple[int, ...]) -> int:
+    """Pixels of an array: every element, but a trailing axis of up to 4 (channels)."""
+    if len(shape) >= 3 and shape[-1] <= 4:
+        shape = shape[:-1]
+    return math.prod(shape)
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` of a decoder's exception, once: some libraries (pypng's
+    ``FormatError``) already start their message with their type's name."""
+    name, message = type(error).__name__, str(error).strip()
+    if not message:
+        return name
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
 def check_output_path(path: str | Path) -> None:
@@ -51,50 +136,123 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as a float array; one-line :class:`InputError` on any problem."""
+def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read an image as a float array; one-line :class:`InputError` on any problem.
+
+    An image of more than ``max_pixels`` pixels (default: :func:`max_pixels`) is
+    refused from its header, before it is decoded.
+    """
     path = Path(path)
     suffix = _suffix(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    limit = _resolve_limit(max_pixels)
     try:
         if suffix in ARRAY_SUFFIXES:
-            array = np.load(path, allow_pickle=False)
+            array = _read_npy(path, limit)
         elif suffix in PNG_SUFFIXES:
-            array = _read_png(path)
+            array = _read_png(path, limit)
         elif suffix in JPEG_SUFFIXES:
-            array = _read_jpeg(path)
+            array = _read_jpeg(path, limit)
         else:
-            import tifffile
-
-            array = tifffile.imread(path)
+            array = _read_tiff(path, limit)
     except InputError:
         raise
     except Exception as error:  # any decoder failure is a bad file, not a crash
-        raise InputError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+        raise InputError(f"{path}: cannot read image ({describe_error(error)})") from None
     return _to_float(array, path, lossless=suffix in ARRAY_SUFFIXES)
 
 
-def _read_png(path: Path) -> np.ndarray:
+def _read_npy(path: Path, limit: int) -> np.ndarray:
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:  # 2.0, and 3.0 (utf-8 field names) with the same layout
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        claimed = f"shape {tuple(shape)}"
+        check_pixels(path, _array_pixels(tuple(shape)), claimed, limit=limit)
+        if dtype.hasobject:
+            raise InputError(f"{path}: holds Python objects (dtype {dtype}), not numbers")
+        needed = math.prod(shape) * dtype.itemsize
+        held = os.fstat(handle.fileno()).st_size - handle.tell()
+        if needed > held:
+            raise InputError(
+                f"{path}: truncated: its header claims {claimed} {dtype} ({needed} bytes) "
+                f"but the file holds {held} bytes of data"
+            )
+        handle.seek(0)
+        return np.lib.format.read_array(handle, allow_pickle=False)
+
+
+def _read_png(path: Path, limit: int) -> np.ndarray:
     import png
 
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    reader = png.Reader(filename=str(path))
+    reader.preamble()  # the chunks before the image data: IHDR gives the size
+    check_pixels(path, reader.width * reader.height, f"{reader.width}x{reader.height}", limit=limit)
+    width, height, rows, info = reader.asDirect()
     planes = info["planes"]
-    array = np.vstack([np.asarray(row, dtype=np.float64) for row in rows])
-    array = array.reshape(height, width, planes) / float((1 << info["bitdepth"]) - 1)
+    values = np.empty(
+        (height, width * planes), dtype=np.uint16 if info["bitdepth"] > 8 else np.uint8
+    )
+    count = 0
+    for count, row in enumerate(rows, start=1):  # filled row by row: no float64 rows
+        values[count - 1] = row
+    if count != height:
+        raise InputError(f"{path}: truncated: {count} of {height} rows of image data")
+    array = values.reshape(height, width, planes)
     if planes in (2, 4):  # drop alpha
         array = array[..., : planes - 1]
-    return array[..., 0] if array.shape[-1] == 1 else array
+    if array.shape[-1] == 1:
+        array = array[..., 0]
+    out = array.astype(np.float64)
+    out /= float((1 << info["bitdepth"]) - 1)
+    return out
 
 
-def _read_jpeg(path: Path) -> np.ndarray:
+def _read_jpeg(path: Path, limit: int) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as image:
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit  # Pillow's bomb check never refuses what ours allows
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ours is below
+            image = Image.open(path)
+    except Image.DecompressionBombError:  # over twice Pillow's limit: read the size alone
+        from PIL import JpegImagePlugin
+
+        with JpegImagePlugin.JpegImageFile(str(path)) as header:
+            size = header.size
+        check_pixels(path, size[0] * size[1], f"{size[0]}x{size[1]}", limit=limit)
+        raise
+    with image:
         if image.format != "JPEG":
             raise InputError(f"{path}: not a JPEG file (it is {image.format or 'unknown'})")
+        width, height = image.size
+        check_pixels(path, width * height, f"{width}x{height}", limit=limit)
         image = image.convert("L" if image.mode in ("L", "I;16") else "RGB")
         return np.asarray(image)
+
+
+def _read_tiff(path: Path, limit: int) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            return np.array([])
+        series = tif.series[0]  # what tifffile.imread reads: every page of the first series
+        pixels = math.prod(
+            n for n, axis in zip(series.shape, series.axes, strict=True) if axis != "S"
+        )
+        shape = series.shape
+        if series.axes in ("YX", "YXS"):  # one page: width x height, as for PNG and JPEG
+            claimed = f"{shape[1]}x{shape[0]}"
+        else:
+            claimed = f"shape {'x'.join(map(str, shape))} (axes {series.axes})"
+        check_pixels(path, pixels, claimed, limit=limit)
+        return tif.asarray(series=0)
 
 
 def read_capture(path: str | Path) -> CaptureParams:
@@ -125,7 +283,7 @@ def read_capture(path: str | Path) -> CaptureParams:
         raise
     except Exception as error:
         raise InputError(
-            f"{path}: unreadable EXIF ({type(error).__name__}: {error}); "
+            f"{path}: unreadable EXIF ({describe_error(error)}); "
             "capture parameters cannot be taken from it"
         ) from None
 
@@ -148,6 +306,9 @@ def _tiff_capture(path: Path) -> CaptureParams:
                 value = value[0] / value[1] if value[1] else None
             return float(value) if value else None
 
+        from ispengine.io.raw.image import lenient_exif_datetime
+
+        times = (exif.get("DateTimeOriginal"), exif.get("DateTimeDigitized"), text("DateTime"))
         return CaptureParams(
             iso=number("ISOSpeedRatings"),
             exposure_time=number("ExposureTime"),
@@ -155,6 +316,7 @@ def _tiff_capture(path: Path) -> CaptureParams:
             focal_length=number("FocalLength"),
             make=text("Make"),
             model=text("Model"),
+            datetime=next((t for t in map(lenient_exif_datetime, times) if t is not None), None),
         )
 
 

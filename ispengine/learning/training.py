@@ -9,7 +9,8 @@ steps after resuming from step 60 runs 40 more.
 
 A checkpoint is one ``torch.save`` file holding only tensors, numbers,
 strings, lists and dicts, so it loads with ``torch.load(weights_only=True)``
-(no code runs on load): the format tag, the step, the loss history, the
+(no code runs on load: :func:`~ispengine.learning.weights.load_torch_file`; a
+module's tensor with a NaN or Inf value is refused): the format tag, the step, the loss history, the
 ``state_dict`` of every module and of the optimiser, the torch CPU (and CUDA,
 when used) RNG states and a numpy Generator's bit-generator state (as JSON).
 Writes are atomic (:func:`ispengine.io.atomic.atomic_output`), so an interrupted
@@ -66,17 +67,17 @@ def save_checkpoint(
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """A checkpoint written by :func:`save_checkpoint`, loaded without running code."""
-    import torch
+    from ispengine.learning.weights import check_finite, load_torch_file
 
     path = Path(path)
-    try:
-        document = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt or foreign files raise many kinds of errors
-        raise InputError(
-            f"{path}: cannot read training checkpoint ({type(error).__name__}: {error})"
-        ) from None
+    document = load_torch_file(path, what="training checkpoint")
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputError(f"{path}: not an ispengine training checkpoint")
+    modules = document.get("modules")
+    if isinstance(modules, Mapping):
+        for name, state in modules.items():
+            if isinstance(state, Mapping):
+                check_finite({f"{name}.{key}": value for key, value in state.items()}, path)
     return document
 
 

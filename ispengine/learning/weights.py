@@ -1,13 +1,19 @@
 """Weight files: named arrays as safetensors or torch ``.pt`` files.
 
-Loading never runs code: safetensors holds only arrays, and ``.pt`` files
-load with ``torch.load(weights_only=True)``. Writes are atomic. A saved
+Loading never runs code: safetensors holds only arrays, and every torch file
+the engine reads goes through :func:`load_torch_file`
+(``torch.load(weights_only=True)``): a file holding other Python objects is
+refused in one line, never with advice to load it unsafely. Loaded weights are
+checked to be finite (:func:`check_finite`): a file with a NaN or Inf value is
+refused, naming the file and the first such tensor. Writes are atomic. A saved
 sRGB-to-RAW method (settings JSON beside such a file) is written and read by
 :mod:`ispengine.learning.srgb_to_raw`.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,26 +51,80 @@ def save_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:
     return path
 
 
+def load_torch_file(path: str | Path, *, what: str = "weights") -> Any:
+    """What a torch file holds, loaded on the CPU without running code.
+
+    The one way the engine reads torch files: ``torch.load(weights_only=True)``,
+    which loads tensors, numbers, strings and containers only. Any failure is a
+    one-line :class:`InputError` naming ``path``: a file holding other Python
+    objects (a pickle that could run code) is "not a plain tensor file"; nothing
+    suggests loading it with ``weights_only=False``. ``what`` names the file's
+    role in messages ("weights", "training checkpoint").
+    """
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: cannot read {what} (the file is empty)")
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if found:
+            raise InputError(
+                f"{path}: not a plain tensor file (it holds Python objects that could run "
+                f"code, such as {found.group(1)}; ispengine loads tensors only)"
+            ) from None
+        raise InputError(
+            f"{path}: cannot read {what} (not a torch file of tensors: unsupported or "
+            "corrupt pickle data; ispengine loads tensors only)"
+        ) from None
+    except Exception as error:  # corrupt files raise many kinds of errors
+        raise InputError(f"{path}: cannot read {what} ({_first_sentence(error)})") from None
+
+
+def _first_sentence(error: BaseException) -> str:
+    """``Type: first sentence`` of an error, on one line, without torch's advice."""
+    text = " ".join(str(error).split())
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else ""
+    if "weights_only" in first:
+        first = ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def check_finite(arrays: Mapping[str, Any], source: str | Path) -> None:
+    """Refuse (one-line :class:`InputError` naming ``source`` and the first tensor)
+    named arrays or tensors with a NaN or infinite value."""
+    for name, value in arrays.items():
+        array = as_numpy(value) if hasattr(value, "detach") else np.asarray(value)
+        if array.dtype.kind not in "fc" or np.isfinite(array).all():
+            continue
+        kind = "NaN" if np.isnan(array).any() else "Inf"
+        raise InputError(f"{source}: tensor '{name}' contains {kind}")
+
+
 def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Named arrays from a ``.safetensors`` file or a ``.pt`` file of tensors, as numpy."""
+    """Named arrays from a ``.safetensors`` file or a ``.pt`` file of tensors, as numpy
+    (all finite: see :func:`check_finite`)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such weights file")
-    try:
-        if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors":
+        try:
             from safetensors.numpy import load_file
 
-            return dict(load_file(str(path)))
-        import torch
-
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except InputError:
-        raise
-    except Exception as error:  # corrupt files raise many kinds of errors
-        detail = " ".join(str(error).split())  # one line: torch's messages span many
-        raise InputError(
-            f"{path}: cannot read weights ({type(error).__name__}: {detail})"
-        ) from None
+            arrays = dict(load_file(str(path)))
+        except Exception as error:  # corrupt files raise many kinds of errors
+            raise InputError(f"{path}: cannot read weights ({_first_sentence(error)})") from None
+        check_finite(arrays, path)
+        return arrays
+    loaded = load_torch_file(path)
     if not isinstance(loaded, Mapping):
         raise InputError(f"{path}: expected a mapping of names to tensors")
     nested = next((k for k, v in loaded.items() if isinstance(v, Mapping)), None)
@@ -73,7 +133,9 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
             f"{path}: '{nested}' holds a nested mapping, not a tensor (a training "
             "checkpoint? see load_checkpoint_state)"
         )
-    return {str(k): as_numpy(v) for k, v in loaded.items()}
+    arrays = {str(k): as_numpy(v) for k, v in loaded.items()}
+    check_finite(arrays, path)
+    return arrays
 
 
 #: Keys under which training frameworks nest a model's state dict: BasicSR
@@ -87,23 +149,13 @@ def load_checkpoint_state(path: str | Path) -> dict[str, np.ndarray]:
     A flat file loads as :func:`load_arrays` loads it; a torch file whose state dict
     is nested under one of :data:`STATE_CONTAINERS` (the first present) gives that
     state dict. ``module.`` prefixes (``DataParallel``) are removed. Loading never
-    runs code (``torch.load(weights_only=True)``).
+    runs code (:func:`load_torch_file`), and every array is finite (:func:`check_finite`).
     """
     path = Path(path)
     if path.suffix == ".safetensors":
         arrays = load_arrays(path)
     else:
-        if not path.is_file():
-            raise InputError(f"{path}: no such weights file")
-        import torch
-
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # corrupt files raise many kinds of errors
-            detail = " ".join(str(error).split())
-            raise InputError(
-                f"{path}: cannot read weights ({type(error).__name__}: {detail})"
-            ) from None
+        loaded = load_torch_file(path)
         if not isinstance(loaded, Mapping):
             raise InputError(f"{path}: expected a mapping of names to tensors")
         try:
@@ -113,6 +165,7 @@ def load_checkpoint_state(path: str | Path) -> dict[str, np.ndarray]:
         odd = next((k for k, v in arrays.items() if v.dtype == object), None)
         if odd is not None:
             raise InputError(f"{path}: '{odd}' is not a tensor (not a state dict?)")
+        check_finite(arrays, path)
     return unwrap_state(arrays)
 
 

@@ -57,16 +57,12 @@ def _read(source: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
     """The tensors of ``source`` (a mapping or a file), Lightning nesting and
     ``module.`` prefixes removed."""
     if not isinstance(source, Mapping):
-        import torch
+        from ispengine.learning.weights import load_torch_file
 
         path = Path(source)
         if not path.is_file():
             raise InputError(f"{path}: no such checkpoint file")
-        try:
-            source = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises several types for unreadable files
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-            raise InputError(f"{path}: not a readable weights-only torch file ({first})") from None
+        source = load_torch_file(path, what="checkpoint")
         if not isinstance(source, Mapping):
             raise InputError(f"{path}: holds a {type(source).__name__}, not a state dict")
     if "state_dict" in source and isinstance(source["state_dict"], Mapping):
