@@ -13,7 +13,13 @@ from ispengine.io.image_files import read_capture, read_image, write_image
 from ispengine.io.raw import CaptureParams
 
 CAPTURE = CaptureParams(
-    iso=1600, exposure_time=1 / 60, f_number=5.6, focal_length=85, make="Acme", model="Z9"
+    iso=1600,
+    exposure_time=1 / 60,
+    f_number=5.6,
+    focal_length=85,
+    make="Acme",
+    model="Z9",
+    datetime="2022:02:28 23:59:58",
 )
 
 
@@ -92,3 +98,48 @@ def test_png_of_any_bit_depth_reads_white_as_one(tmp_path, bitdepth):
     with open(path, "wb") as handle:
         png.Writer(2, 1, greyscale=True, bitdepth=bitdepth).write(handle, [[0, top]])
     assert read_image(path).tolist() == [[0.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2022:02:28 23:59:58", "2022:02:28 23:59:58"),
+        ("2022-02-28T23:59:58.25+01:00", "2022:02:28 23:59:58"),
+        ("0000:00:00 00:00:00", None),
+        ("    :  :     :  :  ", None),
+        ("", None),
+    ],
+)
+def test_capture_datetime_takes_exif_and_iso_forms(value, expected):
+    assert CaptureParams(datetime=value).datetime == expected
+
+
+def test_capture_datetime_refuses_text_that_is_no_date():
+    with pytest.raises(InputError, match="datetime"):
+        CaptureParams(datetime="yesterday")
+    with pytest.raises(InputError, match="datetime"):
+        CaptureParams(datetime="2022:02:30 10:00:00")
+
+
+@pytest.mark.parametrize("name", ["a.png", "b.jpg", "c.tif"])
+def test_unreadable_exif_datetime_is_unknown(tmp_path, name):
+    """A camera's "unknown" date (zeros) or a malformed one reads as None, not an error."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0110] = "Z9"
+    exif.get_ifd(0x8769)[0x9003] = "0000:00:00 00:00:00"
+    exif[0x0132] = "garbage"
+    image = Image.fromarray(np.zeros((4, 4, 3), np.uint8))
+    image.save(tmp_path / name, exif=exif.tobytes())
+    capture = read_capture(tmp_path / name)
+    assert capture.model == "Z9" and capture.datetime is None
+
+
+def test_ifd0_datetime_is_the_fallback(tmp_path):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0132] = "2020:01:02 03:04:05"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "d.jpg", exif=exif.tobytes())
+    assert read_capture(tmp_path / "d.jpg").datetime == "2020:01:02 03:04:05"

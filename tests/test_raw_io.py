@@ -14,7 +14,13 @@ from ispengine.io.raw.reader import read_raw
 
 COLOR_MATRIX = np.array([[0.71, -0.12, -0.05], [-0.41, 1.22, 0.21], [-0.06, 0.16, 0.62]])
 CAPTURE = CaptureParams(
-    iso=800, exposure_time=1 / 250, f_number=2.8, focal_length=35, make="Acme", model="X100"
+    iso=800,
+    exposure_time=1 / 250,
+    f_number=2.8,
+    focal_length=35,
+    make="Acme",
+    model="X100",
+    datetime="2023:07:14 09:30:05",
 )
 
 

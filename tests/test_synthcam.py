@@ -14,7 +14,7 @@ from ispengine.synthcam import CAMERAS, DEFAULT_CAMERAS, generate_dataset, make_
 from ispengine.synthcam.camera_isp import isp_parameters, run_isp
 from ispengine.synthcam.cameras import get_camera
 from ispengine.synthcam.capture import CaptureDraw, simulate_raw
-from ispengine.synthcam.generate import SPLITS, split_of
+from ispengine.synthcam.generate import SPLITS, capture_time, split_of
 from ispengine.synthcam.scenes import Scene, make_scene
 
 SIZE = (32, 48)
@@ -81,7 +81,16 @@ def test_manifest_format(dataset):
         assert sample["split"] == split_of(index) and sample["id"] in splits[sample["split"]]
         assert sample["scene"]["kind"] == ("natural", "spectral")[(index // 2) % 2]
         capture = sample["capture"]
-        assert set(capture) == {"iso", "exposure_time", "f_number", "focal_length", "make", "model"}
+        assert set(capture) == {
+            "iso",
+            "exposure_time",
+            "f_number",
+            "focal_length",
+            "make",
+            "model",
+            "datetime",
+        }
+        assert capture["datetime"] == capture_time(sample["index"]).strftime("%Y:%m:%d %H:%M:%S")
         assert all(capture[key] > 0 for key in ("iso", "exposure_time", "f_number", "focal_length"))
         assert 100 <= capture["iso"] <= 6400
         raw = sample["raw"]

@@ -2,12 +2,16 @@
 
 * :func:`exif_bytes` encodes :class:`~ispengine.io.raw.CaptureParams` as an EXIF
   block (``Make``/``Model`` in IFD 0, ``ExposureTime``, ``FNumber``,
-  ``ISOSpeedRatings``, ``FocalLength`` in the EXIF IFD) for PNG ``eXIf``
-  chunks and JPEG APP1 segments.
+  ``ISOSpeedRatings``, ``FocalLength`` in the EXIF IFD; a known capture time as
+  ``DateTime`` in IFD 0 and ``DateTimeOriginal``/``DateTimeDigitized`` in the
+  EXIF IFD) for PNG ``eXIf`` chunks and JPEG APP1 segments.
 * :func:`capture_from_pillow` and :func:`capture_from_exifread` decode the
-  same fields from Pillow's ``Image.Exif`` and exifread's tag dict.
+  same fields from Pillow's ``Image.Exif`` and exifread's tag dict; the capture
+  time is ``DateTimeOriginal``, else ``DateTimeDigitized``, else IFD 0's
+  ``DateTime``.
 
-Zero or missing values mean "unknown" (``None``).
+Zero or missing values mean "unknown" (``None``), and so does a date that is
+not a valid ``YYYY:MM:DD HH:MM:SS`` (EXIF 2.32 §4.6.5).
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from ispengine.io.raw.exif_ifd import rational
-from ispengine.io.raw.image import CaptureParams
+from ispengine.io.raw.image import CaptureParams, lenient_exif_datetime
 
 MAKE, MODEL, EXIF_IFD = 0x010F, 0x0110, 0x8769
 EXPOSURE_TIME, F_NUMBER, ISO, FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
 EXIF_VERSION = 0x9000
+DATETIME, DATETIME_ORIGINAL, DATETIME_DIGITIZED = 0x0132, 0x9003, 0x9004
 
 
 def _rational(value: float, *, exposure: bool = False) -> Any:
@@ -37,6 +42,8 @@ def exif_bytes(capture: CaptureParams) -> bytes:
         exif[MAKE] = capture.make
     if capture.model:
         exif[MODEL] = capture.model
+    if capture.datetime:
+        exif[DATETIME] = capture.datetime
     ifd = exif.get_ifd(EXIF_IFD)
     ifd[EXIF_VERSION] = b"0232"
     if capture.exposure_time is not None:
@@ -47,7 +54,18 @@ def exif_bytes(capture: CaptureParams) -> bytes:
         ifd[ISO] = int(min(65535, round(capture.iso)))
     if capture.focal_length is not None:
         ifd[FOCAL_LENGTH] = _rational(capture.focal_length)
+    if capture.datetime:
+        ifd[DATETIME_ORIGINAL] = ifd[DATETIME_DIGITIZED] = capture.datetime
     return exif.tobytes()
+
+
+def _first_datetime(*values: Any) -> str | None:
+    """The first of ``values`` that is a valid EXIF date and time, or None."""
+    for value in values:
+        text = lenient_exif_datetime(value)
+        if text is not None:
+            return text
+    return None
 
 
 def _number(value: Any) -> float | None:
@@ -79,6 +97,9 @@ def capture_from_pillow(exif: Any) -> CaptureParams:
         focal_length=_number(get(FOCAL_LENGTH)),
         make=exif.get(MAKE),
         model=exif.get(MODEL),
+        datetime=_first_datetime(
+            get(DATETIME_ORIGINAL), get(DATETIME_DIGITIZED), exif.get(DATETIME)
+        ),
     )
 
 
@@ -102,6 +123,11 @@ def capture_from_exifread(tags: dict[str, Any]) -> CaptureParams:
         focal_length=_number(get("EXIF FocalLength", "Image FocalLength")),
         make=text("Image Make"),
         model=text("Image Model"),
+        datetime=_first_datetime(
+            get("EXIF DateTimeOriginal", "Image DateTimeOriginal"),
+            get("EXIF DateTimeDigitized", "Image DateTimeDigitized"),
+            get("Image DateTime"),
+        ),
     )
 
 

@@ -25,13 +25,19 @@ scaled by their maximum), H and W even. The target camera comes from
 1. The returned RAW is *normalised* (``normalized=True``: 0 is black, 1 is
 white) and carries the target's levels, so :func:`ispengine.io.raw.levels.denormalize`
 gives its digital numbers and ``write_dng`` can store it.
+
+Colour data. The returned RAW carries the white balance and colour matrix it
+was made with (:meth:`TargetCamera.make_raw`): the target's, unless the method
+made it with others (UPI's drawn ``cam2rgb`` and gains, SemiISP's drawn colour
+correction), so that its metadata, its DNG (``ColorMatrix1``, ``AsShotNeutral``)
+and the engine's ``camera_default`` development agree with how it was made.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -49,7 +55,13 @@ from ispengine.core.settings import (
     StringSetting,
     coerce_table,
 )
-from ispengine.io.raw.image import PATTERNS, CaptureParams, RawImage
+from ispengine.io.raw.image import (
+    PATTERNS,
+    CaptureParams,
+    RawImage,
+    camera_to_srgb_is_white_preserving,
+    colour_matrix_for,
+)
 from ispengine.learning.saved_method import SavedMethod, load_saved_method, registered_method
 from ispengine.learning.saved_method import save_method as save_method  # its old home
 
@@ -273,9 +285,21 @@ class TargetCamera:
         camera_to_srgb: np.ndarray | None = None,
     ) -> RawImage:
         """A normalised :class:`RawImage` of ``mosaic`` (values in [0, 1]) for this camera;
-        float mosaics keep their dtype."""
+        float mosaics keep their dtype.
+
+        ``wb_gains`` and ``camera_to_srgb``: the colour data the method made the RAW
+        with, when not the target's (e.g. UPI's drawn gains and matrix, after Brooks
+        et al., "Unprocessing Images for Learned Raw Denoising", CVPR 2019, §3.2).
+        The RAW then carries them, and an ``xyz_to_camera`` consistent with them
+        (:func:`~ispengine.io.raw.image.colour_matrix_for`: the target's own when
+        LibRaw's rule gives the same matrix, else one derived from the matrix), so
+        its metadata, its DNG and the engine's development all agree.
+        """
         gains = wb_gains if wb_gains is not None else self.wb_gains
         matrix = camera_to_srgb if camera_to_srgb is not None else self.camera_to_srgb
+        xyz_to_camera = self.xyz_to_camera
+        if camera_to_srgb is not None:
+            xyz_to_camera = _consistent_xyz_to_camera(np.asarray(camera_to_srgb), xyz_to_camera)
         mosaic = np.asarray(mosaic)
         if mosaic.dtype.kind != "f":
             mosaic = mosaic.astype(np.float32)
@@ -285,11 +309,25 @@ class TargetCamera:
             black_level=self.black_level,
             white_level=self.white_level,
             wb_gains=1.0 if gains is None else gains,
-            xyz_to_camera=self.xyz_to_camera,
+            xyz_to_camera=xyz_to_camera,
             camera_to_srgb_matrix=matrix,
             capture=capture or CaptureParams(),
             normalized=True,
         )
+
+
+def _consistent_xyz_to_camera(
+    camera_to_srgb: np.ndarray, xyz_to_camera: np.ndarray | None
+) -> np.ndarray | None:
+    """An XYZ → camera matrix from which LibRaw's rule gives ``camera_to_srgb`` (the
+    given one when it does), or ``None`` when no matrix can (``camera_to_srgb`` does
+    not map white to white, or is singular)."""
+    if not camera_to_srgb_is_white_preserving(camera_to_srgb):
+        return None
+    try:
+        return colour_matrix_for(camera_to_srgb, xyz_to_camera)
+    except InputError:
+        return None
 
 
 class SrgbToRawMethod(SavedMethod):
@@ -347,18 +385,36 @@ class SrgbToRawMethod(SavedMethod):
         seed: int = 0,
     ) -> list[Unprocessed]:
         """``n`` RAWs of one image, sample ``i`` drawn with seed ``seed + i``."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ParamError(key="samples", message=f"expected a whole number >= 1, got {n!r}")
+        return list(self.iter_samples(srgb, n, capture=capture, metadata=metadata, seed=seed))
+
+    def iter_samples(
+        self,
+        srgb: Any,
+        n: int,
+        *,
+        capture: CaptureParams | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> Iterator[Unprocessed]:
+        """The samples of :meth:`sample`, drawn one at a time as they are consumed (so
+        a caller writing each one holds one in memory, whatever ``n``)."""
+        check_sample_count(n)
         seed = check_seed(seed)
-        return [
-            self.convert(srgb, capture=capture, metadata=metadata, seed=seed + i) for i in range(n)
-        ]
+        for i in range(n):
+            yield self.convert(srgb, capture=capture, metadata=metadata, seed=seed + i)
 
     # -- persistence ----------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> SrgbToRawMethod:
         """Rebuild a method written by :meth:`save` (from the settings file or the weights)."""
         return load_method(path, expected=cls)
+
+
+def check_sample_count(n: Any) -> int:
+    """``n`` when it is a whole number >= 1, else a :class:`ParamError` (``samples``)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ParamError(key="samples", message=f"expected a whole number >= 1, got {n!r}")
+    return n
 
 
 def method_class(name: str, registry: Registry | None = None) -> type[SrgbToRawMethod]:

@@ -25,6 +25,7 @@ is ``train``, 1 ``val``, 2 ``test``; from 3 on, a 64-bit mix of the index
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import json
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from attrs import frozen
+from attrs import evolve, frozen
 
 from ispengine.core.errors import InputError
 from ispengine.core.json_values import json_ready
@@ -150,6 +151,16 @@ def check_size(size: Sequence[int]) -> tuple[int, int]:
     return height, width
 
 
+#: SynthCam's clock: sample ``index`` is taken this many seconds after it, so its
+#: files carry a capture time (DNG/EXIF DateTimeOriginal) that depends on the index only.
+CLOCK_START = datetime.datetime(2020, 1, 1, 12, 0, 0)
+
+
+def capture_time(index: int) -> datetime.datetime:
+    """The capture time of sample ``index`` (:data:`CLOCK_START` plus ``index`` seconds)."""
+    return CLOCK_START + datetime.timedelta(seconds=int(index))
+
+
 def make_sample(
     seed: int, index: int, size: tuple[int, int], camera: str, scene_kind: str | None = None
 ) -> SynthSample:
@@ -171,7 +182,8 @@ def make_sample(
     scene = make_scene(kind, scene_rng, model, size)
     draw = draw_capture(capture_rng, model.optics)
     capture = simulate_raw(scene, model, draw, noise_rng)
-    srgb, isp = render_srgb(capture.raw, model, isp_rng)
+    raw = capture.raw.evolve(capture=evolve(capture.raw.capture, datetime=capture_time(index)))
+    srgb, isp = render_srgb(raw, model, isp_rng)
     return SynthSample(
         id=sample_id(index),
         index=int(index),
@@ -180,7 +192,7 @@ def make_sample(
         split=split_of(index),
         scene=json_ready(scene.info),
         simulation=json_ready(capture.info),
-        raw=capture.raw,
+        raw=raw,
         srgb=srgb,
         camera_rgb=capture.camera_rgb,
         linear_srgb=capture.linear_srgb,
@@ -252,6 +264,34 @@ def write_manifest(path: str | Path, manifest: dict[str, Any]) -> None:
         temporary.write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
 
 
+#: The entries a SynthCam folder holds (see the module docstring).
+DATASET_ENTRIES = ("raw", "srgb", "gt", "manifest.json")
+#: The hidden folder, inside the output folder, that a run writes its samples into.
+STAGING_PREFIX = ".synthcam-partial-"
+
+
+def _refuse_existing_dataset(out: Path, overwrite: bool) -> list[Path]:
+    """The entries of an earlier dataset in ``out`` (to replace), or an error without
+    ``overwrite``: a new dataset never mixes with an older one's samples."""
+    existing = [out / name for name in DATASET_ENTRIES if (out / name).exists()]
+    if existing and not overwrite:
+        what = "a SynthCam dataset" if (out / "manifest.json").exists() else "SynthCam files"
+        raise InputError(
+            f"{out}: already holds {what} ({', '.join(p.name for p in existing)}); "
+            "give --overwrite (overwrite=True) to replace it, or another folder"
+        )
+    return existing
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def generate_dataset(
     out_dir: str | Path,
     n: int,
@@ -260,6 +300,7 @@ def generate_dataset(
     cameras: Iterable[str] | None = None,
     executor: Any = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write ``n`` samples and ``manifest.json`` under ``out_dir``; returns the manifest.
 
@@ -270,7 +311,17 @@ def generate_dataset(
     ``executor``: any object whose ``map(fn, items)`` returns results in order
     (:mod:`ispengine.io.executors`); ``None`` runs serially in this process.
     ``progress`` shows a bar on stderr. The same arguments give byte-identical files.
+
+    All or nothing: the samples are written into a hidden folder inside
+    ``out_dir`` (``.synthcam-partial-PID``) and moved into place, the manifest
+    last, only when every sample is written; a failed or interrupted run removes
+    it and leaves ``out_dir`` as it was. A folder that already holds a dataset
+    (``manifest.json``, ``raw/``, ``srgb/`` or ``gt/``) is refused unless
+    ``overwrite``, which replaces that dataset whole; other files in the folder
+    are left alone.
     """
+    import os
+
     n = int(n)
     if n < 1:
         raise InputError(f"n: need at least one sample, got {n}")
@@ -281,9 +332,28 @@ def generate_dataset(
     for name in names:
         get_camera(name)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, not a folder")
+    previous = _refuse_existing_dataset(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    items = [(int(seed), i, size, names[i % len(names)], str(out)) for i in range(n)]
-    entries = map_samples(executor, items, progress)
-    manifest = dataset_manifest(seed, size, names, entries)
-    write_manifest(out / "manifest.json", manifest)
+    staging = out / f"{STAGING_PREFIX}{os.getpid()}"
+    if staging.exists():
+        _remove(staging)
+    staging.mkdir()
+    try:
+        items = [(int(seed), i, size, names[i % len(names)], str(staging)) for i in range(n)]
+        entries = map_samples(executor, items, progress)
+        manifest = dataset_manifest(seed, size, names, entries)
+        if previous:  # set the old dataset aside (removed below with the staging folder)
+            replaced = staging / ".replaced"
+            replaced.mkdir()
+            for path in previous:
+                path.rename(replaced / path.name)
+        for name in DATASET_ENTRIES[:-1]:
+            if (staging / name).exists():
+                (staging / name).rename(out / name)
+        write_manifest(out / "manifest.json", manifest)
+    finally:
+        if staging.exists():
+            _remove(staging)
     return manifest

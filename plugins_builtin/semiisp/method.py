@@ -17,7 +17,9 @@ uses lr 2e-5 (≤ 1000 pairs) or 1e-4 over many epochs on a GPU; the default
 
 The returned metadata holds the parameter set (``params``: ``label.name`` →
 values), the noise levels and the seed; passing that metadata back to
-``convert`` reproduces the RAW.
+``convert`` reproduces the RAW. The returned RAW's white balance and colour
+matrix are those of the drawn f_CC matrix (:meth:`SemiISP._drawn_colour`), so a
+DNG of it develops with the colours it was made with.
 
 Source: Yoshimura, Otsuka, Berdan, Ohashi, "SemiISP/SemiIE: Semi-Supervised Image Signal
 Processor and Image Enhancement Leveraging One-to-Many Mapping sRGB-to-RAW",
@@ -282,7 +284,10 @@ class SemiISP(SrgbToRawMethod):
             levels = draw_semiisp_levels(rng)  # drawn always: the stream stays aligned
             levels = NoiseLevels(**given) if given else levels
             mosaic = np.clip(add_noise(mosaic, levels, rng), 0.0, 1.0)
-        raw = target.make_raw(mosaic.astype(np.float32), capture=capture)
+        wb_gains, matrix = self._drawn_colour(params)
+        raw = target.make_raw(
+            mosaic.astype(np.float32), capture=capture, wb_gains=wb_gains, camera_to_srgb=matrix
+        )
         drawn = {
             "method": self.name,
             "seed": seed,
@@ -295,6 +300,29 @@ class SemiISP(SrgbToRawMethod):
             **target.as_metadata(),
         }
         return Unprocessed(raw, drawn)
+
+    def _drawn_colour(
+        self, params: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The white balance and camera → sRGB matrix the RAW was made with.
+
+        The function ISP's first stage f_CC (SemiISP §3.1 Eq. 4) maps camera RGB
+        without white balance to linear colour, so its drawn matrix ``M`` holds the
+        white balance and the colour matrix of this RAW:
+        :func:`~ispengine.io.raw.image.split_white_balance` splits it as
+        ``camera_to_srgb · diag(wb_gains)`` (up to brightness, which the later stages
+        and a DNG do not carry). ``(None, None)`` (the target camera's data) when the
+        spec does not start with a global ``color_correction`` or ``M`` has no
+        positive camera neutral.
+        """
+        from ispengine.io.raw.image import split_white_balance
+
+        first = next(iter(self.isp.stages), None)
+        matrix = params.get("color_correction", {}).get("matrix")
+        if first != "color_correction" or matrix is None or np.shape(matrix) != (3, 3):
+            return None, None
+        split = split_white_balance(np.asarray(matrix, dtype=np.float64))
+        return (None, None) if split is None else split[:2]
 
     def _given_params(self, given: Mapping[str, Any] | None) -> dict | None:
         """A parameter set from metadata (``label.name`` → values), validated."""

@@ -19,8 +19,10 @@ EXIF_IFD_TAG = 34665
 # tifffile refuses to write tag 34665 itself; this unused tag number sorts to the
 # same place in IFD 0 and is renamed to 34665 when the pointer is filled in.
 PLACEHOLDER_TAG = 34664
-SHORT, RATIONAL, UNDEFINED = 3, 5, 7
+ASCII, SHORT, RATIONAL, UNDEFINED = 2, 3, 5, 7
 EXIF_VERSION = b"0231"
+# EXIF 2.32 §4.6.5: when the picture was taken, and when it was stored digitally.
+DATETIME_ORIGINAL, DATETIME_DIGITIZED = 36867, 36868
 
 
 def rational(value: float, *, exposure: bool = False, signed: bool = False) -> tuple[int, int]:
@@ -45,8 +47,14 @@ def rational(value: float, *, exposure: bool = False, signed: bool = False) -> t
 
 
 def exif_entries(capture: CaptureParams) -> list[tuple[int, int, int, bytes]]:
-    """(tag, type, count, little-endian value bytes) for the optical parameters."""
+    """(tag, type, count, little-endian value bytes) for the optical parameters and,
+    when known, the capture time (``DateTimeOriginal`` and ``DateTimeDigitized``)."""
     entries = [(36864, UNDEFINED, 4, EXIF_VERSION)]
+    if capture.datetime is not None:
+        text = capture.datetime.encode("ascii") + b"\0"  # 20 bytes, NUL-terminated
+        entries += [
+            (tag, ASCII, len(text), text) for tag in (DATETIME_ORIGINAL, DATETIME_DIGITIZED)
+        ]
     if capture.exposure_time is not None:
         entries.append(
             (

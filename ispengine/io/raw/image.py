@@ -16,12 +16,20 @@ parameters. Conventions follow the DNG specification 1.6:
 * ``camera_to_srgb``: white-balanced camera RGB → linear sRGB. When not given
   it is derived from ``xyz_to_camera`` exactly as LibRaw does (dcraw's
   ``cam_xyz_coeff``): rows of ``xyz_to_camera · sRGB→XYZ`` normalised to sum
-  1, then inverted, so a neutral maps to a neutral.
+  1, then inverted, so a neutral maps to a neutral. When it is given (an
+  sRGB-to-RAW method's drawn matrix, LibRaw's ``rgb_cam``), it is what the
+  engine develops with, and :func:`colour_matrix_for` gives the
+  ``ColorMatrix1`` that makes LibRaw derive the same matrix back.
+* ``CaptureParams.datetime``: the capture time as EXIF writes it
+  (``YYYY:MM:DD HH:MM:SS``, local time without a zone; EXIF 2.32 §4.6.5,
+  ``DateTimeOriginal``), or ``None`` when unknown.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
+import re
 from typing import Any
 
 import attrs
@@ -75,6 +83,52 @@ def _optional_text(value: Any) -> str | None:
     return text or None
 
 
+# The exact inverse of the matrix LibRaw's rule multiplies by (not the tabulated
+# XYZ → sRGB, which is its inverse only to 7 digits).
+_XYZ_TO_SRGB = np.linalg.inv(SRGB_TO_XYZ)
+
+#: EXIF's date-time format (EXIF 2.32 §4.6.5: ``DateTimeOriginal``, 20 bytes with the NUL).
+EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
+_DATETIME = re.compile(r"^(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+
+
+def exif_datetime(value: Any) -> str | None:
+    """A capture time as EXIF writes it (``YYYY:MM:DD HH:MM:SS``), or ``None`` when unknown.
+
+    Takes a :class:`datetime.datetime` (its wall-clock time; a zone is dropped, as
+    EXIF's ``DateTimeOriginal`` has none), or text in the EXIF form or ISO 8601
+    (``YYYY-MM-DD[T ]HH:MM:SS``; fractions of a second and a zone after it are
+    ignored). Blank text and EXIF's "unknown" forms (all zeros, blanks or colons)
+    are ``None``; any other text that is not a valid date and time is an
+    :class:`InputError`.
+    """
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.strftime(EXIF_DATETIME_FORMAT)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    text = str(value).strip().strip("\x00").strip()
+    if not text or not text.strip("0: -T"):  # EXIF 2.32: unknown is blanks or zeros
+        return None
+    match = _DATETIME.match(text)
+    if match is None:
+        raise InputError(f"datetime: expected 'YYYY:MM:DD HH:MM:SS', got {value!r}")
+    try:
+        moment = _dt.datetime(*(int(part) for part in match.groups()))
+    except ValueError as error:
+        raise InputError(f"datetime: {value!r} is not a valid date and time ({error})") from None
+    return moment.strftime(EXIF_DATETIME_FORMAT)
+
+
+def lenient_exif_datetime(value: Any) -> str | None:
+    """:func:`exif_datetime`, with an unreadable value taken as unknown (files in the wild)."""
+    try:
+        return exif_datetime(value)
+    except InputError:
+        return None
+
+
 @frozen
 class CaptureParams:
     """How a picture was taken (EXIF): every field is optional (``None`` = unknown).
@@ -85,6 +139,10 @@ class CaptureParams:
         f_number: aperture f-number (EXIF ``FNumber``), > 0.
         focal_length: millimetres (EXIF ``FocalLength``), > 0.
         make, model: camera maker and model (EXIF/TIFF ``Make``, ``Model``).
+        datetime: when the picture was taken, as EXIF writes it
+            (``YYYY:MM:DD HH:MM:SS``, EXIF ``DateTimeOriginal``; see :func:`exif_datetime`
+            for what it accepts). Not a pipeline value: :meth:`RawImage.metadata`
+            leaves it out.
     """
 
     iso: float | None = field(
@@ -101,6 +159,7 @@ class CaptureParams:
     )
     make: str | None = field(default=None, converter=_optional_text)
     model: str | None = field(default=None, converter=_optional_text)
+    datetime: str | None = field(default=None, converter=exif_datetime)
 
     OPTICAL = ("iso", "exposure_time", "f_number", "focal_length")
 
@@ -126,6 +185,99 @@ def camera_to_srgb_from_xyz(xyz_to_camera: np.ndarray) -> np.ndarray:
     if np.any(np.abs(sums) < 1e-12):
         raise InputError("colour matrix: a camera channel does not respond to white")
     return np.linalg.inv(camera_from_srgb / sums)
+
+
+def camera_to_srgb_is_white_preserving(camera_to_srgb: np.ndarray, *, atol: float = 1e-6) -> bool:
+    """Whether a camera → sRGB matrix maps camera white ``(1, 1, 1)`` to sRGB white."""
+    matrix = np.asarray(camera_to_srgb, dtype=np.float64)
+    return bool(np.allclose(matrix @ np.ones(3), 1.0, rtol=0.0, atol=atol))
+
+
+def colour_matrix_for(
+    camera_to_srgb: np.ndarray, xyz_to_camera: np.ndarray | None = None, *, atol: float = 1e-5
+) -> np.ndarray:
+    """A DNG ``ColorMatrix1`` (D65, XYZ → camera) from which LibRaw derives ``camera_to_srgb``.
+
+    ``xyz_to_camera`` itself when LibRaw's rule (:func:`camera_to_srgb_from_xyz`)
+    already gives ``camera_to_srgb`` from it (within ``atol``: a camera's own
+    matrix is kept); otherwise ``camera_to_srgb⁻¹ · XYZ→sRGB``. LibRaw normalises
+    the rows of ``ColorMatrix1 · sRGB→XYZ = camera_to_srgb⁻¹`` to sum 1 and
+    inverts the result, which gives ``camera_to_srgb`` back exactly when
+    ``camera_to_srgb`` maps white to white (the rows of its inverse sum to 1).
+
+    A matrix that does not map white to white cannot be a DNG colour matrix
+    (DNG 1.6 §6.3: the camera neutral maps to the white point): LibRaw would
+    develop with ``camera_to_srgb · diag(n)``, ``n = camera_to_srgb⁻¹ · 1``
+    (each column scaled). :func:`dng_colour` moves that scale into the white
+    balance instead; this function returns the matrix either way.
+    """
+    matrix = np.asarray(camera_to_srgb, dtype=np.float64)
+    if xyz_to_camera is not None:
+        try:
+            derived = camera_to_srgb_from_xyz(xyz_to_camera)
+        except (InputError, np.linalg.LinAlgError):
+            derived = None
+        if derived is not None and np.allclose(derived, matrix, rtol=0.0, atol=atol):
+            return np.asarray(xyz_to_camera, dtype=np.float64)
+    try:
+        return np.linalg.inv(matrix) @ _XYZ_TO_SRGB
+    except np.linalg.LinAlgError:
+        raise InputError("camera_to_srgb: the matrix is singular") from None
+
+
+def dng_colour(
+    camera_to_srgb: np.ndarray, wb_gains: np.ndarray, xyz_to_camera: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(ColorMatrix1, AsShotNeutral, scale)`` that make LibRaw develop as the engine does.
+
+    The engine develops white-balanced camera RGB with ``camera_to_srgb ·
+    diag(wb_gains)``; LibRaw develops a DNG with ``M · diag(1 / AsShotNeutral)``, ``M``
+    derived from ``ColorMatrix1`` (:func:`colour_matrix_for`; DNG 1.6 §6.3
+    "Mapping Camera Color Space to CIE XYZ Space", with ``CalibrationIlluminant1``
+    = D65). When ``camera_to_srgb`` maps white to white, ``M = camera_to_srgb`` and
+    ``AsShotNeutral = 1 / wb_gains``: ``scale`` is 1.
+
+    Otherwise (``n = camera_to_srgb⁻¹ · 1`` not all ones) ``M = camera_to_srgb ·
+    diag(n)``, and the neutral written is ``n / wb_gains``, normalised to green 1:
+    LibRaw's development is the engine's times ``scale = n_G`` (the same colours;
+    the brightness, which a DNG's colour tags cannot carry, differs by that factor;
+    LibRaw also scales gains so the smallest is 1). When some ``n`` is not positive
+    no white balance can do that: the neutral is ``1 / wb_gains``, LibRaw's colours
+    differ, and ``scale`` is NaN.
+    """
+    matrix = np.asarray(camera_to_srgb, dtype=np.float64)
+    gains = np.asarray(wb_gains, dtype=np.float64)
+    colour_matrix = colour_matrix_for(matrix, xyz_to_camera)
+    neutral = 1.0 / gains
+    if camera_to_srgb_is_white_preserving(matrix):
+        return colour_matrix, neutral, 1.0
+    response = np.linalg.inv(matrix) @ np.ones(3)  # camera RGB of sRGB white
+    if not np.all(response > 0):
+        return colour_matrix, neutral, math.nan
+    neutral = response * neutral
+    return colour_matrix, neutral / neutral[1], float(response[1])
+
+
+def split_white_balance(
+    camera_rgb_to_srgb: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """A colour matrix on camera RGB *without* white balance, as DNG data.
+
+    ``M = scale · camera_to_srgb · diag(wb_gains)`` with ``camera_to_srgb`` mapping
+    white to white and ``wb_gains`` normalised to green 1 (DNG 1.6 §6.3: the camera
+    neutral ``AsShotNeutral = 1 / wb_gains`` is the camera's response to white,
+    ``M⁻¹ · 1``). Returns ``(wb_gains, camera_to_srgb, scale)``, or ``None`` when
+    ``M`` is singular or its camera neutral has a non-positive channel (no white
+    balance can express it).
+    """
+    matrix = np.asarray(camera_rgb_to_srgb, dtype=np.float64)
+    try:
+        neutral = np.linalg.solve(matrix, np.ones(3))
+    except np.linalg.LinAlgError:
+        return None
+    if not (np.all(np.isfinite(neutral)) and np.all(neutral > 0)):
+        return None
+    return neutral[1] / neutral, matrix * neutral[None, :], float(1.0 / neutral[1])
 
 
 def _as_matrix(value: Any) -> np.ndarray | None:
@@ -252,7 +404,7 @@ class RawImage:
         if self.xyz_to_camera is not None:
             values["xyz_to_camera"] = self.xyz_to_camera
         for name, value in self.capture.as_dict().items():
-            if value is not None:
+            if value is not None and name != "datetime":  # a file's, not a camera's
                 values[name] = value
         return values
 

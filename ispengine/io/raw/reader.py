@@ -14,8 +14,10 @@ sensor, ...). What is read:
   ``rgb_xyz_matrix`` as ``xyz_to_camera`` (for DNGs, which LibRaw does not
   expose there, ``ColorMatrix1``/``2`` are read from the file with tifffile);
 * :class:`CaptureParams` from ``raw.other`` (ISO, shutter, aperture, focal
-  length), completed from EXIF by exifread (make, model, and any value LibRaw
-  left at zero). An unreadable EXIF block only loses those fallbacks.
+  length, capture time), completed from EXIF by exifread (make, model, and any
+  value LibRaw left at zero); EXIF's ``DateTimeOriginal`` wins over LibRaw's
+  timestamp, which is the same local time when both exist. An unreadable EXIF
+  block only loses those fallbacks.
 
 Non-Bayer sensors (X-Trans, Foveon, linear/demosaiced DNG, four-colour CFAs)
 raise :class:`InputError` ("not supported") instead of giving wrong colours.
@@ -30,8 +32,8 @@ import numpy as np
 
 from ispengine.core.cfa import CFA_CHANNELS, cfa_positions
 from ispengine.core.errors import InputError
-from ispengine.io.image_files import SUFFIXES
-from ispengine.io.raw.image import CaptureParams, RawImage
+from ispengine.io.image_files import SUFFIXES, check_pixels, describe_error
+from ispengine.io.raw.image import CaptureParams, RawImage, lenient_exif_datetime
 
 NOT_RAW_SUFFIXES = {
     ".jpg": "a JPEG image",
@@ -43,6 +45,11 @@ NOT_RAW_SUFFIXES = {
 }
 # Side-car and text files that sit beside RAW files and are never RAW data.
 SIDECAR_SUFFIXES = (".json", ".toml", ".txt", ".md", ".xmp", ".csv", ".pp3", ".dop")
+
+
+def is_sidecar_path(path: str | Path) -> bool:
+    """Whether a file is a side-car (``.json``, ``.xmp``, ...), never an image or a RAW."""
+    return Path(path).suffix.lower() in SIDECAR_SUFFIXES
 
 
 def is_raw_path(path: str | Path) -> bool:
@@ -115,6 +122,13 @@ def _dng_color_matrix(path: Path) -> np.ndarray | None:
     return min(choices, key=lambda c: c[0])[1] if choices else None
 
 
+def _timestamp(value) -> str | None:
+    """LibRaw's capture time (rawpy gives a local ``datetime``; 0 = unknown = 1970)."""
+    if value is None or getattr(value, "year", 1970) <= 1970:
+        return None
+    return lenient_exif_datetime(value)
+
+
 def _capture(raw, path: Path) -> CaptureParams:
     other = raw.other
 
@@ -126,6 +140,7 @@ def _capture(raw, path: Path) -> CaptureParams:
         exposure_time=positive(other.shutter_speed),
         f_number=positive(other.aperture),
         focal_length=positive(other.focal_length),
+        datetime=_timestamp(getattr(other, "timestamp", None)),
     )
     from ispengine.io.exif import read_exif_capture
 
@@ -170,6 +185,10 @@ def read_raw(path: str | Path) -> RawImage:
 
     path = Path(path)
     with _open(path) as raw:
+        sizes = raw.sizes  # from the header: refuse a huge claim before unpacking any data
+        check_pixels(
+            path, sizes.raw_width * sizes.raw_height, f"{sizes.raw_width}x{sizes.raw_height}"
+        )
         try:
             pattern, cell = _pattern(raw, path)
             mosaic = np.array(raw.raw_image_visible, dtype=np.uint16)
@@ -180,9 +199,7 @@ def read_raw(path: str | Path) -> RawImage:
             xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
             capture = _capture(raw, path)
         except rawpy.LibRawError as error:
-            raise InputError(
-                f"{path}: corrupt RAW data ({type(error).__name__}: {error})"
-            ) from None
+            raise InputError(f"{path}: corrupt RAW data ({describe_error(error)})") from None
     height, width = mosaic.shape
     mosaic = mosaic[: height - height % 2, : width - width % 2]
     if mosaic.size == 0:
