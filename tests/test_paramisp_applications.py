@@ -14,6 +14,7 @@ from ispengine.core.errors import InputError, ParamError
 from ispengine.io.image_files import read_image, write_image
 from ispengine.io.raw import CaptureParams
 from ispengine.learning.raw_to_srgb import RawToSrgbMethod
+from ispengine.specs import shipped_specs
 from ispengine.synthcam import generate_dataset
 from plugins_builtin.paramisp import applications as apps
 from plugins_builtin.paramisp.commands import COMMANDS
@@ -75,8 +76,15 @@ def test_hdr_fuses_the_gained_renderings(dataset, models):
     assert np.mean(result.image >= 0.99) < np.mean(result.exposures[-1] >= 0.99)
 
 
-def test_hdr_clips_the_gained_raw_only_when_asked(dataset, models):
-    inverse, forward = models
+def test_hdr_clips_the_gained_raw_only_when_asked(dataset, models, tmp_path):
+    inverse, _ = models
+    # camera_default clips highlights after white balance (LibRaw's default), which hides
+    # the gained RAW's own clipping; develop without that clip to see it.
+    spec = shipped_specs()["camera_default"].read_text()
+    spec = spec.replace('type = "highlights"', 'type = "highlights"\nparams = { mode = "none" }')
+    assert 'mode = "none"' in spec
+    (tmp_path / "unclipped.toml").write_text(spec)
+    forward = apps.load_forward(str(tmp_path / "unclipped.toml"))
     srgb = read_image(_files(dataset, CAMERA_A)[0][0])
     kept = apps.hdr_from_srgb(srgb, inverse, forward, gains=(0.5, 4.0))
     clipped = apps.hdr_from_srgb(srgb, inverse, forward, gains=(0.5, 4.0), clip=True)

@@ -1,7 +1,8 @@
 """Canonical camera operations every pipeline needs.
 
 Black level and white level, Bayer pattern normalisation and packing, white
-balance, demosaicing (bilinear, Malvar–He–Cutler) and mosaicing, colour matrices
+balance, highlight handling (clip at the white point, LibRaw's default, or
+dcraw's blend), demosaicing (bilinear, Malvar–He–Cutler) and mosaicing, colour matrices
 (camera → linear sRGB, XYZ → linear sRGB), the sRGB OETF/EOTF, clipping and
 quantisation, with exact inverses wherever they exist. Each module names its
 source (Adobe's DNG specification 1.6, IEC 61966-2-1:1999, H. S. Malvar, L.-W. He,
@@ -10,6 +11,9 @@ color images", ICASSP 2004).
 
 Clipping and quantisation discard information and are never inverted, so
 they register as filters (the rule is in :mod:`ispengine.core.hookspecs`).
+``highlights`` clips too, but only above the white point, where a sensor records
+nothing: it is the identity on its input range [0, white point], so it is a stage
+whose exact inverse is that identity, and camera pipelines keep their inverse.
 The RAW-to-sRGB method ``pipeline`` renders a RAW with a fixed pipeline spec
 (``camera_default`` by default).
 """
@@ -36,6 +40,7 @@ from plugins_builtin.canonical_stages.demosaic import (
     DemosaicMalvarInverse,
     Mosaic,
 )
+from plugins_builtin.canonical_stages.highlights import Highlights, HighlightsInverse
 from plugins_builtin.canonical_stages.quantize import Quantize
 from plugins_builtin.canonical_stages.raw_to_srgb import PipelineRawToSrgb
 from plugins_builtin.canonical_stages.srgb_transfer import (
@@ -57,6 +62,7 @@ FORWARD = (
     PackBayer,
     WhiteBalance,
     MosaicWhiteBalance,
+    Highlights,
     DemosaicBilinear,
     DemosaicMalvar,
     Mosaic,
@@ -72,6 +78,7 @@ INVERSE = (
     UnpackBayer,
     WhiteBalanceInverse,
     MosaicWhiteBalanceInverse,
+    HighlightsInverse,
     DemosaicBilinearInverse,
     DemosaicMalvarInverse,
     CameraToSRGBInverse,

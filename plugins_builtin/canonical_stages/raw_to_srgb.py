@@ -4,10 +4,11 @@ Renders a RAW the way ``ispengine run SPEC photo.dng out.png`` develops it: the
 spec's :class:`~ispengine.core.pipeline.Pipeline` on the RAW's raw digital
 numbers (a normalised RAW is first mapped back to them, ``x·(white − black) +
 black``), every camera-specific value taken from the RAW's own metadata. The
-default spec, ``camera_default``, is black level → white balance →
-Malvar–He–Cutler demosaic → camera-to-sRGB matrix → sRGB OETF; its output is
-clipped to [0, 1]. Nothing is learned: ``fit`` does nothing and the method has
-no parameters, so it is the fixed reference row of ``ispengine bench raw2srgb``.
+default spec, ``camera_default``, is black level → white balance → highlight
+clip at the white point (LibRaw's default) → Malvar–He–Cutler demosaic →
+camera-to-sRGB matrix → sRGB OETF; its output is clipped to [0, 1]. Nothing is
+learned: ``fit`` does nothing and the method has no parameters, so it is the
+fixed reference row of ``ispengine bench raw2srgb``.
 
 Source: Adobe, "Digital Negative (DNG) Specification" 1.6, 2021, chapter 6
 (mapping raw values to linear reference values); H. S. Malvar, L.-W. He,
