@@ -36,11 +36,16 @@ def import_checkpoint(
     return method.save(out)
 
 
-def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    """``OUT CHECKPOINT [--overwrite]``, the arguments every import command shares."""
+def add_import_arguments(
+    parser: argparse.ArgumentParser, *, checkpoint_help: str | None = None
+) -> None:
+    """``OUT CHECKPOINT [--overwrite]``, the arguments every import command shares
+    (``checkpoint_help`` replaces the help of ``CHECKPOINT``)."""
     parser.add_argument("out", help="the model to write (OUT.json + OUT.safetensors)")
     parser.add_argument(
-        "checkpoint", help="the authors' checkpoint (.pth/.pt/.ckpt of tensors, or .safetensors)"
+        "checkpoint",
+        help=checkpoint_help
+        or "the authors' checkpoint (.pth/.pt/.ckpt of tensors, or .safetensors)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model")
 

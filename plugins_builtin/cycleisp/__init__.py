@@ -11,9 +11,18 @@ Registers the sRGB-to-RAW method ``cycleisp``
 (:class:`plugins_builtin.cycleisp.method.CycleISP`). Importing this package
 does not import torch: the networks (:mod:`plugins_builtin.cycleisp.networks`)
 are imported only when a model is built.
+
+The authors' released weights (one checkpoint per network) load into the
+``published`` configuration with
+:func:`plugins_builtin.cycleisp.checkpoint.load_official_checkpoint`, or are
+saved as a model by ``ispengine cycleisp import OUT RGB2RAW_CKPT [--raw2rgb
+CKPT --ccm CKPT]`` (:mod:`plugins_builtin.cycleisp.checkpoint`: the shared
+PReLU is loaded once, RAW2RGB's unused ``conv1x1`` is ignored, CCM's fixed
+blur is checked).
 """
 
 from ispengine.core.hookspecs import hookimpl
+from plugins_builtin.cycleisp.commands import COMMANDS
 from plugins_builtin.cycleisp.method import CycleISP
 
 __all__ = ["CycleISP"]
@@ -22,3 +31,9 @@ __all__ = ["CycleISP"]
 @hookimpl
 def ispengine_register_srgb_to_raw(register):
     register(CycleISP)
+
+
+@hookimpl
+def ispengine_register_commands(register):
+    for command in COMMANDS:
+        register(command)
