@@ -118,3 +118,15 @@ def test_committed_spec_parses_with_and_without_quick():
     full, quick = load_spec(SPEC), load_spec(SPEC, quick=True)
     assert {m.name for m in full.methods} >= {"identity", "calibration_3x3", "cstpp"}
     assert quick.protocol.budget.steps < full.protocol.budget.steps
+
+
+def test_every_core_bench_has_a_shipped_default_spec():
+    from ispengine.cli import build_parser
+    from ispengine.cli.bench import resolve_bench_spec
+
+    parser = build_parser()
+    for bench in ("srgb2raw", "raw2srgb", "raw2raw"):
+        args = parser.parse_args(["bench", bench])
+        assert resolve_bench_spec(args.spec).is_file(), bench
+    args = parser.parse_args(["bench", "semiisp"])
+    assert Path(args.spec).is_file()

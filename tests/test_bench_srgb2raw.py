@@ -53,6 +53,8 @@ def test_quick_mode_writes_table_json_and_figures(quick_run):
         "Invertible-ISP (small)",
     ]
     assert document["data"]["test"] == 2 and document["protocol"]["budget"]["steps"] == 5
+    table = (out / "results.md").read_text()
+    assert "(quick)" in table.splitlines()[0] and "they do not rank methods" in table
     for method in document["methods"]:
         assert method["error"] is None
         assert len(method["per_image"]) == 2
@@ -297,3 +299,14 @@ def test_test_cameras_keeps_only_their_test_images(tmp_path):
         "synthcam_phone"
     }
     assert "(only synthcam_phone)" in (tmp_path / "o" / "results.md").read_text()
+
+
+def test_the_shipped_spec_is_the_default(tmp_path, capsys):
+    from ispengine.cli.bench import resolve_bench_spec
+
+    assert resolve_bench_spec("srgb2raw_synthcam").samefile(SPEC)
+    assert resolve_bench_spec("srgb2raw_synthcam.toml").samefile(SPEC)
+    out = tmp_path / "o"
+    argv = ["bench", "srgb2raw", "--quick", "--quiet", "--only", "UPI exact", "--out", str(out)]
+    assert main(argv) == 0  # no --spec
+    assert json.loads((out / "results.json").read_text())["spec"] == "srgb2raw-synthcam"

@@ -57,3 +57,25 @@ def test_no_tracked_text_file_cites_a_missing_document():
         "cite the paper (authors, title, year, section/equation) instead of:\n"
         + "\n".join(offenders)
     )
+
+
+# A Markdown link or image target: ](target) with no scheme (http:, mailto:, ...) or anchor.
+LOCAL_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#)([^)\s]+)\)", re.IGNORECASE)
+# A bare relative path that leaves the repository (``../shared/...``).
+OUTSIDE_PATH = re.compile(r"(?<![\w./])\.\./[\w./-]+")
+
+
+def test_markdown_links_resolve_inside_the_repository():
+    offenders = []
+    for path in tracked_text_files():
+        if path.suffix != ".md" or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            targets = [m.group(1).split("#")[0] for m in LOCAL_LINK.finditer(line)]
+            targets += [m.group(0) for m in OUTSIDE_PATH.finditer(line)]
+            for target in filter(None, targets):
+                resolved = (path.parent / target).resolve()
+                if ROOT not in resolved.parents and resolved != ROOT or not resolved.exists():
+                    offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {target}")
+    assert not offenders, "links to files the repository lacks:\n" + "\n".join(offenders)

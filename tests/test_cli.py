@@ -257,3 +257,15 @@ def test_missing_output_folder_names_the_target(tmp_path, capsys):
 def test_unsupported_output_type_fails_before_any_work(tmp_path, capsys):
     assert main(["run", "function_isp", str(tmp_path / "absent.npy"), str(tmp_path / "o.bmp")]) == 2
     assert "unsupported file type '.bmp'" in capsys.readouterr().err
+
+
+def test_demo_warns_about_the_values_its_png_clips(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    srgb = np.load(tmp_path / "demo" / "srgb.npy")
+    outside = int(np.count_nonzero((srgb < 0) | (srgb > 1)))
+    assert outside  # the scene's highlight leaves the PNG's range
+    assert err == [
+        f"ispengine: warning: {outside} values ({100 * outside / srgb.size:.2f}%) outside the "
+        f"output range were clipped in {tmp_path / 'demo' / 'srgb.png'}; write .npy to keep them"
+    ]

@@ -103,3 +103,82 @@ def test_each_process_builds_the_method_once(tmp_path, monkeypatch):
     assert unprocess.cached_method("upi", {}, str(saved)) is from_file
     assert len(built) == 2
     unprocess._METHODS.clear()
+
+
+@pytest.mark.parametrize("samples", [0, unprocess.MAX_SAMPLES + 1])
+def test_samples_outside_the_documented_bound_are_refused(folder, tmp_path, capsys, samples):
+    argv = ["unprocess", "--method", "upi", "--samples", str(samples)]
+    assert main([*argv, str(folder / "a.png"), str(tmp_path / "o.dng")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"ispengine: error: --samples: expected 1..{unprocess.MAX_SAMPLES}, got {samples}"
+    ]
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_each_sample_is_written_before_the_next_is_drawn(folder, tmp_path, monkeypatch):
+    events = []
+    method = unprocess.build_method("upi", {})
+    convert = method.convert
+
+    def drawing(*args, **kwargs):
+        events.append("draw")
+        return convert(*args, **kwargs)
+
+    original_write = unprocess._write_raw
+
+    def writing(path, raw):
+        events.append("write")
+        original_write(path, raw)
+
+    monkeypatch.setattr(method, "convert", drawing)
+    monkeypatch.setattr(unprocess, "_write_raw", writing)
+    unprocess._METHODS.clear()
+    unprocess._METHODS[unprocess._method_key("upi", {}, None)] = method
+    targets = tuple(str(tmp_path / f"o_s{k}.dng") for k in range(3))
+    job = unprocess.UnprocessJob(
+        "upi", {}, None, unprocess._target_metadata(None), str(folder / "a.png"), targets, 3, 0
+    )
+    try:
+        assert unprocess.unprocess_job(job).error is None
+    finally:
+        unprocess._METHODS.clear()
+    assert events == ["draw", "write"] * 3
+
+
+def test_ssdnet_draws_one_at_a_time_with_the_same_values():
+    from plugins_builtin.ssdnet import method as ssdnet
+
+    predicted = np.random.default_rng(0).random((4, 6, 4)).astype(np.float32)
+    error = np.full_like(predicted, 0.1)
+    draws = ssdnet._iter_draws(predicted, error, 3, 5)
+    assert not isinstance(draws, np.ndarray)  # a generator: nothing drawn up front
+    assert np.array_equal(np.stack(list(draws)), ssdnet._draws(predicted, error, 3, 5))
+    rng = np.random.default_rng(5)
+    whole = predicted[None] + rng.standard_normal((3, *predicted.shape)).astype(np.float32) * error
+    assert np.array_equal(ssdnet._draws(predicted, error, 3, 5), whole)  # the old values
+
+
+def test_the_summary_names_the_files_written(folder, tmp_path, capsys):
+    argv = ["unprocess", "--method", "upi", "--samples", "3", "--quiet"]
+    assert main([*argv, str(folder / "a.png"), str(tmp_path / "upi.dng")]) == 0
+    out = capsys.readouterr().out
+    assert f"-> {tmp_path / 'upi_s0.dng'} .. {tmp_path / 'upi_s2.dng'}" in out
+    assert not (tmp_path / "upi.dng").exists()
+
+
+def test_set_with_weights_is_refused(folder, tmp_path, capsys):
+    saved = unprocess.build_method("upi", {}).save(tmp_path / "upi")
+    argv = ["unprocess", "--method", "upi", "--weights", str(saved), "--set", "mode=exact"]
+    assert main([*argv, str(folder / "a.png"), str(tmp_path / "o.dng")]) == 2
+    err = capsys.readouterr().err
+    assert "--set cannot change a saved method" in err
+    assert not (tmp_path / "o.dng").exists()
+
+
+def test_method_help_lists_the_registered_methods(capsys):
+    with pytest.raises(SystemExit):
+        main(["unprocess", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("upi", "cycleisp", "semiisp"):
+        assert name in text.split("(one of:")[1]

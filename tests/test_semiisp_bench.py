@@ -36,6 +36,8 @@ def test_quick_experiment_trains_every_target_under_every_condition(tmp_path):
     assert document["function_isp"]["steps"] == 4
     table = (out / "results.md").read_text()
     assert "| unet" in table and "SemiISP without OPF and USQ" in table
+    assert document["quick"] is True
+    assert "(quick)" in table.splitlines()[0] and "**Quick run**" in table
     assert (out / "psnr_bar.png").stat().st_size > 1000
 
 

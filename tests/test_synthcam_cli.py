@@ -103,3 +103,56 @@ def test_develops_with_the_canonical_pipeline(serial_dataset):
     srgb = Pipeline.from_toml(resolve_spec("camera_default"))(sample.raw)
     assert srgb.shape == sample.srgb.shape
     assert np.isfinite(srgb).all()
+
+
+def _generate(out, n, *options):
+    argv = ["synthcam", "generate", "--out", str(out), "--n", str(n), "--size", "32x48"]
+    return main([*argv, "--executor", "serial", "--quiet", *options])
+
+
+def test_a_folder_holding_a_dataset_is_refused_without_overwrite(serial_dataset, capsys):
+    before = _files(serial_dataset)
+    assert _generate(serial_dataset, 2, "--seed", "7") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "already holds a SynthCam dataset" in err[0] and "--overwrite" in err[0]
+    )
+    assert _files(serial_dataset) == before
+
+
+def test_overwrite_replaces_the_dataset_whole(tmp_path, capsys):
+    out = tmp_path / "data"
+    assert _generate(out, 3) == 0
+    (out / "notes.txt").write_text("mine")
+    assert _generate(out, 1, "--overwrite") == 0
+    assert sorted(p.name for p in (out / "raw").iterdir()) == ["000000.dng"]
+    assert len(open_dataset(out)) == 1
+    assert (out / "notes.txt").read_text() == "mine"  # not the dataset's: left alone
+    assert sorted(p.name for p in out.iterdir()) == [
+        "gt",
+        "manifest.json",
+        "notes.txt",
+        "raw",
+        "srgb",
+    ]
+
+
+def test_an_interrupted_run_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    from ispengine.synthcam import generate
+
+    out = tmp_path / "data"
+    real = generate.generate_one
+    calls = []
+
+    def interrupted(item):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(item)
+        return real(item)
+
+    monkeypatch.setattr(generate, "generate_one", interrupted)
+    monkeypatch.setattr(generate.map_samples, "__defaults__", (interrupted,))
+    with pytest.raises(KeyboardInterrupt):
+        generate.generate_dataset(out, 3, (32, 48), 0, progress=False)
+    assert calls  # one sample was written before the interruption
+    assert list(out.iterdir()) == []

@@ -271,3 +271,13 @@ def test_bank_from_an_array_and_bad_values_are_clear_errors():
         UPI().convert(_image(0), metadata={"black_level": 10, "white_level": 5})
     with pytest.raises(InputError, match="noise levels"):
         UPI(noise="upi").convert(_image(0), metadata={"shot_noise": -1.0})
+
+
+def test_fit_report_counts_one_matrix_in_the_singular(tmp_path):
+    from ispengine.learning.datasets import open_dataset
+    from ispengine.learning.srgb_to_raw import Budget
+    from ispengine.synthcam.generate import generate_dataset
+
+    generate_dataset(tmp_path, n=4, size=(24, 32), seed=2, cameras=["nikon_5100"], progress=False)
+    report = UPI(bank="dataset").fit(open_dataset(tmp_path), Budget(steps=1))
+    assert report.note == "camera bank of 1 matrix from the train split"

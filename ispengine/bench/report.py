@@ -61,9 +61,18 @@ def _fit_cell(fit: dict[str, Any]) -> str:
     return f"{fit['steps']} steps, {fit['wall_seconds']:.0f} s"
 
 
+QUICK_NOTE = (
+    "**Quick run** (the spec's `[quick]` sizes, made for CI): these figures show that the "
+    "bench runs end to end; they do not rank methods or conditions. Run without `--quick` for "
+    "comparable figures."
+)
+
+
 def intro_lines(document: dict[str, Any], title: str) -> list[str]:
     """The heading (``title: spec``, marked quick), the description and the command."""
     lines = [f"# {title}: {document['spec']}" + (" (quick)" if document["quick"] else ""), ""]
+    if document["quick"]:
+        lines += [QUICK_NOTE, ""]
     if document.get("description"):
         lines += [document["description"], ""]
     if document.get("command"):

@@ -1,7 +1,7 @@
 """``ispengine bench``: head-to-head benchmarks; the core's members are ``srgb2raw``,
 ``raw2srgb`` and ``raw2raw``.
 
-``ispengine bench srgb2raw --spec SPEC [--out DIR] [--quick] [--only LABEL ...] [--data FOLDER]
+``ispengine bench srgb2raw [--spec SPEC] [--out DIR] [--quick] [--only LABEL ...] [--data FOLDER]
 [--seed N]``
 runs the sRGB-to-RAW head-to-head protocol (:mod:`ispengine.bench.srgb2raw`);
 ``ispengine bench raw2srgb`` (same options) its forward twin
@@ -32,7 +32,7 @@ def _bench(module: str, markdown: str) -> Callable[[argparse.Namespace], int]:
         bench = importlib.import_module(module)
         # A bench with its own data format brings its own spec reader (bench raw2raw).
         load_spec = getattr(bench, "load_spec", shared_spec.load_spec)
-        spec = load_spec(args.spec, quick=args.quick)
+        spec = load_spec(resolve_bench_spec(args.spec), quick=args.quick)
         if args.data:
             import attrs
 
@@ -70,9 +70,36 @@ def _seed(text: str) -> int:
     return value
 
 
-def _arguments(default_out: str) -> Callable[[argparse.ArgumentParser], None]:
+def shipped_bench_specs() -> dict[str, Path]:
+    """The benchmark specs shipped in ``ispengine/bench/specs/``, by name (file stem)."""
+    from importlib import resources
+
+    folder = resources.files("ispengine.bench") / "specs"
+    return {
+        Path(entry.name).stem: Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
+
+
+def resolve_bench_spec(name_or_path: str | Path) -> Path:
+    """A benchmark spec: an existing file, else a shipped spec of that name (with or
+    without ``.toml``), else the path as given (its reader reports it missing)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = shipped_bench_specs()
+    return shipped.get(path.stem if path.suffix == ".toml" else str(path), path)
+
+
+def _arguments(default_out: str, default_spec: str) -> Callable[[argparse.ArgumentParser], None]:
     def add(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--spec", required=True, help="benchmark spec (TOML)")
+        parser.add_argument(
+            "--spec",
+            default=default_spec,
+            help="benchmark spec: a TOML file or the name of a shipped one (default: "
+            f"%(default)s; shipped: {', '.join(sorted(shipped_bench_specs()))})",
+        )
         parser.add_argument(
             "--out", default=default_out, help="output folder (default: %(default)s)"
         )
@@ -111,17 +138,17 @@ SRGB2RAW = Command(
     "bench srgb2raw",
     "sRGB-to-RAW methods head to head",
     run=cmd_bench_srgb2raw,
-    add_arguments=_arguments("bench-srgb2raw"),
+    add_arguments=_arguments("bench-srgb2raw", "srgb2raw_synthcam"),
 )
 RAW2SRGB = Command(
     "bench raw2srgb",
     "RAW-to-sRGB methods (forward ISPs) head to head",
     run=cmd_bench_raw2srgb,
-    add_arguments=_arguments("bench-raw2srgb"),
+    add_arguments=_arguments("bench-raw2srgb", "raw2srgb_synthcam"),
 )
 RAW2RAW = Command(
     "bench raw2raw",
     "raw-to-raw methods (camera A's RAW into camera B's space) head to head",
     run=cmd_bench_raw2raw,
-    add_arguments=_arguments("bench-raw2raw"),
+    add_arguments=_arguments("bench-raw2raw", "raw2raw_synthcam"),
 )

@@ -63,6 +63,17 @@ def one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"ispengine: warning: {message}\n"
 
 
+def warn_clipped(values: int, size: int, where: str) -> None:
+    """One warning that ``values`` of ``size`` output values were clipped in ``where``."""
+    if values:
+        share = 100.0 * values / size
+        print(
+            f"ispengine: warning: {values} values ({share:.2f}%) outside the output range were "
+            f"clipped in {where}; write .npy to keep them",
+            file=sys.stderr,
+        )
+
+
 def print_table(rows: list[list[str]], header: list[str]) -> None:
     """Left-aligned columns, two spaces apart, under ``header``."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -85,6 +96,17 @@ def add_executor_arguments(
     )
     parser.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     parser.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
+
+
+def registered_names(kind: str) -> str:
+    """The names registered as ``kind`` (``"srgb_to_raw"``, ...), for help texts; never
+    imports the components and never fails (a broken plugin must not break ``--help``)."""
+    try:
+        from ispengine.core.plugins import get_plugin_host
+
+        return ", ".join(get_plugin_host().registry.names(kind)) or "none installed"
+    except Exception:
+        return "see `ispengine plugins`"
 
 
 def parse_setting(text: str) -> tuple[str, Any]:

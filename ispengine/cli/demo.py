@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.cli.common import warn_clipped
 from ispengine.core.commands import Command
 
 
@@ -71,7 +72,8 @@ def run_demo(out: Path) -> int:
         "camera_rgb_recovered.npy": recovered,
     }
     for name, image in files.items():
-        write_image(out / name, image)
+        clipped = write_image(out / name, image)
+        warn_clipped(clipped, image.size, str(out / name))
     print(f"spec: {spec_path}")
     print(f"forward: {pipeline!r}")
     print(f"inverse: {inverse!r}")

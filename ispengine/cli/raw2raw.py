@@ -22,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ispengine.cli.common import add_setting_argument, training_request
+from ispengine.cli.common import add_setting_argument, registered_names, training_request
 from ispengine.core.commands import Command
 from ispengine.core.errors import InputError
 
@@ -119,7 +119,11 @@ def cmd_raw2raw_map(args: argparse.Namespace) -> int:
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="registered raw-to-raw method")
+    parser.add_argument(
+        "--method",
+        required=True,
+        help=f"registered raw-to-raw method (one of: {registered_names('raw_to_raw')})",
+    )
     parser.add_argument(
         "--data", required=True, metavar="PAIRS", help="two-camera folder (synthcam pairs)"
     )

@@ -39,6 +39,7 @@ def cmd_synthcam_generate(args: argparse.Namespace) -> int:
             cameras=args.camera,
             executor=None if args.executor == "serial" else executor,
             progress=not args.quiet,
+            overwrite=args.overwrite,
         )
     counts = ", ".join(f"{k} {len(v)}" for k, v in manifest["splits"].items())
     print(
@@ -50,7 +51,16 @@ def cmd_synthcam_generate(args: argparse.Namespace) -> int:
 
 
 def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created if needed; one holding a dataset needs --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the dataset the output folder holds (once the new one is complete)",
+    )
     parser.add_argument("--n", type=int, required=True, help="number of samples (>= 1)")
     parser.add_argument("--size", type=parse_size, default=(256, 384), help="HxW (default 256x384)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -21,7 +21,12 @@ import argparse
 import time
 from pathlib import Path
 
-from ispengine.cli.common import add_setting_argument, build_method, training_request
+from ispengine.cli.common import (
+    add_setting_argument,
+    build_method,
+    registered_names,
+    training_request,
+)
 from ispengine.core.commands import Command
 from ispengine.core.errors import InputError
 
@@ -83,7 +88,10 @@ def _method(name: str, settings: dict, family: str):
 
 def _add_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument(
-        "--method", required=True, help="registered sRGB-to-RAW or RAW-to-sRGB method"
+        "--method",
+        required=True,
+        help=f"registered sRGB-to-RAW method (one of: {registered_names('srgb_to_raw')}) or "
+        f"RAW-to-sRGB method (one of: {registered_names('raw_to_srgb')})",
     )
     train.add_argument(
         "--family",

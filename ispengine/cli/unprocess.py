@@ -30,6 +30,7 @@ from ispengine.cli.common import (
     add_executor_arguments,
     add_setting_argument,
     build_method,
+    registered_names,
 )
 from ispengine.core.commands import Command
 from ispengine.core.errors import InputError, ISPEngineError
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from ispengine.learning.srgb_to_raw import SrgbToRawMethod
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: The most RAWs ``--samples`` draws per image: samples are written as they are drawn
+#: (one in memory at a time), but each is a file of the image's size on disk.
+MAX_SAMPLES = 10_000
 
 
 def _inputs(path: Path) -> list[Path]:
@@ -149,6 +153,22 @@ def _naming(source: str, error: BaseException) -> str:
     return message if source in message else f"{source}: {message}"
 
 
+def _source_capture(source: str) -> Any:
+    """The image's capture parameters; without a capture time in its EXIF, the file's
+    modification time (so every executor writes the same DNG bytes for it)."""
+    import datetime
+
+    import attrs
+
+    from ispengine.io.image_files import read_capture
+
+    capture = read_capture(source)
+    if capture.datetime is None:
+        moment = datetime.datetime.fromtimestamp(Path(source).stat().st_mtime)
+        capture = attrs.evolve(capture, datetime=moment.replace(microsecond=0))
+    return capture
+
+
 def unprocess_job(job: UnprocessJob) -> UnprocessOutcome:
     """Convert one image and write its RAWs and JSON sidecars (atomically).
 
@@ -158,17 +178,17 @@ def unprocess_job(job: UnprocessJob) -> UnprocessOutcome:
     by the calling process.
     """
     from ispengine.io.atomic import atomic_output
-    from ispengine.io.image_files import read_capture, read_image
+    from ispengine.io.image_files import read_image
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             method = cached_method(job.method, job.settings, job.weights)
-            image, capture = read_image(job.source), read_capture(job.source)
-            made = method.sample(
+            image, capture = read_image(job.source), _source_capture(job.source)
+            made = method.iter_samples(
                 image, job.samples, capture=capture, metadata=job.metadata, seed=job.seed
             )
-            for target, result in zip(job.targets, made, strict=True):
+            for target, result in zip(job.targets, made, strict=True):  # written as drawn
                 path = Path(target)
                 _write_raw(path, result.raw)
                 with atomic_output(path.with_suffix(".json")) as temporary:
@@ -183,8 +203,12 @@ def unprocess_job(job: UnprocessJob) -> UnprocessOutcome:
 def cmd_unprocess(args: argparse.Namespace) -> int:
     from ispengine.io.executors import make_executor
 
-    if args.samples < 1:
-        raise InputError(f"--samples: expected >= 1, got {args.samples}")
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise InputError(f"--samples: expected 1..{MAX_SAMPLES}, got {args.samples}")
+    if args.set and args.weights:
+        raise InputError(
+            "--set cannot change a saved method (--weights): its settings are the saved ones"
+        )
     settings = dict(args.set or [])
     method = build_method(args.method, settings, args.weights)  # bad names fail here
     source_path, output = Path(args.input), Path(args.output)
@@ -225,8 +249,11 @@ def cmd_unprocess(args: argparse.Namespace) -> int:
         raise InputError(failures[0])
     for failure in failures:
         print(f"ispengine: error: {failure}", file=sys.stderr)
-    done = len(sources) - len(failures)
-    print(f"unprocess ({method.name}): {done} image(s) x {args.samples} -> {args.output}")
+    done = [job for job, outcome in zip(jobs, outcomes, strict=True) if outcome.error is None]
+    if done:
+        print(
+            f"unprocess ({method.name}): {len(done)} image(s) x {args.samples} -> {_written(done)}"
+        )
     if failures:
         print(
             f"ispengine: error: {len(failures)} of {len(sources)} images failed "
@@ -237,15 +264,34 @@ def cmd_unprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _written(done: list[UnprocessJob]) -> str:
+    """The files written, as a reader would look for them: one, or the first .. the last."""
+    targets = [t for job in done for t in job.targets]
+    if len(targets) == 1:
+        return targets[0]
+    if len(done) > 1 and len({str(Path(t).parent) for t in targets}) == 1:
+        return f"{len(targets)} files in {Path(targets[0]).parent}"
+    return f"{targets[0]} .. {targets[-1]}"
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="registered sRGB-to-RAW method")
+    parser.add_argument(
+        "--method",
+        required=True,
+        help=f"registered sRGB-to-RAW method (one of: {registered_names('srgb_to_raw')})",
+    )
     add_setting_argument(parser)
     parser.add_argument(
         "--weights",
         metavar="SAVED",
-        help="a saved method (.json from `ispengine train` or save) to load; --set is not used",
+        help="a saved method (.json from `ispengine train` or save) to load; not with --set",
     )
-    parser.add_argument("--samples", type=int, default=1, help="RAWs per image (default 1)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help=f"RAWs per image, 1..{MAX_SAMPLES} (default 1); each is written as it is drawn",
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of every image's first sample (default 0)"
     )

@@ -26,12 +26,15 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically.
 
     The temporary file keeps the target's suffix so format-sniffing writers work.
-    Errors about the folder name the target, not the temporary file.
+    Errors about the folder name the target, not the temporary file; a target
+    that is a folder is refused before anything is written.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(2, "no such folder", str(folder))
+    if path.is_dir():  # found before any work is written, and named as the target
+        raise IsADirectoryError(21, "is a folder, not a file that can be written", str(path))
     try:
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.", suffix=path.suffix, dir=folder

@@ -28,9 +28,10 @@ import numpy as np
 from attrs import frozen
 
 from ispengine.core.errors import InputError
+from ispengine.io.image_files import SUFFIXES as IMAGE_SUFFIXES
 from ispengine.io.image_files import check_output_path, read_capture, read_image, write_image
 from ispengine.io.raw.image import CaptureParams, RawImage
-from ispengine.io.raw.reader import is_raw_path, read_raw
+from ispengine.io.raw.reader import is_raw_path, is_sidecar_path, read_raw
 
 
 @frozen
@@ -73,6 +74,12 @@ def check_target(path: str | Path) -> None:
 
 def load_input(path: str | Path) -> tuple[Any, RawImage | None, CaptureParams]:
     """(pixels, RawImage or None, capture parameters) of an input file."""
+    if is_sidecar_path(path):
+        raise InputError(
+            f"{path}: a side-car file ({Path(path).suffix.lower()}), not an input; inputs are "
+            f"camera RAW files (.dng, .cr2, .nef, ... via LibRaw) and images "
+            f"({', '.join(IMAGE_SUFFIXES)})"
+        )
     if is_raw_path(path):
         raw = read_raw(path)
         return raw, raw, raw.capture
@@ -134,14 +141,32 @@ def _write_dng_result(
     return clipped
 
 
-def batch_jobs(source_dir: Path, target_dir: Path, suffix: str) -> list[tuple[str, str]]:
-    """(input, output) pairs for every regular file of ``source_dir``, sorted by name."""
-    if not target_dir.is_dir():
-        raise InputError(f"{target_dir}: output folder does not exist")
+def input_files(source_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(inputs, skipped) among the regular files of ``source_dir``, sorted by name.
+
+    Inputs are images (:data:`~ispengine.io.image_files.SUFFIXES`) and camera
+    RAW files (:func:`~ispengine.io.raw.reader.is_raw_path`); side-car files
+    (``.json`` written by ``unprocess``, ``.xmp``, ...) and hidden files are skipped.
+    """
     files = sorted(p for p in source_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not files:
-        raise InputError(f"{source_dir}: no files to convert")
-    return [(str(p), str(target_dir / f"{p.stem}{suffix}")) for p in files]
+    inputs = [p for p in files if not is_sidecar_path(p)]
+    return inputs, [p for p in files if is_sidecar_path(p)]
+
+
+def batch_jobs(source_dir: Path, target_dir: Path, suffix: str) -> list[tuple[str, str]]:
+    """(input, output) pairs for every input file of ``source_dir`` (:func:`input_files`).
+
+    ``target_dir`` is created (with its parents) when it does not exist, only
+    once there is something to convert.
+    """
+    inputs, skipped = input_files(source_dir)
+    if not inputs:
+        kinds = f" (only side-car files: {len(skipped)})" if skipped else ""
+        raise InputError(f"{source_dir}: no images or RAW files to convert{kinds}")
+    if target_dir.exists() and not target_dir.is_dir():
+        raise InputError(f"{target_dir}: is a file, not an output folder")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    return [(str(p), str(target_dir / f"{p.stem}{suffix}")) for p in inputs]
 
 
 def convert_job(job: tuple[str, str, str, bool, str | None, int | None]) -> Converted | str:
@@ -165,3 +190,5 @@ def convert_job(job: tuple[str, str, str, bool, str | None, int | None]) -> Conv
         return convert_file(pipeline, source, target, like=like, bits=bits)
     except ISPEngineError as error:
         return str(error)
+    except OSError as error:  # e.g. the output is a folder or not writable
+        return f"{error.filename or target}: {error.strerror or error}"

@@ -25,7 +25,8 @@ items complete. When the function raises for an item the remaining items are
 cancelled and the error is raised: an :class:`~ispengine.core.errors.ISPEngineError`
 (such as :class:`~ispengine.core.errors.InputError`) passes through unchanged, so
 the CLI prints its one-line message; any other exception is wrapped in an
-``ISPEngineError`` naming the item, ``item 'a.dng': ValueError: ...``.
+``ISPEngineError`` naming the item, ``item 'a.dng': ValueError: ...`` (an
+``OSError`` names its file instead, ``o/b.png: Is a directory``).
 
 Pointing the work at a cluster: start a Dask scheduler and workers on the
 machines (``dask scheduler`` on one, ``dask worker tcp://scheduler:8786`` on
@@ -44,11 +45,13 @@ when used, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
@@ -104,7 +107,12 @@ def _item_error(item: Any, error: BaseException) -> ISPEngineError:
     """Return ``error`` itself when it is an engine error, else one naming ``item``."""
     if isinstance(error, ISPEngineError):
         return error
-    return ISPEngineError(f"item {item!r}: {type(error).__name__}: {error}")
+    if isinstance(error, OSError) and error.filename:  # the file says more than the item
+        return ISPEngineError(f"{error.filename}: {error.strerror or error}")
+    label = repr(item)
+    if len(label) > 80:
+        label = label[:77] + "..."
+    return ISPEngineError(f"item {label}: {type(error).__name__}: {error}")
 
 
 def _raise_item_error(item: Any, error: BaseException) -> None:
@@ -311,12 +319,13 @@ class DaskExecutor(_ExecutorBase):
         self._cluster = None
         if address is None:
             self.workers = workers or os.cpu_count() or 1
-            self._cluster = distributed.LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            with _quiet_worker_logs():
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             try:
                 self._client = distributed.Client(self._cluster, set_as_default=False)
                 self._client.wait_for_workers(self.workers)
@@ -359,6 +368,18 @@ class DaskExecutor(_ExecutorBase):
         finally:
             self._client.cancel(futures)
 
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # Ctrl-C reached the workers too: what they and the nannies log while the
+            # cluster goes down (cancelled tasks, tracebacks) is noise, not news.
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+        super().__exit__(exc_type, exc, tb)
+
     def _shutdown(self) -> None:
         try:
             self._client.close()
@@ -371,6 +392,21 @@ class DaskExecutor(_ExecutorBase):
         where = self.address or f"local workers={self.workers}"
         state = " closed" if self._closed else ""
         return f"<DaskExecutor {where}{state}>"
+
+
+@contextlib.contextmanager
+def _quiet_worker_logs() -> Iterator[None]:
+    """Local Dask workers started here log errors only (their warnings about cancelled
+    work are noise on a command line), unless ``DASK_LOGGING__DISTRIBUTED`` says otherwise."""
+    key = "DASK_LOGGING__DISTRIBUTED"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "error"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
 
 
 def _check_workers(workers: int | None) -> int | None:

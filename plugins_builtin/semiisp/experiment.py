@@ -290,10 +290,16 @@ def _train_config(spec: ExperimentSpec, condition: str, n_pairs: int):
 
 # -- the run ------------------------------------------------------------------------
 def run_experiment(
-    spec: ExperimentSpec, out: str | Path, *, progress: bool = True, command: str = ""
+    spec: ExperimentSpec,
+    out: str | Path,
+    *,
+    progress: bool = True,
+    command: str = "",
+    quick: bool = False,
 ) -> dict[str, Any]:
     """Run every target × condition; write ``results.md``, ``results.json`` and
-    ``psnr_bar.png`` under ``out``; return the JSON document."""
+    ``psnr_bar.png`` under ``out``; return the JSON document (``quick`` marks a
+    spec read with its ``[quick]`` overrides, so the report says so)."""
     from ispengine.learning.srgb_to_raw import Budget
     from plugins_builtin.semiisp.method import SemiISP, load_raw_pairs
     from plugins_builtin.semiisp.pairs import ImagePairs
@@ -362,6 +368,7 @@ def run_experiment(
         "experiment": "semiisp-synthcam",
         "spec": spec.source,
         "command": command,
+        "quick": quick,
         "seed": spec.seed,
         "data": {
             "paired": {**_data_dict(spec.paired), "train_pairs": len(real), "test": len(test)},
@@ -412,9 +419,14 @@ LABELS = {
 
 def markdown(document: Mapping[str, Any]) -> str:
     """The results table (PSNR/SSIM per target model and condition)."""
+    from ispengine.bench.report import QUICK_NOTE
+
     data, train = document["data"], document["train"]
     lines = [
-        "# SemiISP on SynthCam: supervised vs semi-supervised",
+        "# SemiISP on SynthCam: supervised vs semi-supervised"
+        + (" (quick)" if document.get("quick") else ""),
+        "",
+        QUICK_NOTE if document.get("quick") else "",
         "",
         f"Command: `{document['command']}`" if document["command"] else "",
         "",

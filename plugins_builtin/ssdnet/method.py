@@ -47,7 +47,7 @@ Settings (ranges inclusive):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ from ispengine.learning.srgb_to_raw import (
     TargetCamera,
     Unprocessed,
     as_srgb,
+    check_sample_count,
     check_seed,
 )
 from ispengine.learning.torch_runtime import (
@@ -299,7 +300,7 @@ class SSDNetMethod(SrgbToRawMethod):
         draws = _draws(predicted, error, self.config["samples"], seed)
         return self._raw(draws.mean(axis=0), target, capture, {"seed": seed})
 
-    def sample(
+    def iter_samples(
         self,
         srgb: Any,
         n: int,
@@ -307,20 +308,19 @@ class SSDNetMethod(SrgbToRawMethod):
         capture: CaptureParams | None = None,
         metadata: Mapping[str, Any] | None = None,
         seed: int = 0,
-    ) -> list[Unprocessed]:
-        """``n`` draws x + e·z (one network run); the plain prediction ``n`` times without
-        the error branch."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ParamError(key="samples", message=f"expected a whole number >= 1, got {n!r}")
+    ) -> Iterator[Unprocessed]:
+        """``n`` draws x + e·z from one network run, made one at a time as they are
+        consumed; the plain prediction ``n`` times without the error branch."""
+        check_sample_count(n)
         target = TargetCamera.from_metadata(metadata)
         predicted, error = self._predict(srgb)
         if error is None:
-            return [self._raw(predicted, target, capture, {}) for _ in range(n)]
+            for _ in range(n):
+                yield self._raw(predicted, target, capture, {})
+            return
         seed = check_seed(seed)
-        return [
-            self._raw(draw, target, capture, {"seed": seed, "draw": k})
-            for k, draw in enumerate(_draws(predicted, error, n, seed))
-        ]
+        for k, draw in enumerate(_iter_draws(predicted, error, n, seed)):
+            yield self._raw(draw, target, capture, {"seed": seed, "draw": k})
 
     # -- persistence ----------------------------------------------------------
     def num_parameters(self) -> int:
@@ -376,8 +376,16 @@ def augment(srgb: np.ndarray, packed: np.ndarray, rng: np.random.Generator):
     return srgb, packed
 
 
-def _draws(predicted: np.ndarray, error: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` resampled predictions x + e·z, z ~ N(0, 1) drawn from ``seed``."""
+def _iter_draws(
+    predicted: np.ndarray, error: np.ndarray, n: int, seed: int
+) -> Iterator[np.ndarray]:
+    """``n`` resampled predictions x + e·z, z ~ N(0, 1) drawn from ``seed``, one at a time
+    (the generator's normals come in order, so draw ``k`` is the same however many are made)."""
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((n, *predicted.shape)).astype(np.float32)
-    return predicted[None] + noise * error[None]
+    for _ in range(n):
+        yield predicted + rng.standard_normal(predicted.shape).astype(np.float32) * error
+
+
+def _draws(predicted: np.ndarray, error: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The ``n`` draws of :func:`_iter_draws`, stacked."""
+    return np.stack(list(_iter_draws(predicted, error, n, seed)))

@@ -111,7 +111,9 @@ class UPI(SrgbToRawMethod):
         if not matrices:
             raise InputError("bank 'dataset': no training RAW has a colour matrix")
         self._bank = check_bank(unique_matrices(matrices), "dataset bank")
-        return FitReport(note=f"camera bank of {len(self._bank)} matrices from the train split")
+        count = len(self._bank)
+        matrices = "1 matrix" if count == 1 else f"{count} matrices"
+        return FitReport(note=f"camera bank of {matrices} from the train split")
 
     def state(self) -> dict[str, Any]:
         if self.config["bank"] == "dataset" and self._bank is not None:
