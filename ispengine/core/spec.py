@@ -25,6 +25,27 @@ Format (schema 1)::
     [inverse.gain]                # optional: how the stage labelled "gain" is inverted
     method = "exact"              # exact | lut | numerical | learned (others: method settings)
 
+Headerless sensor dumps. ``input`` may instead be a table that also says how a
+``.raw``/``.bin`` dump fed to the pipeline is laid out (the keys of
+:class:`~ispengine.io.raw.headerless.SensorGeometry`; ``space`` is the colour
+space, default ``raw_mosaic``)::
+
+    [input]
+    space = "raw_mosaic"
+    width = 1920
+    height = 1080
+    bits = 10
+    pattern = "rggb"
+    packing = "unpacked"          # unpacked | unpacked16 | mipi_raw10 | mipi_raw12
+    byte_order = "little"
+    black = 64                    # or [R, Gr, Gb, B]
+    white = 1023
+    # stride = 3840               # bytes per row, padding included
+
+The table may be partial (the command line's ``--width``, ``--raw-bits``, ... complete
+or override it); a complete one is checked here. It is kept as
+:attr:`PipelineSpec.input_geometry` and ``Pipeline.input_geometry``.
+
 Every relative path in a spec (a ``[predictor]``'s ``weights``, a stage's path
 option such as ``unet_isp``'s ``weights``) is resolved against the folder of
 the spec file; specs built in Python (``Pipeline.from_dict``) keep their paths
@@ -118,6 +139,7 @@ class PipelineSpec:
     predictor: dict[str, Any] | None
     source: str
     description: str = ""
+    input_geometry: dict[str, Any] | None = None
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
@@ -164,8 +186,12 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
         )
     name = _expect(data.get("name", Path(source).stem), str, key="name", **where)
     spaces = {}
+    geometry = None
     for key, default in (("input", "camera_rgb"), ("output", "srgb")):
-        value = _expect(data.get(key, default), str, key=key, **where)
+        value = data.get(key, default)
+        if key == "input" and isinstance(value, dict):
+            value, geometry = _input_table(value, where)
+        value = _expect(value, str, key=key, **where)
         if value not in SPACES:
             raise SpecError(
                 f"unknown colour space {value!r} (known: {', '.join(SPACES)})", key=key, **where
@@ -247,4 +273,25 @@ def parse_spec(data: dict[str, Any], source: str = "<dict>") -> PipelineSpec:
         predictor,
         source,
         description,
+        geometry,
     )
+
+
+def _input_table(table: dict[str, Any], where: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """(colour space, geometry values) of an ``[input]`` table (see the module docstring)."""
+    from ispengine.core.errors import InputError
+    from ispengine.io.raw.headerless import GEOMETRY_KEYS, SensorGeometry
+
+    reject_unknown_keys(table, ("space", *GEOMETRY_KEYS), prefix="input.", **where)
+    values = {k: v for k, v in table.items() if k != "space"}
+    for name, value in values.items():
+        kinds = (int, float, list) if name == "black" else (int, float)
+        if name in ("pattern", "packing", "byte_order"):
+            kinds = str
+        _expect(value, kinds, key=f"input.{name}", **where)
+    if {"width", "height", "pattern"} <= set(values) and ("bits" in values or "packing" in values):
+        try:
+            SensorGeometry.from_mapping(values)
+        except InputError as error:
+            raise SpecError(str(error), key="input", **where) from None
+    return table.get("space", "raw_mosaic"), values

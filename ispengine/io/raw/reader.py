@@ -21,6 +21,16 @@ sensor, ...). What is read:
 
 Non-Bayer sensors (X-Trans, Foveon, linear/demosaiced DNG, four-colour CFAs)
 raise :class:`InputError` ("not supported") instead of giving wrong colours.
+
+Headerless sensor dumps (``.raw``, ``.bin``; :mod:`ispengine.io.raw.headerless`):
+with a declared geometry (``read_raw(path, geometry)``) such a file is always
+read as a dump, never by LibRaw. Without one, a ``.raw`` goes to LibRaw only when
+it starts with a TIFF-family byte-order mark (``II`` or ``MM``), as Panasonic and
+Leica ``.RAW`` files do; any other ``.raw``, and every ``.bin``, is refused with a
+line saying the dump's geometry is needed. LibRaw is not simply tried first
+because it guesses headerless files from their size alone (dcraw's table of
+file sizes): it reads fast-openISP's 1920x1080 RGGB 10-bit dump as a GBRG frame
+with white level 65535, without a word.
 """
 
 from __future__ import annotations
@@ -179,11 +189,45 @@ def _open(path: Path):
     return raw
 
 
-def read_raw(path: str | Path) -> RawImage:
-    """Read a Bayer RAW file; one-line :class:`InputError` for anything unreadable."""
-    import rawpy
+GEOMETRY_NEEDED = (
+    "a headerless sensor dump needs its geometry: give --width, --height, --raw-bits and "
+    "--pattern (and --packing, --byte-order, --black, --white when needed), or an [input] "
+    "table in the spec"
+)
+
+
+def read_raw(path: str | Path, geometry=None) -> RawImage:
+    """Read a Bayer RAW file; one-line :class:`InputError` for anything unreadable.
+
+    ``geometry`` (a :class:`~ispengine.io.raw.headerless.SensorGeometry`): how a
+    headerless ``.raw``/``.bin`` dump is laid out; ignored for other suffixes (see
+    the module docstring)."""
+    from ispengine.io.raw.headerless import is_headerless_path, read_headerless
 
     path = Path(path)
+    if is_headerless_path(path):
+        if geometry is not None:
+            return read_headerless(path, geometry)
+        if path.suffix.lower() == ".bin" or (path.is_file() and not _has_tiff_mark(path)):
+            raise InputError(f"{path}: {GEOMETRY_NEEDED}")
+        try:
+            return _read_libraw(path)
+        except InputError:
+            if not path.is_file() or path.stat().st_size == 0:
+                raise
+            raise InputError(f"{path}: LibRaw cannot read it; {GEOMETRY_NEEDED}") from None
+    return _read_libraw(path)
+
+
+def _has_tiff_mark(path: Path) -> bool:
+    """Whether a file starts with a TIFF-family byte-order mark (``II``/``MM``)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) in (b"II", b"MM")
+
+
+def _read_libraw(path: Path) -> RawImage:
+    import rawpy
+
     with _open(path) as raw:
         sizes = raw.sizes  # from the header: refuse a huge claim before unpacking any data
         check_pixels(
