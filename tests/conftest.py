@@ -4,8 +4,11 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, settings
 
-# LUT tables are cached on disk: keep the tests' cache in a temporary folder.
+# LUT tables and compiled kernels are cached on disk: keep the tests' caches in a
+# temporary folder (numba's own `cache=True` files too, which it would otherwise write
+# beside the modules' sources). Set before anything imports numba.
 os.environ["ISPENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="ispengine-test-cache-")
+os.environ["NUMBA_CACHE_DIR"] = os.path.join(os.environ["ISPENGINE_CACHE_DIR"], "numba")
 
 # CI draws the same examples on every run (derandomize), so a red build is always
 # reproducible; the "thorough" profile keeps exploring with fresh random draws.

@@ -80,12 +80,11 @@ def test_unclipped_raw_develops_as_before(camera_default):
     np.testing.assert_array_equal(camera_default(raw), old)
 
 
-def test_camera_default_keeps_its_fused_demosaic_chain(camera_default):
+def test_camera_default_with_its_clip_is_one_fused_pass(camera_default):
     bound = camera_default.bind(saturated_raw().metadata())
-    labels = bound.labels
-    groups = {labels[first]: group for first, group in bound._fused_groups()}
-    assert groups["black_level"] is not None and groups["black_level"].size == 2
-    assert groups["demosaic"] is not None and groups["demosaic"].size == 3
+    groups = bound._fused_groups()
+    assert len(groups) == 1 and groups[0][1] is not None
+    assert groups[0][1].size == len(bound.steps)  # the clip joins through cfa_clip
     raw = saturated_raw("gbrg", seed=3)
     np.testing.assert_allclose(bound(raw), bound(raw, fuse=False), atol=2e-6)
 

@@ -39,19 +39,22 @@ def transform(args: argparse.Namespace, *, invert: bool) -> int:
         from ispengine.io.raw.reader import read_raw
 
         like = read_raw(args.like)
+    geometry = headerless_overrides(args)
     start = time.perf_counter()
     if source.is_dir():
         suffix = args.format if args.format.startswith(".") else f".{args.format}"
         check_target(f"x{suffix}")
         pairs = batch_jobs(source, target, suffix)
-        jobs = [(args.spec, s, t, invert, args.like, args.bits) for s, t in pairs]
+        jobs = [(args.spec, s, t, invert, args.like, args.bits, geometry) for s, t in pairs]
         from ispengine.io.executors import make_executor
 
         with make_executor(args.executor, args.workers, args.address) as executor:
             progress = None if args.quiet else pipeline.name
             results = executor.map(convert_job, jobs, progress=progress)
     else:
-        results = [convert_file(pipeline, source, target, like=like, bits=args.bits)]
+        results = [
+            convert_file(pipeline, source, target, like=like, bits=args.bits, geometry=geometry)
+        ]
     failures = [r for r in results if isinstance(r, str)]
     done = [r for r in results if not isinstance(r, str)]
     for failure in failures:
@@ -65,6 +68,7 @@ def transform(args: argparse.Namespace, *, invert: bool) -> int:
         else:
             print(done[0].summary(pipeline.name))
     _warn_default_metadata(pipeline, [r.source for r in done], args.like)
+    _warn_headerless_colour(pipeline, [r.source for r in done])
     _warn_clipped(done)
     if failures:
         print(
@@ -91,6 +95,88 @@ def _warn_default_metadata(pipeline, sources: list[str], like: str | None) -> No
     )
 
 
+def _warn_headerless_colour(pipeline, sources: list[str]) -> None:
+    """One warning when a pipeline took colour values (white balance, colour matrix)
+    from a headerless dump, which has only its declared pattern and levels."""
+    from ispengine.io.raw.headerless import is_headerless_path
+
+    colour_keys = {"wb_gains", "camera_to_srgb", "xyz_to_camera"}
+    taken = {key for bound in pipeline.bindings.values() for key in bound.values()}
+    if not taken & colour_keys or not any(is_headerless_path(s) for s in sources):
+        return
+    print(
+        "ispengine: warning: a headerless sensor dump carries no colour data: white balance "
+        "1, 1, 1 and camera RGB = linear sRGB are used (pattern and levels as declared)",
+        file=sys.stderr,
+    )
+
+
+#: Flags of a headerless dump's geometry and the SensorGeometry keys they set.
+HEADERLESS_FLAGS = {
+    "width": "width",
+    "height": "height",
+    "raw_bits": "bits",
+    "pattern": "pattern",
+    "packing": "packing",
+    "byte_order": "byte_order",
+    "black": "black",
+    "white": "white",
+    "stride": "stride",
+}
+
+
+def headerless_overrides(args: argparse.Namespace) -> dict:
+    """The headerless-dump values given on the command line (keys of SensorGeometry)."""
+    return {
+        key: getattr(args, flag)
+        for flag, key in HEADERLESS_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+
+
+def _black_levels(text: str) -> float | list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or R,Gr,Gb,B, got {text!r}") from None
+    if len(values) not in (1, 4):
+        raise argparse.ArgumentTypeError(
+            f"expected one level or four (R,Gr,Gb,B), got {len(values)} values"
+        )
+    return values[0] if len(values) == 1 else values
+
+
+def add_headerless_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that declare a headerless sensor dump's layout (override the spec's
+    ``[input]`` table; see ispengine.io.raw.headerless)."""
+    group = parser.add_argument_group(
+        "headerless sensor dumps (.raw, .bin)",
+        "how a dump with no header is laid out; each overrides the spec's [input] table",
+    )
+    group.add_argument("--width", type=int, help="frame width in pixels (even)")
+    group.add_argument("--height", type=int, help="frame height in pixels (even)")
+    group.add_argument(
+        "--raw-bits", type=int, metavar="N", help="bit depth of the dump's samples, 8..16"
+    )
+    group.add_argument("--pattern", help="Bayer pattern: rggb, bggr, grbg or gbrg")
+    group.add_argument(
+        "--packing",
+        help="unpacked (default: 1 byte a pixel for 8-bit, 2 for 9..16-bit), unpacked16, "
+        "mipi_raw10 or mipi_raw12 (MIPI CSI-2 packed)",
+    )
+    group.add_argument("--byte-order", help="little (default) or big, for 2-byte pixels")
+    group.add_argument(
+        "--black",
+        type=_black_levels,
+        metavar="LEVEL",
+        help="black level in digital numbers, or R,Gr,Gb,B (default 0)",
+    )
+    group.add_argument(
+        "--white", type=float, metavar="LEVEL", help="white level (default 2**bits - 1)"
+    )
+    group.add_argument("--stride", type=int, metavar="BYTES", help="bytes per row with padding")
+
+
 def _warn_clipped(done: list) -> None:
     """One warning for all outputs whose values left the output range."""
     clipped = [r for r in done if r.clipped]
@@ -105,9 +191,9 @@ def add_transform_arguments(parser: argparse.ArgumentParser, default_format: str
     spec_argument(parser)
     parser.add_argument(
         "input",
-        help="input: a camera RAW file (.dng, .cr2, .nef, ... via LibRaw), an image "
-        "(.png, .jpg, .tif, .npy), or a folder of them (side-car files such as .json are "
-        "skipped)",
+        help="input: a camera RAW file (.dng, .cr2, .nef, ... via LibRaw), a headerless "
+        "sensor dump (.raw, .bin: see the flags below), an image (.png, .jpg, .tif, .npy), "
+        "or a folder of them (side-car files such as .json are skipped)",
     )
     parser.add_argument(
         "output",
@@ -120,12 +206,18 @@ def add_transform_arguments(parser: argparse.ArgumentParser, default_format: str
         help="take from_metadata values (pattern, levels, white balance, colour matrix) "
         "from this RAW file when the input has none",
     )
-    parser.add_argument("--bits", type=int, choices=(8, 16), help="bit depth of PNG/TIFF output")
+    parser.add_argument(
+        "--bits",
+        type=int,
+        choices=(8, 16),
+        help="bit depth of PNG/TIFF output (a headerless input's bit depth is --raw-bits)",
+    )
     parser.add_argument(
         "--format",
         default=default_format,
         help="output type for a folder input (default: %(default)s)",
     )
+    add_headerless_arguments(parser)
     add_executor_arguments(parser, "how a folder is processed")
     parser.add_argument(
         "--quiet",

@@ -151,6 +151,11 @@ class Capabilities:
             float64 array over the stage's 2×2 Bayer cell, with
             ``apply(x)[y, j] = x[y, j] · scale[y % 2, j % 2] + offset[y % 2, j % 2]``
             (mosaic -> mosaic), or ``None`` unless the parameters are constants.
+        cfa_clip: ``cfa_clip(stage) -> high``, a ``(2, 2)`` float64 array (or one
+            number) over the 2×2 Bayer cell, with
+            ``apply(x)[y, j] = min(x[y, j], high[y % 2, j % 2])`` (``+inf``: nothing
+            clipped; mosaic -> mosaic), or ``None`` unless the parameters are
+            constants and the stage's settings make it such a clip.
         demosaic: the demosaic estimates (:class:`DemosaicKernel`), mosaic -> rgb.
         derivative: ``derivative(stage, x, p, xp) -> dy/dx`` elementwise, array-API
             code with resolved parameters ``p`` like ``apply``; monotone stages
@@ -165,6 +170,7 @@ class Capabilities:
     channel: ChannelKernel | None = None
     pixel: PixelKernel | None = None
     cfa_affine: CfaAffine | None = None
+    cfa_clip: Callable[[Stage], np.ndarray | float | None] | None = None
     demosaic: DemosaicKernel | None = None
     derivative: Callable[..., Any] | None = None
 

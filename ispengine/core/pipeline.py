@@ -78,6 +78,7 @@ class Pipeline:
         source: str = "<python>",
         bindings: Mapping[str, Mapping[str, str]] | None = None,
         inverse_of: Pipeline | None = None,
+        input_geometry: Mapping[str, Any] | None = None,
     ) -> None:
         steps = []
         used: set[str] = set()  # a set: checking each label against a list was quadratic
@@ -102,6 +103,11 @@ class Pipeline:
                     source=source,
                     key=key,
                 )
+        # How a headerless sensor dump fed to this pipeline is laid out (the spec's
+        # ``[input]`` table, see :mod:`ispengine.core.spec`); None when not declared.
+        self.input_geometry: dict[str, Any] | None = (
+            dict(input_geometry) if input_geometry else None
+        )
         self._registry = registry
         # The forward pipeline this one inverts: binding metadata binds it, then inverts.
         self._inverse_of = inverse_of
@@ -200,6 +206,7 @@ class Pipeline:
             registry=registry,
             source=spec.source,
             bindings={e.label: e.from_metadata for e in spec.stages},
+            input_geometry=spec.input_geometry,
         )
         if spec.predictor is not None:
             pipeline.predictor = _build_predictor(pipeline, spec, registry)
@@ -242,6 +249,7 @@ class Pipeline:
         check: bool = True,
         fuse: bool = True,
         metadata: Mapping[str, Any] | None = None,
+        out_dtype: Any = None,
     ) -> Any:
         """Run every stage in order.
 
@@ -259,8 +267,20 @@ class Pipeline:
                 to rounding.
             metadata: values for the stages' ``from_metadata`` bindings (e.g.
                 ``raw.metadata()``), when ``x`` is an array.
+            out_dtype: the output type: ``None`` (as computed: the input's float
+                type, float32 for RAW numbers), ``np.float32``, ``np.float64``,
+                ``np.float16``, or ``np.uint8``/``np.uint16``, quantised as
+                :func:`~ispengine.io.image_files.write_image` does (``round(clip(v,
+                0, 1) · (2^bits − 1))``, see :mod:`ispengine.kernels.output`). A fused
+                last group writes it in the same pass; otherwise the result is
+                converted afterwards, with the same values. numpy results only.
+                :meth:`render` also returns the number of clipped values.
         """
         from ispengine.io.raw.image import RawImage
+        from ispengine.kernels.output import OutputRequest, output_dtype
+
+        if out_dtype is not None and not isinstance(out_dtype, OutputRequest):
+            out_dtype = OutputRequest(output_dtype(out_dtype))
 
         if isinstance(x, RawImage):
             metadata = {**x.metadata(), **(metadata or {})}
@@ -268,15 +288,29 @@ class Pipeline:
             self.check_input_layout(x)
         if self.bindings:
             metadata = self._require_metadata(metadata)
-            return self.bind(metadata)(x, params, check=check, fuse=fuse, metadata=metadata)
+            bound = self.bind(metadata)
+            return bound(x, params, check=check, fuse=fuse, metadata=metadata, out_dtype=out_dtype)
         if isinstance(x, RawImage):
             if fuse and not params and self.predictor is None and self._takes_raw_numbers(x.mosaic):
-                return self._run_stages(x.mosaic, {}, fuse=True, raw_numbers=True)
+                return self._run_stages(
+                    x.mosaic, {}, fuse=True, raw_numbers=True, request=out_dtype
+                )
             x = np.asarray(x.mosaic, dtype=np.float32 if x.mosaic.itemsize <= 2 else np.float64)
         params = self._call_params(x, params, metadata)
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
-        return self._run_stages(x, params, fuse=fuse and not params and isinstance(x, np.ndarray))
+        fuse = fuse and not params and isinstance(x, np.ndarray)
+        return self._run_stages(x, params, fuse=fuse, request=out_dtype)
+
+    def render(self, x: Any, out_dtype: Any, params: Any = None, **options: Any) -> tuple[Any, int]:
+        """``(self(x, params, out_dtype=out_dtype, **options), clipped)``: the output in
+        ``out_dtype`` and how many values quantising it clipped to [0, 1] (0 for float
+        types); what ``ispengine run`` writes to 8/16-bit files."""
+        from ispengine.kernels.output import OutputRequest, output_dtype
+
+        request = OutputRequest(output_dtype(out_dtype))
+        image = self(x, params, out_dtype=request, **options)
+        return image, request.clipped
 
     def check_input_layout(self, x: Any) -> None:
         """Refuse, before any stage runs, an input whose layout is not the first stage's.
@@ -345,11 +379,14 @@ class Pipeline:
         *,
         fuse: bool,
         raw_numbers: bool = False,
+        request: Any = None,
     ) -> Any:
         """Run every stage in order, fused groups where ``fuse``; errors name the stage.
 
         ``raw_numbers``: ``x`` is a mosaic of unsigned raw numbers checked by
         :meth:`_takes_raw_numbers`, which the first (fused) group reads directly.
+        ``request``: an :class:`~ispengine.kernels.output.OutputRequest`, written by a
+        fused last group or converted at the end.
         """
         groups = self._fused_groups() if fuse else [(i, None) for i in range(len(self.steps))]
         for first, group in groups:
@@ -358,7 +395,8 @@ class Pipeline:
                     step = self.steps[first]
                     x = step.stage(x, params.get(step.label))
                 elif raw_numbers or _fusable(self.steps[first].stage, x):
-                    x = group.run(x)
+                    last = first + group.size == len(self.steps)
+                    x = group.run(x, request if last else None)
                 else:  # too small for the fused kernels
                     for step in self.steps[first : first + group.size]:
                         x = step.stage(x, params.get(step.label))
@@ -367,7 +405,7 @@ class Pipeline:
                     f"stage {first + 1} ({self.steps[first].label}): {error}"
                 ) from None
             raw_numbers = False
-        return x
+        return x if request is None else request.finish(x)
 
     def _fused_groups(self) -> list[tuple[int, FusedGroup | None]]:
         """How the stages run with fusion (computed once; see

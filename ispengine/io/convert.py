@@ -7,6 +7,14 @@ file of a folder on an executor (:mod:`ispengine.io.executors`).
   ``.cr2``, ``.nef``, ...) is read with rawpy into a :class:`RawImage`; its
   metadata fills the spec's ``from_metadata`` values and its capture
   parameters go to the output's EXIF.
+* A headerless sensor dump (``.raw``, ``.bin``) is read with the geometry the
+  pipeline's spec declares in its ``[input]`` table, with the ``geometry``
+  values given here (the command line's ``--width``, ``--height``,
+  ``--raw-bits``, ...) on top (:func:`~ispengine.io.raw.headerless.resolve_geometry`);
+  without any, a ``.raw`` is tried with LibRaw (:func:`~ispengine.io.raw.reader.read_raw`).
+  Its :class:`RawImage` has the declared pattern and levels, white balance 1
+  and camera RGB = linear sRGB, and is developed and written (``.dng``) like
+  any RAW file's.
 * An image input (PNG, JPEG, TIFF, npy) keeps its EXIF capture parameters.
   When the pipeline takes values from metadata, they come from ``like`` (a
   RAW file) or, without one, from :func:`default_raw_metadata`: an RGGB,
@@ -15,11 +23,13 @@ file of a folder on an executor (:mod:`ispengine.io.executors`).
 * A ``.dng`` output needs a pipeline that ends in a RAW mosaic (e.g. the
   inverse of ``camera_default.toml``): the mosaic is written with the same
   metadata it was made with, values outside [0, white level] clipped (and
-  counted).
+  counted). ``raw_identity.toml`` (one exact identity stage) turns a RAW input,
+  e.g. a headerless dump, into a DNG with its pattern and levels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +82,11 @@ def check_target(path: str | Path) -> None:
     check_output_path(path)
 
 
-def load_input(path: str | Path) -> tuple[Any, RawImage | None, CaptureParams]:
-    """(pixels, RawImage or None, capture parameters) of an input file."""
+def load_input(
+    path: str | Path, geometry: Any = None
+) -> tuple[Any, RawImage | None, CaptureParams]:
+    """(pixels, RawImage or None, capture parameters) of an input file (``geometry``: a
+    :class:`~ispengine.io.raw.headerless.SensorGeometry` for a headerless dump)."""
     if is_sidecar_path(path):
         raise InputError(
             f"{path}: a side-car file ({Path(path).suffix.lower()}), not an input; inputs are "
@@ -81,7 +94,7 @@ def load_input(path: str | Path) -> tuple[Any, RawImage | None, CaptureParams]:
             f"({', '.join(IMAGE_SUFFIXES)})"
         )
     if is_raw_path(path):
-        raw = read_raw(path)
+        raw = read_raw(path, geometry)
         return raw, raw, raw.capture
     return read_image(path), None, read_capture(path)
 
@@ -93,27 +106,52 @@ def convert_file(
     *,
     like: RawImage | None = None,
     bits: int | None = None,
+    geometry: Mapping[str, Any] | None = None,
 ) -> Converted:
-    """Run ``pipeline`` on ``source`` and write ``target`` atomically (nothing on failure)."""
+    """Run ``pipeline`` on ``source`` and write ``target`` atomically (nothing on failure).
+
+    ``geometry``: headerless-dump values (keys of
+    :data:`~ispengine.io.raw.headerless.GEOMETRY_KEYS`, ``None`` = not given) that
+    override the pipeline's ``input_geometry`` (its spec's ``[input]`` table); used
+    only when ``source`` is a ``.raw``/``.bin`` file."""
     import time
 
     from ispengine.core.errors import ISPEngineError
+    from ispengine.io.raw.headerless import is_headerless_path, resolve_geometry
 
     check_target(target)
-    pixels, raw, capture = load_input(source)
+    sensor = None
+    if is_headerless_path(source):
+        try:
+            sensor = resolve_geometry(getattr(pipeline, "input_geometry", None), geometry)
+        except InputError as error:
+            raise InputError(f"{source}: {error}") from None
+    pixels, raw, capture = load_input(source, sensor)
     metadata = None
     reference = raw or like
     if pipeline.bindings and raw is None:
         reference = like or default_raw_metadata(np.shape(pixels)[:2], capture)
         metadata = reference.metadata()
+    # 8/16-bit image outputs are quantised by the pipeline (inside its fused pass when
+    # the last group is fused) and written as they are: no second quantisation.
+    suffix = Path(target).suffix.lower()
+    depth = bits or (8 if suffix in (".jpg", ".jpeg") else 16)
+    quantised = suffix not in (".dng", ".npy") and depth in (8, 16)
     start = time.perf_counter()
     try:
-        result = pipeline(pixels, metadata=metadata)
+        if quantised:
+            result, clipped = pipeline.render(
+                pixels, np.uint8 if depth == 8 else np.uint16, metadata=metadata
+            )
+        else:
+            result = pipeline(pixels, metadata=metadata)
     except ISPEngineError as error:
         raise type(error)(f"{source}: {error}") from None
     seconds = time.perf_counter() - start
-    if Path(target).suffix.lower() == ".dng":
+    if suffix == ".dng":
         clipped = _write_dng_result(target, result, reference, capture)
+    elif quantised:
+        write_image(target, result, capture=capture, bits=depth, clipped=clipped)
     else:
         clipped = write_image(target, result, capture=capture, bits=bits)
     return Converted(str(source), str(target), tuple(result.shape), seconds, clipped, result.size)
@@ -169,13 +207,17 @@ def batch_jobs(source_dir: Path, target_dir: Path, suffix: str) -> list[tuple[st
     return [(str(p), str(target_dir / f"{p.stem}{suffix}")) for p in inputs]
 
 
-def convert_job(job: tuple[str, str, str, bool, str | None, int | None]) -> Converted | str:
+def convert_job(job: tuple[Any, ...]) -> Converted | str:
     """One file of a batch (a module-level function, so executors can pickle it).
+
+    ``job``: ``(spec, source, target, invert, like_path, bits[, geometry])``, ``geometry``
+    a dict of headerless-dump values (see :func:`convert_file`).
 
     Returns the :class:`Converted` record, or the one-line error for a file
     that could not be converted (the batch goes on; nothing is written for it).
     """
-    spec, source, target, invert, like_path, bits = job
+    spec, source, target, invert, like_path, bits, *rest = job
+    geometry = rest[0] if rest else None
     from ispengine.core.errors import ISPEngineError
     from ispengine.core.pipeline import Pipeline
     from ispengine.specs import resolve_spec
@@ -187,7 +229,7 @@ def convert_job(job: tuple[str, str, str, bool, str | None, int | None]) -> Conv
     try:
         if like_path is not None:
             like = read_raw(like_path)
-        return convert_file(pipeline, source, target, like=like, bits=bits)
+        return convert_file(pipeline, source, target, like=like, bits=bits, geometry=geometry)
     except ISPEngineError as error:
         return str(error)
     except OSError as error:  # e.g. the output is a folder or not writable

@@ -344,21 +344,30 @@ def write_image(
     *,
     capture: CaptureParams | None = None,
     bits: int | None = None,
+    clipped: int | None = None,
 ) -> int:
     """Write ``image`` atomically; returns the number of values clipped to [0, 1].
 
     ``.npy`` keeps the array exactly (nothing is clipped). PNG and JPEG take
     ``(H, W)`` or ``(H, W, 3)``; TIFF any ``(H, W[, C])``.
 
+    ``image`` may also be already quantised: uint8 for 8 bits, uint16 for 16 (e.g.
+    ``Pipeline.render(x, np.uint16)``, quantised inside a fused pass); it is written
+    as it is, and ``clipped`` (the count its producer reports, default 0) is returned.
+
     Args:
         capture: capture parameters stored as EXIF (PNG, JPEG, TIFF).
-        bits: 8 or 16 (default 16; JPEG is always 8).
+        bits: 8 or 16 (default 16; JPEG is always 8; for integer data, its depth).
+        clipped: for integer data, how many values its quantisation clipped.
     """
     path = Path(path)
     suffix = _suffix(path)
     image = np.asarray(image)
+    quantised_input = image.dtype in (np.uint8, np.uint16) and suffix not in ARRAY_SUFFIXES
     if bits is None:
-        bits = 8 if suffix in JPEG_SUFFIXES else 16
+        bits = 8 if suffix in JPEG_SUFFIXES or image.dtype == np.uint8 else 16
+    if quantised_input and image.dtype != (np.uint8 if bits == 8 else np.uint16):
+        raise InputError(f"{path}: {image.dtype} data cannot be written as {bits}-bit")
     if bits not in (8, 16) or (suffix in JPEG_SUFFIXES and bits != 8):
         raise InputError(f"{path}: cannot write {bits}-bit {suffix} (8 or 16; JPEG 8 only)")
     if suffix in ARRAY_SUFFIXES:
@@ -378,12 +387,14 @@ def write_image(
         )
     if image.size == 0:
         raise InputError(f"{path}: image is empty (shape {image.shape})")
-    if not np.all(np.isfinite(image)):
-        raise InputError(f"{path}: image contains NaN or Inf values")
-    clipped = int(np.count_nonzero((image < 0) | (image > 1)))
-    levels = (1 << bits) - 1
-    dtype = np.uint8 if bits == 8 else np.uint16
-    quantised = np.round(np.clip(image, 0.0, 1.0) * levels).astype(dtype)
+    if quantised_input:
+        quantised, clipped = image, int(clipped or 0)
+    else:
+        from ispengine.kernels.output import quantise
+
+        if not np.all(np.isfinite(image)):
+            raise InputError(f"{path}: image contains NaN or Inf values")
+        quantised, clipped = quantise(image, np.uint8 if bits == 8 else np.uint16)
     if quantised.ndim == 3 and quantised.shape[-1] == 1:
         quantised = quantised[..., 0]
     with atomic_output(path) as temporary:

@@ -31,6 +31,7 @@ from attrs import frozen
 
 from ispengine.core.capabilities import spread_parameters
 from ispengine.core.stage import Stage
+from ispengine.kernels.output import OutputRequest, record, store_dtype, store_source
 
 _compiled: dict[tuple[Any, ...], Any] = {}
 
@@ -199,29 +200,68 @@ def chain_kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray, tuple]:
     return _compiled[("chain", key)], np.concatenate(packed) if packed else np.zeros(1), key
 
 
-def _kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray]:
-    """The compiled pass over pixels (cached by structure) and its packed parameters."""
-    import numba
+# Pixels per block of the parallel RGB pass (each block counts its clipped values).
+BLOCK_PIXELS = 4096
+
+RGB_PASS = """\
+import math
+
+import numba
+import numpy as np
+
+{store}
+
+# Fast math without "nnan"/"ninf", so that the store sees NaN and Inf values.
+@numba.njit(
+    parallel=True,
+    nogil=True,
+    fastmath={{"nsz", "arcp", "contract", "afn", "reassoc"}},
+    cache=CACHE,
+)
+def run_all(x, prm, out, counts):
+    n = x.shape[0]
+    for block in numba.prange(counts.shape[0]):
+        clipped = 0
+        for q in range(block * {block}, min(n, (block + 1) * {block})):
+            r, g, b = chain(np.float64(x[q, 0]), np.float64(x[q, 1]), np.float64(x[q, 2]), prm)
+            out[q, 0], c0 = store(r)
+            out[q, 1], c1 = store(g)
+            out[q, 2], c2 = store(b)
+            clipped += c0 + c1 + c2
+        counts[block] = clipped
+"""
+
+
+def _kernel(programs: list[RgbProgram], work: np.dtype, kind: str) -> tuple[Any, np.ndarray]:
+    """The compiled pass over pixels (cached by structure, working float type and store
+    kind, in memory and on disk: :mod:`ispengine.kernels.codegen`) and its packed
+    parameters."""
+    from ispengine.kernels.codegen import CachedKernel, load_module
 
     chain, packed, key = chain_kernel(programs)
-    if key not in _compiled:
-
-        @numba.njit(parallel=True, nogil=True, fastmath=True)
-        def run_all(x, prm, out):  # noqa: ANN001, ANN202
-            for q in numba.prange(x.shape[0]):
-                r, g, b = chain(np.float64(x[q, 0]), np.float64(x[q, 1]), np.float64(x[q, 2]), prm)
-                out[q, 0] = r
-                out[q, 1] = g
-                out[q, 2] = b
-
-        _compiled[key] = run_all
-    return _compiled[key], packed
+    full_key = ("rgb", key, work.name, kind)
+    if full_key not in _compiled:
+        source = RGB_PASS.format(store=store_source(kind, work), block=BLOCK_PIXELS)
+        module = load_module("rgb", source, {"chain": chain})
+        _compiled[full_key] = CachedKernel(module, "run_all")
+    return _compiled[full_key], packed
 
 
-def run_fused(programs: list[RgbProgram], x: np.ndarray) -> np.ndarray:
-    """Run a planned chain on ``x`` of shape ``(..., H, W, 3)`` (numpy, float32/float64)."""
-    kernel, packed = _kernel(programs)
+def run_fused(
+    programs: list[RgbProgram], x: np.ndarray, request: OutputRequest | None = None
+) -> np.ndarray:
+    """Run a planned chain on ``x`` of shape ``(..., H, W, 3)`` (numpy, float32/float64),
+    storing the input's dtype, or ``request``'s output type (quantised in the pass, the
+    clipped count set on ``request``: :mod:`ispengine.kernels.output`)."""
+    work = np.dtype(x.dtype)
+    dtype, kind = store_dtype(request, work)
+    kernel, packed = _kernel(programs, work, kind)
     flat = np.ascontiguousarray(x).reshape(-1, 3)
-    out = np.empty_like(flat)
-    kernel(flat, packed, out)
+    out = np.empty(flat.shape, dtype=dtype)
+    counts = np.zeros(max(1, -(-flat.shape[0] // BLOCK_PIXELS)), dtype=np.int64)
+    kernel(flat, packed, out, counts)
+    if request is not None:
+        record(request, counts.sum())
+        if kind == "float16":
+            out = out.view(np.float16)
     return out.reshape(x.shape)

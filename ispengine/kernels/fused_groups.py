@@ -22,6 +22,7 @@ from ispengine.kernels.fused_mosaic import (
     mosaic_program,
     run_mosaic_fused,
 )
+from ispengine.kernels.output import OutputRequest
 
 
 @frozen
@@ -47,11 +48,14 @@ class FusedGroup:
         """Whether the group takes a Bayer mosaic (a camera front end)."""
         return bool(self.front)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Run the group on a numpy image (unsigned raw numbers allowed for a front end)."""
+    def run(self, x: np.ndarray, request: OutputRequest | None = None) -> np.ndarray:
+        """Run the group on a numpy image (unsigned raw numbers allowed for a front end).
+
+        ``request``: the output type the pass writes directly where it can (then
+        ``request.done`` is set; :mod:`ispengine.kernels.output`)."""
         if self.front:
-            return run_mosaic_fused(list(self.front), list(self.rgb), x)
-        return run_fused(list(self.rgb), x)
+            return run_mosaic_fused(list(self.front), list(self.rgb), x, request)
+        return run_fused(list(self.rgb), x, request)
 
 
 def _front_end(mosaic: list[MosaicProgram | None], rgb: list, index: int) -> FusedGroup:

@@ -64,6 +64,12 @@ Options:
 Input: the black-levelled, white-balanced mosaic. In every mode a mosaic whose
 values all lie in [0, L] (or below 0) passes unchanged: its input range is [0, L].
 
+Fused form: ``cfa_clip`` (:mod:`ispengine.core.capabilities`) for constant gains in
+modes ``clip`` (the bound L at every site) and ``none`` (``+inf``), so a camera
+front end black level → white balance → highlights → demosaic runs as one fused
+pass (:mod:`ispengine.kernels.fused_mosaic`); ``blend`` reads neighbouring sites and
+runs unfused.
+
 Inverse (``highlights_inverse``, exact): the identity. It is exact on [0, L],
 where every mode is the identity, so an image whose values stay at or below L
 round-trips bit for bit; values the forward stage clipped (or blended) cannot
@@ -85,6 +91,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import Capabilities
 from ispengine.core.cfa import CFA_CHANNELS, CFA_COLOUR, cfa_positions, merge_cfa, split_cfa
 from ispengine.core.params import PER_CHANNEL, OptionSpec, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
@@ -159,6 +166,18 @@ def blend(x: Any, level: Any, pattern: str, xp: Any) -> Any:
     return merge_cfa(out, pattern, xp)
 
 
+def cfa_clip(stage: Stage) -> float | None:
+    """The per-site upper bound of modes ``clip`` (L) and ``none`` (+inf), for fused
+    camera front ends; None for ``blend`` or gains that are not constants."""
+    mode = stage.config["mode"]
+    if mode == "none":
+        return math.inf
+    gains = stage.values["gains"]
+    if mode != "clip" or gains is None or np.ndim(gains) > 1:
+        return None
+    return float(np.min(gains))
+
+
 class Highlights(Stage):
     """Clip (default), keep or blend the values above the white point of a white-balanced
     mosaic, ``(..., H, W) -> (..., H, W)``."""
@@ -179,6 +198,7 @@ class Highlights(Stage):
     input_layout = "mosaic"
     output_layout = "mosaic"
     needs_even_size = True
+    capabilities = Capabilities(cfa_clip=cfa_clip)
 
     def input_domain(self) -> tuple[float, float]:
         """[0, L]: where every mode is the identity (L the smallest gain)."""
