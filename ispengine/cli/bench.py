@@ -74,22 +74,17 @@ def shipped_bench_specs() -> dict[str, Path]:
     """The benchmark specs shipped in ``ispengine/bench/specs/``, by name (file stem)."""
     from importlib import resources
 
-    folder = resources.files("ispengine.bench") / "specs"
-    return {
-        Path(entry.name).stem: Path(str(entry))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".toml")
-    }
+    from ispengine.specs import specs_in
+
+    return specs_in(resources.files("ispengine.bench") / "specs")
 
 
 def resolve_bench_spec(name_or_path: str | Path) -> Path:
     """A benchmark spec: an existing file, else a shipped spec of that name (with or
     without ``.toml``), else the path as given (its reader reports it missing)."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    shipped = shipped_bench_specs()
-    return shipped.get(path.stem if path.suffix == ".toml" else str(path), path)
+    from ispengine.specs import resolve_named
+
+    return resolve_named(name_or_path, shipped_bench_specs())
 
 
 def _arguments(default_out: str, default_spec: str) -> Callable[[argparse.ArgumentParser], None]:

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 
-def shipped_specs() -> dict[str, Path]:
-    """Shipped spec names (file stems) and their paths."""
-    folder = resources.files(__name__)
+def specs_in(folder: Any) -> dict[str, Path]:
+    """The ``.toml`` files of a package folder (an :mod:`importlib.resources` traversable),
+    by name (file stem)."""
     return {
         Path(entry.name).stem: Path(str(entry))
         for entry in folder.iterdir()
         if entry.name.endswith(".toml")
     }
+
+
+def shipped_specs() -> dict[str, Path]:
+    """Shipped spec names (file stems) and their paths."""
+    return specs_in(resources.files(__name__))
+
+
+def resolve_named(name_or_path: str | Path, shipped: Mapping[str, Path]) -> Path:
+    """An existing file, else the spec of that name in ``shipped`` (with or without
+    ``.toml``), else the path as given (its reader reports it missing)."""
+    path = Path(name_or_path)
+    try:
+        if path.exists():
+            return path
+    except (OSError, ValueError):  # e.g. a name too long for the file system
+        return path
+    return shipped.get(
+        str(name_or_path), shipped.get(path.stem if path.suffix == ".toml" else "", path)
+    )
 
 
 def resolve_spec(name_or_path: str) -> Path:
@@ -24,11 +45,4 @@ def resolve_spec(name_or_path: str) -> Path:
     (:func:`ispengine.core.spec.load_spec_file`) refuses what is not a regular file
     (a device such as ``/dev/zero``, a FIFO, a folder) and anything over the size limit
     :data:`ispengine.core.spec.MAX_SPEC_BYTES` with one line."""
-    path = Path(name_or_path)
-    try:
-        if path.exists():
-            return path
-    except (OSError, ValueError):  # e.g. a name too long for the file system
-        return path
-    shipped = shipped_specs()
-    return shipped.get(name_or_path, shipped.get(path.stem if path.suffix == ".toml" else "", path))
+    return resolve_named(name_or_path, shipped_specs())

@@ -19,6 +19,7 @@ here. Modules import only numpy and the engine at import time; heavier libraries
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from types import ModuleType
@@ -26,10 +27,11 @@ from types import ModuleType
 from ispengine.core.hookspecs import hookimpl
 
 
-def _modules() -> list[ModuleType]:
-    """This package's modules, sorted by name."""
+@functools.cache
+def _modules() -> tuple[ModuleType, ...]:
+    """This package's modules, sorted by name (found and imported once)."""
     names = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.ispkg)
-    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in names)
 
 
 def _collected(kind: str) -> tuple:

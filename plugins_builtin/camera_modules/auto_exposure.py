@@ -46,7 +46,7 @@ from ispengine.core.errors import InputError
 from ispengine.core.params import OptionSpec
 from ispengine.core.settings import FloatSetting
 from ispengine.core.stage import Stage
-from plugins_builtin.camera_modules.global_tone_map import luminance
+from plugins_builtin.filters.local_tone_map import luminance
 
 LOGGER = logging.getLogger("ispengine.camera_modules")
 
@@ -55,7 +55,7 @@ MODES = ("mean", "histogram")
 
 def luminance_statistic(image: np.ndarray, mode: str, percentile: float = 99.0) -> np.ndarray:
     """The mean (or ``percentile``-th percentile) luminance of each image, shape ``batch``."""
-    lum = luminance(image.astype(np.float64, copy=False))
+    lum = luminance(image.astype(np.float64, copy=False), np)
     if mode == "mean":
         return lum.mean(axis=(-2, -1))
     return np.percentile(lum.reshape(lum.shape[:-2] + (-1,)), percentile, axis=-1)

@@ -60,9 +60,7 @@ import numpy as np
 from ispengine.core.capabilities import Capabilities, PixelKernel
 from ispengine.core.params import SCALAR, OptionSpec, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
-
-#: Luminance weights of ITU-R BT.709 (linear sRGB) primaries.
-LUMINANCE_WEIGHTS = (0.2126, 0.7152, 0.0722)
+from plugins_builtin.filters.local_tone_map import luminance
 
 OPERATOR_OPTION = OptionSpec(
     "operator",
@@ -70,12 +68,6 @@ OPERATOR_OPTION = OptionSpec(
     default="extended",
     description="L(1 + L/white^2)/(1 + L) (eq. 4) or L/(1 + L) (eq. 3)",
 )
-
-
-def luminance(x: Any) -> Any:
-    """``0.2126 R + 0.7152 G + 0.0722 B`` of ``(..., H, W, 3)``, shape ``(..., H, W)``."""
-    r, g, b = LUMINANCE_WEIGHTS
-    return r * x[..., 0] + g * x[..., 1] + b * x[..., 2]
 
 
 def _factor(scaled: Any, p: Mapping[str, Any], simple: bool) -> Any:
@@ -142,7 +134,7 @@ class GlobalToneMap(Stage):
     capabilities = Capabilities(pixel=PixelKernel(pack_tone_map, kernel=tone_map_pixel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        scaled = p["exposure"] * xp.maximum(luminance(x), 0.0)
+        scaled = p["exposure"] * xp.maximum(luminance(x, xp), 0.0)
         factor = _factor(scaled, p, self.config["operator"] == "simple")
         return x * factor[..., None]
 
@@ -156,7 +148,7 @@ class GlobalToneMapInverse(InverseStage):
     capabilities = Capabilities(pixel=PixelKernel(pack_tone_map, kernel=tone_map_inverse_pixel))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        mapped = xp.maximum(luminance(x), 0.0)
+        mapped = xp.maximum(luminance(x, xp), 0.0)
         b = 1 - mapped
         simple = self.config["operator"] == "simple"
         if simple:
