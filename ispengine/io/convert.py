@@ -39,7 +39,13 @@ from attrs import frozen
 
 from ispengine.core.errors import InputError
 from ispengine.io.image_files import SUFFIXES as IMAGE_SUFFIXES
-from ispengine.io.image_files import check_output_path, read_capture, read_image, write_image
+from ispengine.io.image_files import (
+    check_output_path,
+    output_depth,
+    read_capture,
+    read_image,
+    write_image,
+)
 from ispengine.io.raw.image import CaptureParams, RawImage
 from ispengine.io.raw.reader import is_raw_path, is_sidecar_path, read_raw
 
@@ -135,7 +141,7 @@ def convert_file(
     # 8/16-bit image outputs are quantised by the pipeline (inside its fused pass when
     # the last group is fused) and written as they are: no second quantisation.
     suffix = Path(target).suffix.lower()
-    depth = bits or (8 if suffix in (".jpg", ".jpeg") else 16)
+    depth = output_depth(target, bits)
     quantised = suffix not in (".dng", ".npy") and depth in (8, 16)
     start = time.perf_counter()
     try:

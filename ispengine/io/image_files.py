@@ -112,6 +112,13 @@ def _array_pixels(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
+def output_depth(path: str | Path, bits: int | None = None) -> int:
+    """The bit depth an image file gets: ``bits``, else 8 for JPEG and 16 otherwise."""
+    if bits is not None:
+        return bits
+    return 8 if Path(path).suffix.lower() in JPEG_SUFFIXES else 16
+
+
 def describe_error(error: BaseException) -> str:
     """``Type: message`` of a decoder's exception, once: some libraries (pypng's
     ``FormatError``) already start their message with their type's name."""
@@ -365,7 +372,7 @@ def write_image(
     image = np.asarray(image)
     quantised_input = image.dtype in (np.uint8, np.uint16) and suffix not in ARRAY_SUFFIXES
     if bits is None:
-        bits = 8 if suffix in JPEG_SUFFIXES or image.dtype == np.uint8 else 16
+        bits = 8 if image.dtype == np.uint8 else output_depth(path)
     if quantised_input and image.dtype != (np.uint8 if bits == 8 else np.uint16):
         raise InputError(f"{path}: {image.dtype} data cannot be written as {bits}-bit")
     if bits not in (8, 16) or (suffix in JPEG_SUFFIXES and bits != 8):
