@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -9,6 +10,13 @@ from hypothesis import HealthCheck, settings
 # beside the modules' sources). Set before anything imports numba.
 os.environ["ISPENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="ispengine-test-cache-")
 os.environ["NUMBA_CACHE_DIR"] = os.path.join(os.environ["ISPENGINE_CACHE_DIR"], "numba")
+# Without a CUDA GPU, the CUDA kernels (ispengine.kernels.cuda) run in Numba's CUDA
+# simulator on numpy arrays (tests/test_cuda_*.py); it only changes numba.cuda, never
+# the CPU njit paths. Set before anything imports numba.cuda.
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and not (
+    os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi")
+):
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
 # CI draws the same examples on every run (derandomize), so a red build is always
 # reproducible; the "thorough" profile keeps exploring with fresh random draws.

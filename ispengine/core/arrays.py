@@ -31,8 +31,71 @@ def is_floating(x: Any, xp: Any) -> bool:
     return xp.isdtype(x.dtype, "real floating")
 
 
+def is_device_array(value: Any) -> bool:
+    """An array of an array-API library other than numpy (torch, CuPy, ...): not a numpy
+    array, not a Python or numpy scalar, not a list."""
+    return array_api_compat.is_array_api_obj(value) and not isinstance(
+        value, (np.ndarray, np.generic)
+    )
+
+
+def same_place(a: Any, b: Any) -> bool:
+    """Whether arrays ``a`` and ``b`` belong to the same namespace and device."""
+    return namespace(a) is namespace(b) and array_api_compat.device(a) == array_api_compat.device(b)
+
+
+def to_host(x: Any) -> np.ndarray:
+    """``x`` as a numpy array: numpy arrays and numbers as they are, CuPy arrays copied
+    with ``.get()``, torch tensors detached and copied to the CPU, any other array-API
+    array through DLPack (``numpy.from_dlpack``). One device-to-host copy."""
+    if isinstance(x, np.ndarray):
+        return x
+    if not array_api_compat.is_array_api_obj(x) or isinstance(x, np.generic):
+        return np.asarray(x)
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    try:
+        return np.from_dlpack(x)
+    except (BufferError, RuntimeError, TypeError, ValueError) as error:
+        raise InputError(f"cannot copy a {type(x).__name__} array to the host: {error}") from None
+
+
+def move_like(result: Any, like: Any) -> Any:
+    """``result`` (a host result) as an array of ``like``'s namespace on ``like``'s
+    device; unchanged when ``like`` is a numpy array. One host-to-device copy."""
+    if isinstance(like, np.ndarray) or not array_api_compat.is_array_api_obj(like):
+        return result
+    xp = namespace(like)
+    return xp.asarray(to_host(result), device=array_api_compat.device(like))
+
+
+def from_dlpack_like(result: Any, like: Any) -> Any:
+    """``result`` (an array of another library, e.g. a torch tensor) as an array of
+    ``like``'s namespace on ``like``'s device, through DLPack (no copy when both are on
+    the same device)."""
+    xp = namespace(like)
+    out = xp.from_dlpack(result)
+    device = array_api_compat.device(like)
+    if array_api_compat.device(out) != device:
+        out = array_api_compat.to_device(out, device)
+    return out
+
+
 def as_param(value: Any, like: Any, xp: Any) -> Any:
-    """``value`` as an array of ``xp`` on the device and with the dtype of ``like``."""
+    """``value`` as an array of ``xp`` on the device and with the dtype of ``like``.
+
+    Numbers and numpy arrays are copied to ``like``'s device; an array of ``like``'s
+    namespace on another device is moved with ``to_device``; an array of another
+    namespace (a CuPy map for a numpy image, say) goes through the host
+    (:func:`to_host`). An array already in place is only cast (torch keeps autograd).
+    """
+    if is_device_array(value) and not same_place(value, like):
+        if namespace(value) is xp:
+            value = array_api_compat.to_device(value, array_api_compat.device(like))
+        else:
+            value = to_host(value)
     if isinstance(value, np.ndarray) or np.isscalar(value):
         host = np.asarray(value)
         if not host.flags.writeable:  # torch warns on (and may write to) read-only buffers

@@ -97,6 +97,10 @@ class PixelKernel:
         factory: ``factory() -> kernel``, called on first use, for kernels that
             need Numba-compiled helpers (e.g.
             :func:`ispengine.kernels.curve_table.table_pixel_kernel`).
+            ``factory(jit)`` builds the same kernel with its helpers compiled by
+            ``jit`` (a function -> its compiled form) instead of ``numba.njit``: the
+            CUDA twins (:mod:`ispengine.kernels.cuda`) pass a device-function
+            compiler. A factory that takes no ``jit`` runs on the CPU only.
     """
 
     pack: Packer
@@ -107,9 +111,12 @@ class PixelKernel:
         if (self.kernel is None) == (self.factory is None):
             raise TypeError("PixelKernel takes exactly one of kernel and factory")
 
-    def resolve(self) -> Callable[..., tuple[float, float, float]]:
-        """The kernel function (built by ``factory`` when declared that way)."""
-        return self.kernel if self.kernel is not None else self.factory()
+    def resolve(self, jit: Callable | None = None) -> Callable[..., tuple[float, float, float]]:
+        """The kernel function (built by ``factory`` when declared that way, with its
+        helpers compiled by ``jit`` when given)."""
+        if self.kernel is not None:
+            return self.kernel
+        return self.factory() if jit is None else self.factory(jit)
 
 
 @frozen
@@ -118,7 +125,9 @@ class DemosaicKernel:
 
     Attributes:
         method: the method's name (keys compiled kernels), e.g. ``"malvar"``.
-        estimates: ``estimates() -> fn``, where the Numba-compiled
+        estimates: ``estimates() -> fn`` (or ``estimates(jit)``, ``fn`` compiled by
+            ``jit`` instead of ``numba.njit``, as for :attr:`PixelKernel.factory`),
+            where the compiled
             ``fn(m, i, j) -> (green, row, column, cross)`` gives the missing-colour
             estimates at sample ``(i, j)`` of the mosaic ``m`` mirror-padded by 2
             samples (``numpy.pad(mode="reflect")``): green from the four neighbours'

@@ -34,6 +34,7 @@ from ispengine.core.registry import Registry
 from ispengine.core.settings import resolve_paths, spec_folder, table_error
 from ispengine.core.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.core.stage import InverseStage, Stage
+from ispengine.kernels.cuda.runtime import runs_on_device
 from ispengine.kernels.fused_groups import FusedGroup
 from ispengine.kernels.fused_groups import segments as fused_segments
 
@@ -299,7 +300,7 @@ class Pipeline:
         params = self._call_params(x, params, metadata)
         if check:
             check_finite(x, namespace(x), where=f"{self.name} input")
-        fuse = fuse and not params and isinstance(x, np.ndarray)
+        fuse = fuse and not params and (isinstance(x, np.ndarray) or runs_on_device(x))
         return self._run_stages(x, params, fuse=fuse, request=out_dtype)
 
     def render(self, x: Any, out_dtype: Any, params: Any = None, **options: Any) -> tuple[Any, int]:
@@ -394,7 +395,7 @@ class Pipeline:
                 if group is None:
                     step = self.steps[first]
                     x = step.stage(x, params.get(step.label))
-                elif raw_numbers or _fusable(self.steps[first].stage, x):
+                elif (raw_numbers or _fusable(self.steps[first].stage, x)) and group.accepts(x):
                     last = first + group.size == len(self.steps)
                     x = group.run(x, request if last else None)
                 else:  # too small for the fused kernels

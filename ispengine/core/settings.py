@@ -55,9 +55,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import array_api_compat
 import numpy as np
 from attrs import field, frozen
 
+from ispengine.core.arrays import is_device_array
 from ispengine.core.errors import ParamError, SpecError
 
 if sys.version_info >= (3, 11):
@@ -215,7 +217,7 @@ class ParamSpec(SettingBase):
     def coerce_constant(self, value: Any) -> np.ndarray:
         """Like :meth:`coerce`, for a constant: exactly ``shape``, or one number."""
         array = self.coerce(value)
-        if np.ndim(value) not in (0, len(self.shape)) or array.shape != self.shape:
+        if np.ndim(value) not in (0, len(self.shape)) or tuple(array.shape) != self.shape:
             raise ParamError(
                 key=self.name,
                 message=f"expected one value or an array of shape {self.shape}, "
@@ -233,7 +235,12 @@ class ParamSpec(SettingBase):
         included), a wrong shape, a non-finite element or an element out of
         ``[low, high]``. Leading (per-image or per-pixel) dimensions are allowed;
         :meth:`coerce_constant` accepts exactly ``shape`` (or a scalar).
+
+        A device array (CuPy, torch, any non-numpy array-API array) is checked the same
+        way on its device and stays there (:meth:`coerce_device`).
         """
+        if is_device_array(value):
+            return self.coerce_device(value)
         try:
             raw = np.asarray(value)
         except (TypeError, ValueError):  # ragged nested lists
@@ -264,6 +271,45 @@ class ParamSpec(SettingBase):
                 message=f"value {bad:g} is outside the valid range {self.range_text()}",
             )
         return array
+
+    def coerce_device(self, value: Any) -> Any:
+        """Check a device array (CuPy, torch, ...) like :meth:`coerce` without leaving the
+        device: numbers only (integers become float64), trailing shape ``shape``, every
+        element finite and in ``[low, high]``. One reduction on the device reads back two
+        numbers (the smallest and largest element; a NaN makes them NaN). Returns the array
+        itself (a float one uncopied, so torch keeps autograd), broadcast to ``shape`` when
+        it is one number."""
+        xp = array_api_compat.array_namespace(value)
+        if not xp.isdtype(value.dtype, ("real floating", "integral")):
+            raise ParamError(
+                key=self.name,
+                message=f"expected a number or array of shape {self.shape}, "
+                f"got a {type(value).__name__} of dtype {value.dtype}",
+            )
+        if not xp.isdtype(value.dtype, "real floating"):
+            value = xp.astype(value, xp.float64)
+        shape = tuple(value.shape)
+        if not shape and self.shape:
+            value = xp.broadcast_to(value, self.shape)
+            shape = self.shape
+        if len(shape) < len(self.shape) or shape[len(shape) - len(self.shape) :] != self.shape:
+            raise ParamError(
+                key=self.name,
+                message=f"expected shape {self.shape} (or leading per-image/per-pixel "
+                f"dimensions before it), got {shape}",
+            )
+        if 0 in shape:
+            raise ParamError(key=self.name, message=f"is empty (shape {shape})")
+        lowest, highest = float(xp.min(value)), float(xp.max(value))
+        if not (math.isfinite(lowest) and math.isfinite(highest)):
+            raise ParamError(key=self.name, message="contains NaN or Inf")
+        if lowest < self.low or highest > self.high:
+            bad = lowest if lowest < self.low else highest
+            raise ParamError(
+                key=self.name,
+                message=f"value {bad:g} is outside the valid range {self.range_text()}",
+            )
+        return value
 
 
 def _number(value: Any, name: str, what: str) -> float | int:

@@ -27,9 +27,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import array_api_compat
 import numpy as np
 
-from ispengine.core.arrays import as_param, check_image
+from ispengine.core.arrays import (
+    as_param,
+    check_image,
+    from_dlpack_like,
+    is_device_array,
+    move_like,
+    namespace,
+    to_host,
+)
 from ispengine.core.capabilities import Capabilities
-from ispengine.core.errors import ParamError
+from ispengine.core.errors import InputError, ParamError
 from ispengine.core.params import ParamSpec, broadcast_param
 from ispengine.core.settings import SettingBase, check_keys, coerce_table, resolve_paths
 
@@ -40,11 +48,13 @@ if TYPE_CHECKING:
 INVERSE_METHODS = ("exact", "lut", "numerical", "learned")
 
 
-def _is_device_array(value: Any) -> bool:
-    """A torch or CuPy array (not numpy, not a Python or numpy scalar)."""
-    return array_api_compat.is_array_api_obj(value) and not isinstance(
-        value, (np.ndarray, np.generic)
-    )
+_is_device_array = is_device_array  # the name this module used before
+
+
+def has_device_values(stage: Stage) -> bool:
+    """Whether any of ``stage``'s parameter values is a device array: such a stage runs
+    unfused (the fused kernels' packers read numpy constants)."""
+    return any(is_device_array(v) for v in stage.values.values())
 
 
 class Stage:
@@ -71,7 +81,22 @@ class Stage:
             function and derivative, per-channel or per-pixel kernel, CFA-affine
             front end, demosaic estimates, array derivative); none by default.
             The engine uses only what is declared here.
+        runs_on_host: :meth:`apply` is numpy code (scikit-image, OpenCV, Numba CPU
+            kernels); :meth:`__call__` copies a device input (CuPy, torch, ...) and its
+            parameters to the host, runs there and copies the result back to the
+            input's device and namespace. A torch tensor that requires grad is
+            refused (the copy would cut the graph).
+        runs_in_torch: :meth:`apply` runs a torch model on numpy or torch arrays; another
+            device array (CuPy) is handed to torch by DLPack (no copy on the same GPU),
+            run without gradients, and handed back to the input's namespace.
         version: bumped when the math changes (keys cached LUTs).
+
+    Parameter values may be device arrays (CuPy, torch, any array-API array):
+    given to the constructor they are checked on their device
+    (:meth:`ParamSpec.coerce_device <ispengine.core.settings.ParamSpec.coerce_device>`)
+    and kept there; per-call values of a device namespace are trusted
+    (:meth:`resolve`). Every value is moved to the input's namespace and device
+    when the stage runs (:func:`~ispengine.core.arrays.as_param`).
     """
 
     name: ClassVar[str] = ""
@@ -84,6 +109,8 @@ class Stage:
     monotone: ClassVar[bool] = False
     odd_symmetric: ClassVar[bool] = False
     capabilities: ClassVar[Capabilities] = Capabilities()
+    runs_on_host: ClassVar[bool] = False
+    runs_in_torch: ClassVar[bool] = False
     version: ClassVar[str] = "1"
 
     def __init__(self, **values: Any) -> None:
@@ -103,7 +130,7 @@ class Stage:
             f"stage '{self.name}'",
             what="option",
         )
-        self.check_params(self.constants())
+        self.check_params(self._checked_constants())
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -133,8 +160,17 @@ class Stage:
         """Cross-parameter constraints beyond each range; raise :class:`ParamError`.
 
         ``values`` holds numpy arrays for the parameters known so far (constants,
-        or drawn values in tests). The default accepts everything.
+        or drawn values in tests; device values given to the constructor are copied to
+        the host for this check). The default accepts everything.
         """
+
+    def _checked_constants(self) -> dict[str, np.ndarray]:
+        """:meth:`constants` for :meth:`check_params`, which reads numpy arrays: device
+        values are copied to the host, only for a class that declares constraints."""
+        values = self.constants()
+        if type(self).check_params.__func__ is Stage.check_params.__func__:
+            return values
+        return {k: to_host(v) if is_device_array(v) else v for k, v in values.items()}
 
     def constants(self) -> dict[str, np.ndarray]:
         """The parameters that have a value (given or default), by name."""
@@ -183,13 +219,41 @@ class Stage:
             value = as_param(value, x, xp)
             resolved[spec.name] = broadcast_param(value, spec, lead, xp)
         if checked:
-            self.check_params({**self.constants(), **checked})
+            self.check_params({**self._checked_constants(), **checked})
         return resolved
 
     def __call__(self, x: Any, params: Mapping[str, Any] | None = None) -> Any:
-        """Apply the stage to ``x`` (numpy, torch or cupy; float32 or float64)."""
+        """Apply the stage to ``x`` (numpy, torch or cupy; float32 or float64); the result
+        is on ``x``'s device (through the host for a :attr:`runs_on_host` stage)."""
         xp = check_image(x, self.input_layout, where="input", need_even=self.needs_even_size)
+        if self.runs_on_host and not isinstance(x, np.ndarray):
+            return self._call_on_host(x, params)
+        if self.runs_in_torch and is_device_array(x) and not array_api_compat.is_torch_array(x):
+            return self._call_in_torch(x, params)
         return self.apply(x, self.resolve(x, xp, params), xp)
+
+    def _call_in_torch(self, x: Any, params: Mapping[str, Any] | None) -> Any:
+        """Run :meth:`apply` on ``x`` handed to torch by DLPack (no gradients) and hand
+        the result back to ``x``'s namespace and device."""
+        import torch
+
+        tensor = torch.from_dlpack(x)
+        xp = namespace(tensor)
+        with torch.no_grad():
+            out = self.apply(tensor, self.resolve(tensor, xp, params), xp)
+        return from_dlpack_like(out.contiguous(), x)
+
+    def _call_on_host(self, x: Any, params: Mapping[str, Any] | None) -> Any:
+        """Run :meth:`apply` on a host copy of ``x`` (parameters follow it through
+        :meth:`resolve`) and move the result back to ``x``'s namespace and device."""
+        if getattr(x, "requires_grad", False):
+            raise InputError(
+                f"stage '{self.name}' runs on the host (numpy code) and cannot "
+                "differentiate a torch tensor that requires grad"
+            )
+        host = to_host(x)
+        xp = namespace(host)
+        return move_like(self.apply(host, self.resolve(host, xp, params), xp), x)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         """The stage's math. ``p`` maps parameter names to broadcastable arrays."""
@@ -205,8 +269,18 @@ class Stage:
         return self
 
     def __repr__(self) -> str:
-        shown = {k: (v.tolist() if v is not None else None) for k, v in self.values.items()}
+        shown = {k: _shown(v) for k, v in self.values.items()}
         return f"{type(self).__name__}({shown | self.config})"
+
+
+def _shown(value: Any) -> Any:
+    """A parameter value for ``repr``: numpy values as lists, a device array as its
+    type, shape and device (no copy to the host)."""
+    if value is None:
+        return None
+    if is_device_array(value):
+        return f"<{type(value).__name__} {tuple(value.shape)} on {array_api_compat.device(value)}>"
+    return value.tolist()
 
 
 class InverseStage(Stage):

@@ -41,17 +41,25 @@ def sqrt_space_table(
 
 
 @functools.cache
-def table_pixel_kernel(exact: Callable[[float], float]) -> Callable:
+def table_pixel_kernel(exact: Callable[[float], float], jit: Callable | None = None) -> Callable:
     """A fused ``pixel_kernel`` applying a packed table to r, g and b (built once per
-    ``exact``, the plain-``math`` formula used for ``|v| ≥ 1``). Imports Numba.
+    ``exact``, the plain-``math`` formula used for ``|v| ≥ 1``, and ``jit``). Imports
+    Numba.
 
     The per-value function is compiled as a call rather than inlined: it keeps
-    compile times of camera chains to seconds for a few per cent of speed."""
-    import numba
+    compile times of camera chains to seconds for a few per cent of speed. ``jit``
+    (one function -> its compiled form) compiles the helpers for another target
+    instead (the CUDA twins pass a device-function compiler,
+    :func:`ispengine.kernels.cuda.runtime.device_jit`)."""
+    if jit is None:
+        import numba
 
-    exact_compiled = numba.njit(inline="always")(exact)
+        exact_compiled = numba.njit(inline="always")(exact)
+        helper = numba.njit(inline="never")
+    else:
+        exact_compiled, helper = jit(exact), jit
 
-    @numba.njit(inline="never")
+    @helper
     def value(v, prm, o):  # noqa: ANN001, ANN202
         a = abs(v)
         if a <= prm[o + 1]:

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 from attrs import frozen
 
+from ispengine.core.arrays import is_device_array
 from ispengine.core.capabilities import spread_parameters
-from ispengine.core.stage import Stage
+from ispengine.core.stage import Stage, has_device_values
 from ispengine.kernels.output import OutputRequest, record, store_dtype, store_source
 
 _compiled: dict[tuple[Any, ...], Any] = {}
@@ -58,23 +59,27 @@ class RgbProgram:
             ``forward(x, *params)`` per channel, odd curves on ``|x|``).
         kernel: the kernel function.
         params: packed parameters: 1-D for ``pixel``, ``(3, k)`` otherwise.
+        form: the ``PixelKernel`` a ``pixel`` step came from (its factory builds the
+            CUDA twin's kernel: :mod:`ispengine.kernels.cuda.chain`), else None.
     """
 
     kind: str
     kernel: Any
     params: np.ndarray
+    form: Any = None
 
 
 def program(stage: Stage) -> RgbProgram | None:
-    """How ``stage`` runs per pixel in a fused chain, or None."""
-    if stage.input_layout != "rgb" or stage.output_layout != "rgb":
+    """How ``stage`` runs per pixel in a fused chain, or None (also when a parameter
+    value is a device array: such a stage runs on its own)."""
+    if stage.input_layout != "rgb" or stage.output_layout != "rgb" or has_device_values(stage):
         return None
     forms = stage.capabilities
     if forms.pixel is not None:
         packed = forms.pixel.pack(stage)
         if packed is None:
             return None
-        return RgbProgram("pixel", forms.pixel.resolve(), np.ravel(packed))
+        return RgbProgram("pixel", forms.pixel.resolve(), np.ravel(packed), forms.pixel)
     if forms.channel is not None:
         packed = forms.channel.pack(stage)
         if packed is None:
@@ -91,12 +96,12 @@ def program(stage: Stage) -> RgbProgram | None:
 
 def constant_channel_params(stage: Stage, names: Sequence[str] | None = None) -> np.ndarray | None:
     """The stage's per-channel constants as a ``(3, len(names))`` array, or None if any
-    is not a constant."""
+    is not a numpy constant (a per-image or per-pixel value, or a device array)."""
     columns = []
     for name in names or [s.name for s in stage.params]:
         value = stage.values[name]
         spec = stage.param_spec(name)
-        if value is None or value.shape not in ((), spec.shape):
+        if value is None or is_device_array(value) or value.shape not in ((), spec.shape):
             return None
         columns.append(np.broadcast_to(value, (3,)))
     return np.stack(columns, axis=-1).astype(np.float64)

@@ -10,11 +10,12 @@ from their declared :attr:`~ispengine.core.stage.Stage.capabilities`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 from attrs import frozen
 
 from ispengine.core.stage import Stage
+from ispengine.kernels.cuda.runtime import is_cuda_array, runs_on_device
 from ispengine.kernels.fused import RgbProgram, numba_available, program, run_fused
 from ispengine.kernels.fused_mosaic import (
     DemosaicProgram,
@@ -48,11 +49,41 @@ class FusedGroup:
         """Whether the group takes a Bayer mosaic (a camera front end)."""
         return bool(self.front)
 
-    def run(self, x: np.ndarray, request: OutputRequest | None = None) -> np.ndarray:
-        """Run the group on a numpy image (unsigned raw numbers allowed for a front end).
+    def accepts(self, x: Any) -> bool:
+        """Whether :meth:`run` takes ``x``: any numpy image; a GPU array when CUDA
+        kernels run here and every stage of the group has a device form
+        (:mod:`ispengine.kernels.cuda`)."""
+        if not is_cuda_array(x):
+            return True
+        if not runs_on_device(x):
+            return False
+        from ispengine.kernels.cuda.chain import NoDeviceForm, device_chain
+        from ispengine.kernels.cuda.front_end import device_estimates
+
+        try:
+            device_chain(list(self.rgb))
+            for step in self.front:
+                if isinstance(step, DemosaicProgram):
+                    device_estimates(step)
+        except NoDeviceForm:
+            return False
+        return True
+
+    def run(self, x: Any, request: OutputRequest | None = None) -> Any:
+        """Run the group on a numpy image (unsigned raw numbers allowed for a front end),
+        or on a GPU array with the CUDA twins (:mod:`ispengine.kernels.cuda`; the
+        result stays on the device).
 
         ``request``: the output type the pass writes directly where it can (then
         ``request.done`` is set; :mod:`ispengine.kernels.output`)."""
+        if runs_on_device(x):
+            if self.front:
+                from ispengine.kernels.cuda.front_end import run_mosaic_fused_cuda
+
+                return run_mosaic_fused_cuda(list(self.front), list(self.rgb), x, request)
+            from ispengine.kernels.cuda.chain import run_fused_cuda
+
+            return run_fused_cuda(list(self.rgb), x, request)
         if self.front:
             return run_mosaic_fused(list(self.front), list(self.rgb), x, request)
         return run_fused(list(self.rgb), x, request)

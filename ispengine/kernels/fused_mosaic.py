@@ -35,7 +35,7 @@ import numpy as np
 from attrs import frozen
 
 from ispengine.core.capabilities import DemosaicKernel
-from ispengine.core.stage import Stage
+from ispengine.core.stage import Stage, has_device_values
 from ispengine.kernels.fused import RgbProgram, chain_kernel
 from ispengine.kernels.output import OutputRequest, record, store_dtype, store_source
 
@@ -70,8 +70,9 @@ MosaicProgram = CfaAffineProgram | CfaClipProgram | DemosaicProgram
 
 
 def mosaic_program(stage: Stage) -> MosaicProgram | None:
-    """How ``stage`` runs in a fused camera front end, or None."""
-    if stage.input_layout != "mosaic":
+    """How ``stage`` runs in a fused camera front end, or None (also when a parameter
+    value is a device array)."""
+    if stage.input_layout != "mosaic" or has_device_values(stage):
         return None
     forms = stage.capabilities
     if forms.cfa_affine is not None and stage.output_layout == "mosaic":

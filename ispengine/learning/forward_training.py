@@ -30,6 +30,11 @@ and (paired) target; unpaired targets are cropped independently, with random
 flips. Progress shows every term's weighted value; checkpoints and resume as
 every trainer's (:func:`~ispengine.learning.training.run_training`).
 
+``device``, ``precision`` and ``prefetch`` are the shared settings of
+:mod:`~ispengine.learning.torch_runtime`; ``precision = "float16"`` is refused here
+(loss scaling would distort the per-term gradients that loss adaptation
+normalises and the R1/R2 penalties' input gradients): use ``bfloat16``.
+
 Feature extractors: the published VGG-19, AlexNet and ViT-B/16 from local files
 (``vgg_weights``, ``alexnet_weights``, ``vit_weights``; ``extractors =
 "pretrained"``), or seeded random ones of the published or a small size
@@ -50,7 +55,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from ispengine.core.errors import InputError
+from ispengine.core.errors import InputError, ParamError
 from ispengine.core.settings import (
     BooleanSetting,
     FloatSetting,
@@ -61,7 +66,7 @@ from ispengine.core.settings import (
 from ispengine.learning.srgb_to_raw import Budget, FitReport
 from ispengine.learning.torch_runtime import (
     CHECKPOINT_EVERY_SETTING,
-    DEVICE_SETTING,
+    LEARNING_SETTINGS,
     THREADS_SETTING,
 )
 
@@ -114,7 +119,7 @@ FORWARD_TRAINING_SETTINGS = (
         "alexnet_weights", None, "AlexNet weights (torchvision's alexnet-owt-7be5be79.pth)"
     ),
     PathSetting("vit_weights", None, "ViT-B/16 weights (torchvision's vit_b_16-c867db91.pth)"),
-    DEVICE_SETTING,
+    *LEARNING_SETTINGS,
     THREADS_SETTING,
     CHECKPOINT_EVERY_SETTING,
 )
@@ -280,7 +285,7 @@ def train_forward(
     evaluation mode on its device (module docstring)."""
     import torch
 
-    from ispengine.learning.torch_runtime import torch_device, torch_threads
+    from ispengine.learning.torch_runtime import TorchRuntime, torch_threads
     from ispengine.learning.training import OptimizerGroup, run_training
 
     if data.paired != (config["training"] == "paired"):
@@ -292,7 +297,14 @@ def train_forward(
             f"crops of at least {MIN_ALEXNET_CROP} pixels"
         )
     check_extractor_files(config)
-    device = torch_device(config["device"])
+    runtime = TorchRuntime.from_config(config)
+    if runtime.precision == "float16":
+        raise ParamError(
+            key="precision",
+            message="'float16' is not supported by the forward trainer (its per-term gradient "
+            "balancing and R1/R2 penalties need unscaled gradients); use 'bfloat16'",
+        )
+    device = runtime.device
     with torch_threads(config["threads"]):
         extractors = Extractors(config, device, seed)
         discriminators = _discriminators(config, extractors, device, seed)
@@ -307,19 +319,28 @@ def train_forward(
             ),
         )
         rng = np.random.default_rng(seed)
-        step = _step_function(model, data, config, extractors, discriminators, optimizers, rng)
-        report = run_training(
-            step,
-            budget,
-            modules={"model": model, "discriminators": heads},
-            optimizer=optimizers,
-            rng=rng,
-            checkpoint=checkpoint,
-            resume=resume,
-            checkpoint_every=config["checkpoint_every"],
-            progress=progress,
-            label=label,
+        batches = runtime.batches(
+            lambda _index: tuple(
+                runtime.tensor(a) for a in data.draw(rng, config["batch_size"], config["crop"])
+            ),
+            rng,
         )
+        step = _step_function(
+            model, config, extractors, discriminators, optimizers, batches, runtime
+        )
+        with batches:
+            report = run_training(
+                step,
+                budget,
+                modules={"model": model, "discriminators": heads},
+                optimizer=optimizers,
+                rng=batches.rng,
+                checkpoint=checkpoint,
+                resume=resume,
+                checkpoint_every=config["checkpoint_every"],
+                progress=progress,
+                label=label,
+            )
     model.eval()
     return report
 
@@ -349,22 +370,17 @@ def _discriminators(
     return made
 
 
-def _step_function(model, data, config, extractors, discriminators, optimizers, rng):
+def _step_function(model, config, extractors, discriminators, optimizers, batches, runtime):
     import torch
 
     from ispengine.learning import adversarial, isp_losses
     from ispengine.learning.loss_adaptation import combine_gradients
 
-    device = next(model.parameters()).device
     weights = active_terms(config)
-    paired = data.paired
+    paired = config["training"] == "paired"
     penalty = config["penalty_gamma"] * config["penalty_scale"]
     adversarial_names = ("adv_colour", "adv_texture1", "adv_texture4")
     parameters = [p for p in model.parameters() if p.requires_grad]
-
-    def tensors(step_rng: np.random.Generator) -> tuple[Any, ...]:
-        batch = data.draw(step_rng, config["batch_size"], config["crop"])
-        return tuple(torch.from_numpy(a).to(device) for a in batch)
 
     def generator_terms(output: Any, reference: Any, target: Any, real_logits: list) -> dict:
         terms: dict[str, Any] = {}
@@ -393,8 +409,9 @@ def _step_function(model, data, config, extractors, discriminators, optimizers, 
         real = target.detach().requires_grad_(True)
         total = 0.0
         for discriminator in discriminators:
-            real_logits, fake_logits = discriminator(real), discriminator(fake)
-            loss = adversarial.discriminator_loss(real_logits, fake_logits)
+            with runtime.autocast():
+                real_logits, fake_logits = discriminator(real), discriminator(fake)
+                loss = adversarial.discriminator_loss(real_logits, fake_logits)
             if penalty > 0:
                 loss = loss + adversarial.gradient_penalty(real_logits, real, penalty)
                 loss = loss + adversarial.gradient_penalty(fake_logits, fake, penalty)
@@ -406,17 +423,20 @@ def _step_function(model, data, config, extractors, discriminators, optimizers, 
         return total
 
     def step(index: int) -> dict[str, float]:
-        x, reference, target = tensors(rng)
-        output = model(x)
+        x, reference, target = batches.get(index)
+        with runtime.autocast():
+            output = model(x)
         optimizers.generator.zero_grad(set_to_none=True)
         if index < config["pretrain_steps"]:
-            loss = (output - reference).pow(2).mean()
+            with runtime.autocast():
+                loss = (output - reference).pow(2).mean()
             loss.backward()
             optimizers.generator.step()
             return {"loss": float(loss.detach()), "pretrain": float(loss.detach())}
-        with torch.no_grad():
+        with torch.no_grad(), runtime.autocast():
             real_logits = [d(target) for d in discriminators]
-        terms = generator_terms(output, reference, target, real_logits)
+        with runtime.autocast():
+            terms = generator_terms(output, reference, target, real_logits)
         shown = combine_gradients(terms, weights, parameters, dynamic=config["loss_adaptation"])
         optimizers.generator.step()
         result = {"loss": sum(shown.values()), **shown}

@@ -77,6 +77,8 @@ def weights_file(path: str | Path) -> Path:
 class TorchModelStage(Stage):
     """Base of stages that run a torch model with weights from a file (module docstring)."""
 
+    runs_in_torch: ClassVar[bool] = True  # CuPy inputs reach the model through DLPack
+
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
         self._loaded: tuple[Path, Any] | None = None

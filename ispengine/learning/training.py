@@ -172,7 +172,8 @@ def run_training(
         budget: total steps (counting resumed ones) and/or seconds of this call.
         modules: the ``torch.nn.Module`` objects to checkpoint, by name.
         optimizer: the optimiser to checkpoint.
-        rng: the numpy Generator ``step_fn`` draws from (its state is saved).
+        rng: the numpy Generator ``step_fn`` draws from (its state is saved), or a
+            prefetcher's stand-in for it (:attr:`~ispengine.learning.prefetch.Prefetcher.rng`).
         checkpoint: file to save to every ``checkpoint_every`` steps and at the end.
         resume: load ``checkpoint`` first when it exists (else start at step 0).
         checkpoint_every: steps between saves, >= 1.
@@ -232,8 +233,9 @@ def fit_on_crops(
     network: Any,
     crops: Sequence[int],
     make_optimizer: Callable[[Any], Any],
-    make_step: Callable[[Any, Any, Any, np.random.Generator], Callable[[int], float]],
-    device: Any,
+    make_batch: Callable[[Any, np.random.Generator], Callable[[int], Any]],
+    make_step: Callable[[Any, Any, Any], Callable[[int], float]],
+    runtime: Any,
     threads: int = 0,
     seed: int = 0,
     checkpoint: str | Path | None = None,
@@ -244,11 +246,15 @@ def fit_on_crops(
     """Train one network on random aligned crops of ``dataset``'s train split.
 
     Loads the train split once (:class:`~ispengine.learning.paired_crops.PairedCrops`),
-    checks every crop side of ``crops`` fits, moves ``network`` to ``device`` in
-    training mode, builds the optimiser (``make_optimizer(network)``) and the step
-    (``make_step(data, network, optimizer, rng)``, ``rng`` a numpy Generator seeded
-    with ``seed``) and runs :func:`run_training` with ``threads`` torch CPU threads
-    (0: torch's default). The network is left in evaluation mode.
+    checks every crop side of ``crops`` fits, moves ``network`` to the device of
+    ``runtime`` (a :class:`~ispengine.learning.torch_runtime.TorchRuntime`) in training
+    mode, builds the optimiser (``make_optimizer(network)``), the batch maker
+    (``make_batch(data, rng)``: the batch of a step index, drawing from ``rng``, a
+    numpy Generator seeded with ``seed``, and nothing else draws from it), prefetched
+    at the runtime's depth (:mod:`ispengine.learning.prefetch`), and the step
+    (``make_step(network, optimizer, batches)``, taking its batch with
+    ``batches.get(index)``), and runs :func:`run_training` with ``threads`` torch
+    CPU threads (0: torch's default). The network is left in evaluation mode.
     """
     from ispengine.learning.paired_crops import PairedCrops
     from ispengine.learning.srgb_to_raw import train_split
@@ -261,20 +267,21 @@ def fit_on_crops(
     for side in crops:
         data.check_crop(side)
     with torch_threads(threads):
-        network = network.to(device).train()
+        network = network.to(runtime.device).train()
         optimizer = make_optimizer(network)
         rng = np.random.default_rng(seed)
-        report = run_training(
-            make_step(data, network, optimizer, rng),
-            budget,
-            modules={"network": network},
-            optimizer=optimizer,
-            rng=rng,
-            checkpoint=checkpoint,
-            resume=resume,
-            checkpoint_every=checkpoint_every,
-            progress=progress,
-            label=label,
-        )
+        with runtime.batches(make_batch(data, rng), rng) as batches:
+            report = run_training(
+                make_step(network, optimizer, batches),
+                budget,
+                modules={"network": network},
+                optimizer=optimizer,
+                rng=batches.rng,
+                checkpoint=checkpoint,
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                progress=progress,
+                label=label,
+            )
     network.eval()
     return report

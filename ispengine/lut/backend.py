@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import array_api_compat
 import numpy as np
 from attrs import frozen
 
@@ -57,7 +58,10 @@ class LutBackend:
 
     @classmethod
     def accepts(cls, y: Any) -> bool:
-        """Whether the backend works on arrays of ``y``'s kind."""
+        """Whether the backend works on arrays of ``y``'s kind (numpy arrays, unless a
+        backend says otherwise). A backend is only handed arrays it accepts:
+        :func:`~ispengine.lut.inverse.select_backend` skips (``auto``) or refuses (named)
+        the others."""
         return isinstance(y, np.ndarray)
 
     def global_lookup(
@@ -98,7 +102,7 @@ def _interpolate_cell(left: Any, right: Any, after: Any, index: Any, frac: Any, 
 def _axis_position(values: Any, axis: np.ndarray, xp: Any) -> tuple[Any, Any, int]:
     count = len(axis)
     if count == 1:
-        zeros = xp.zeros(values.shape, dtype=xp.int64)
+        zeros = xp.zeros(values.shape, dtype=xp.int64, device=array_api_compat.device(values))
         return zeros, xp.zeros_like(values), 0
     position = (values - float(axis[0])) / float(axis[-1] - axis[0]) * (count - 1)
     index = xp.clip(xp.floor(position), 0, count - 2)
@@ -150,7 +154,11 @@ class ArrayLutBackend(LutBackend):
         batch, _, channels = work.shape
         points = nodes.shape[-1]
         index, frac = _warped_position(a, y_lo[:, None, :], y_hi[:, None, :], points, xp)
-        base = (xp.arange(batch)[:, None, None] * channels + xp.arange(channels)) * points
+        device = array_api_compat.device(y)
+        base = (
+            xp.arange(batch, device=device)[:, None, None] * channels
+            + xp.arange(channels, device=device)
+        ) * points
         flat_index = base + index
         flat = xp.reshape(nodes, (-1,))
         flat_index = xp.reshape(flat_index, (-1,))
@@ -170,16 +178,18 @@ class ArrayLutBackend(LutBackend):
         xp = self.xp
         out = []
         for start in range(0, y.shape[0], LOCAL_CHUNK):
-            chunk = xp.astype(y[start : start + LOCAL_CHUNK], xp.float64)
-            out.append(self._local_chunk(chunk, params[start : start + LOCAL_CHUNK], table, curve))
+            rows = slice(start, min(start + LOCAL_CHUNK, y.shape[0]))
+            chunk = xp.astype(y[rows, ...], xp.float64)
+            out.append(self._local_chunk(chunk, params[rows, ...], table, curve))
         return xp.astype(xp.concat(out, axis=0), y.dtype)
 
     def _local_chunk(self, y: Any, params: Any, table: LutTable, curve: Curve) -> Any:
         xp = self.xp
         a = xp.abs(y) if curve.odd else y
         positions = [_axis_position(params[..., k], table.axes[k], xp) for k in range(3)]
-        nodes = xp.asarray(table.nodes)
-        y_lo, y_hi = xp.asarray(table.y_lo), xp.asarray(table.y_hi)
+        device = array_api_compat.device(y)
+        nodes = xp.asarray(table.nodes, device=device)
+        y_lo, y_hi = xp.asarray(table.y_lo, device=device), xp.asarray(table.y_hi, device=device)
         corner_lo = xp.zeros_like(a)
         corner_hi = xp.zeros_like(a)
         corners = []

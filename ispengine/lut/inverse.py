@@ -29,12 +29,14 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ispengine.core.arrays import move_like, namespace, to_host
 from ispengine.core.capabilities import Capabilities, ChannelKernel
-from ispengine.core.errors import ParamError
+from ispengine.core.errors import InputError, ParamError
 from ispengine.core.numerical_inverse import invert_stage
 from ispengine.core.params import OptionSpec, ParamSpec
 from ispengine.core.registry import Registry
 from ispengine.core.stage import InverseStage, Stage
+from ispengine.kernels.cuda.runtime import is_cuda_array, upload_for
 from ispengine.kernels.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
 from ispengine.lut.cache import load_or_build, table_path
@@ -85,27 +87,44 @@ def _integer_setting(settings: Mapping[str, Any], name: str) -> Any:
     return value.astype(int)
 
 
+# The order ``auto`` tries backends in: the device one first, then the fastest CPU one.
+AUTO_ORDER = ("cupy", "numba", "numpy")
+
+
 def select_backend(name: str, y: Any, registry: Registry | None = None) -> LutBackend:
     """The backend instance called ``name`` (or chosen for ``y`` when ``auto``) among the
-    LUT backends of ``registry`` (default: the process-wide plugin registry)."""
+    LUT backends of ``registry`` (default: the process-wide plugin registry).
+
+    A backend serves ``y`` when it is :meth:`~LutBackend.available` here and
+    :meth:`~LutBackend.accepts` ``y``'s array type. ``auto`` takes the first such one in
+    :data:`AUTO_ORDER` (skipping the others); a backend named explicitly that cannot serve
+    ``y`` is a one-line :class:`InputError`, and so is ``auto`` when none can."""
+    chosen = choose_backend(name, y, registry)
+    if chosen is None:
+        raise InputError(f"no LUT backend accepts {type(y).__name__} arrays")
+    return chosen
+
+
+def choose_backend(name: str, y: Any, registry: Registry | None = None) -> LutBackend | None:
+    """:func:`select_backend`, with ``None`` instead of an error when ``auto`` finds no
+    backend for ``y``."""
     if registry is None:
         from ispengine.core.plugins import get_registry
 
         registry = get_registry()
+    known = registry.names("lut_backend")
     if name == "auto":
-        for candidate in ("cupy", "numba", "numpy"):
-            if candidate in registry.names("lut_backend"):
+        for candidate in AUTO_ORDER:
+            if candidate in known:
                 cls = registry.get("lut_backend", candidate).cls
-                if cls.accepts(y) and cls.available():
+                if cls.available() and cls.accepts(y):
                     return cls()
-        raise ParamError(f"no LUT backend accepts arrays of type {type(y).__name__}")
+        return None
     cls = registry.get("lut_backend", name).cls
     if not cls.available():
-        raise ParamError(key="backend", message=f"LUT backend '{name}' is not available here")
+        raise InputError(f"LUT backend '{name}' is not available here")
     if not cls.accepts(y):
-        raise ParamError(
-            key="backend", message=f"LUT backend '{name}' cannot take {type(y).__name__} arrays"
-        )
+        raise InputError(f"LUT backend '{name}' cannot take {type(y).__name__} arrays")
     return cls()
 
 
@@ -170,6 +189,15 @@ class LutInverse(InverseStage):
         if array_api_compat.is_torch_array(x):
             return invert_stage(self.forward_stage, x, p, xp)
         settings = self.inverse_config
+        backend = choose_backend(settings["backend"], x, self.registry)
+        if backend is None and not isinstance(x, np.ndarray):
+            # No backend for this device's arrays (CuPy has its own): look up on the host.
+            host = to_host(x)
+            values = {k: to_host(v) for k, v in p.items()}
+            return move_like(self.apply(host, values, namespace(host)), x)
+        if backend is None:
+            raise InputError(f"no LUT backend accepts {type(x).__name__} arrays")
+        device = array_api_compat.device(x)
         channels = x.shape[-1]
         path = settings["path"]
         spatially_constant = all(_spatially_constant(p[s.name], s) for s in self.params)
@@ -179,7 +207,6 @@ class LutInverse(InverseStage):
             raise ParamError(
                 key="path", message="'global' needs parameters constant per image and channel"
             )
-        backend = select_backend(settings["backend"], x, self.registry)
         batch = math.prod(x.shape[:-3])
         pixels = x.shape[-3] * x.shape[-2]
         if path == "global":
@@ -198,10 +225,10 @@ class LutInverse(InverseStage):
             curve = Curve(self.forward, int(_integer_setting(settings, "global_newton_steps")))
             out = backend.global_lookup(
                 xp.reshape(x, (batch, pixels, channels)),
-                xp.asarray(nodes),
-                xp.asarray(y_lo),
-                xp.asarray(y_hi),
-                xp.asarray(_pad_params(host)),
+                _table_on(nodes, x, xp, device),
+                _table_on(y_lo, x, xp, device),
+                _table_on(y_hi, x, xp, device),
+                _table_on(_pad_params(host), x, xp, device),
                 curve,
             )
         else:
@@ -223,17 +250,22 @@ class LutInverse(InverseStage):
         return xp.reshape(out, x.shape)
 
 
+def _table_on(values: np.ndarray, x: Any, xp: Any, device: Any) -> Any:
+    """A host table on ``x``'s device. GPU arrays get it from the upload cache (tables
+    are memoised, so a pipeline applying the same constants image after image uploads
+    them once instead of on every call)."""
+    if is_cuda_array(x):
+        return upload_for((values,), values, x)
+    return xp.asarray(values, device=device)
+
+
 def _spatially_constant(value: Any, spec: ParamSpec) -> bool:
     lead = tuple(value.shape[: value.ndim - len(spec.shape)])
     return len(lead) < 2 or lead[-2:] == (1, 1)
 
 
 def _to_numpy(array: Any) -> np.ndarray:
-    if isinstance(array, np.ndarray):
-        return np.asarray(array, dtype=np.float64)
-    if hasattr(array, "get"):  # cupy
-        return np.asarray(array.get(), dtype=np.float64)
-    return np.asarray(array, dtype=np.float64)
+    return np.asarray(to_host(array), dtype=np.float64)
 
 
 def _pad_params(params: Any, xp: Any = np) -> Any:
@@ -241,9 +273,10 @@ def _pad_params(params: Any, xp: Any = np) -> Any:
     missing = 3 - params.shape[-1]
     if missing == 0:
         return params
-    return xp.concat(
-        [params, xp.zeros(params.shape[:-1] + (missing,), dtype=params.dtype)], axis=-1
+    zeros = xp.zeros(
+        params.shape[:-1] + (missing,), dtype=params.dtype, device=array_api_compat.device(params)
     )
+    return xp.concat([params, zeros], axis=-1)
 
 
 def lut_inverse_of(forward: type[Stage]) -> type[LutInverse]:

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.arrays import as_param, to_host
 from ispengine.core.errors import InputError
 from ispengine.core.params import OptionSpec
 from ispengine.core.settings import FloatSetting
@@ -102,12 +103,14 @@ class AutoExposure(Stage):
     last_gain: np.ndarray | None = None
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
+        """The gain is estimated on the host (a device image is copied there once) and
+        applied on the image's device."""
         settings = {k: v for k, v in self.config.items() if k != "mode"}
-        gain = estimate_gain(x, self.config["mode"], **settings)
+        gain = estimate_gain(to_host(x), self.config["mode"], **settings)
         self.last_gain = gain
         for index, value in enumerate(np.reshape(gain, (-1,))):
             LOGGER.info("%s (%s): image %d gain %.6g", self.name, self.config["mode"], index, value)
-        return x * gain[..., None, None, None].astype(x.dtype)
+        return x * as_param(gain[..., None, None, None], x, xp)
 
 
 FILTERS = (AutoExposure,)

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.arrays import as_param, to_host
 from ispengine.core.cfa import split_cfa
 from ispengine.core.errors import InputError
 from ispengine.core.params import OptionSpec
@@ -173,10 +174,12 @@ class AutoWhiteBalance(Stage):
         return estimate_gains(x, self.config["method"], **settings)
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        gains = self._estimate(x)
+        """The gains are estimated on the host (a device image is copied there once) and
+        applied on the image's device."""
+        gains = self._estimate(to_host(x))
         self.last_gains = gains
         report(self.name, self.config["method"], gains)
-        return x * gains[..., None, None, :].astype(x.dtype)
+        return x * as_param(gains[..., None, None, :], x, xp)
 
 
 class MosaicAutoWhiteBalance(AutoWhiteBalance):
@@ -193,10 +196,10 @@ class MosaicAutoWhiteBalance(AutoWhiteBalance):
         return super()._estimate(cfa_rgb(mosaic, self.config["pattern"]))
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        gains = self._estimate(x)
+        gains = self._estimate(to_host(x))
         self.last_gains = gains
         report(self.name, self.config["method"], gains)
-        gains = gains[..., None, None, :].astype(x.dtype)
+        gains = as_param(gains[..., None, None, :], x, xp)
         return scale_mosaic(x, gains, self.config["pattern"], xp)
 
 

@@ -186,6 +186,7 @@ class BilateralDenoise(Stage):
     """Bilateral filter on the luma of a YCbCr image, ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
     name = "bilateral_denoise"
+    runs_on_host = True  # Numba/numpy CPU code: device inputs go through the host
     params = (
         ParamSpec(
             "intensity_sigma",

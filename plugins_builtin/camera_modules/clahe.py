@@ -103,6 +103,7 @@ class Clahe(Stage):
     """CLAHE on the luma of a YCbCr image, ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
     name = "clahe"
+    runs_on_host = True  # Numba/numpy CPU code: device inputs go through the host
     params = (
         ParamSpec(
             "clip_limit",

@@ -80,6 +80,7 @@ class EdgeEnhancement(Stage):
     """Cored, capped unsharp masking of the luma, ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
     name = "edge_enhancement"
+    runs_on_host = True  # Numba/numpy CPU code: device inputs go through the host
     params = (
         ParamSpec("edge_gain", SCALAR, 0.0, 16.0, default=1.5, description="detail gain"),
         ParamSpec(

@@ -72,6 +72,7 @@ class FalseColourSuppression(Stage):
     """Desaturate the chroma on luma edges, ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
     name = "false_colour_suppression"
+    runs_on_host = True  # Numba/numpy CPU code: device inputs go through the host
     params = (
         ParamSpec(
             "delta_min",

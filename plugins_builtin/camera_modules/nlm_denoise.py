@@ -203,6 +203,7 @@ class NlmDenoise(Stage):
     """Non-local means on the luma of a YCbCr image, ``(..., H, W, 3) -> (..., H, W, 3)``."""
 
     name = "nlm_denoise"
+    runs_on_host = True  # Numba/numpy CPU code: device inputs go through the host
     params = (
         ParamSpec(
             "h",

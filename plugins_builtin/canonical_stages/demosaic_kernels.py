@@ -40,21 +40,25 @@ def demosaic_form(method: str) -> DemosaicKernel:
     return DemosaicKernel(method, functools.partial(estimates_function, method), _stage_sites)
 
 
-def estimates_function(method: str) -> Any:
+def estimates_function(method: str, jit: Any = None) -> Any:
     """The compiled ``estimates(m, i, j) -> (green, row, column, cross)`` of ``method``:
-    the missing-colour estimates at site (i, j) of the padded mosaic ``m``."""
-    key = ("estimates", method)
+    the missing-colour estimates at site (i, j) of the padded mosaic ``m``; compiled
+    by ``jit`` (one function -> its compiled form) when given, e.g. as a CUDA device
+    function, else inlined Numba CPU code."""
+    key = ("estimates", method, jit)
     if key not in _kernels:
-        _kernels[key] = _build_estimates(method)
+        _kernels[key] = _build_estimates(method, jit)
     return _kernels[key]
 
 
-def _build_estimates(method: str) -> Any:
-    import numba
+def _build_estimates(method: str, jit: Any = None) -> Any:
+    if jit is None:
+        import numba
 
+        jit = numba.njit(inline="always")
     malvar = method == "malvar"
 
-    @numba.njit(inline="always")
+    @jit
     def estimates(m, i, j):  # noqa: ANN001, ANN202
         c = m[i, j]
         n, s, w, e = m[i - 1, j], m[i + 1, j], m[i, j - 1], m[i, j + 1]

@@ -77,12 +77,12 @@ def _decode_pack(stage: Stage) -> np.ndarray:
     return decode_table()
 
 
-def _encode_kernel():  # noqa: ANN202
-    return table_pixel_kernel(_encode_scalar)
+def _encode_kernel(jit=None):  # noqa: ANN001, ANN202
+    return table_pixel_kernel(_encode_scalar, jit)
 
 
-def _decode_kernel():  # noqa: ANN202
-    return table_pixel_kernel(_decode_scalar)
+def _decode_kernel(jit=None):  # noqa: ANN001, ANN202
+    return table_pixel_kernel(_decode_scalar, jit)
 
 
 class SRGBOETF(Stage):

@@ -72,9 +72,9 @@ from ispengine.learning.raw_to_raw import RawToRawMethod, check_direction
 from ispengine.learning.srgb_to_raw import Budget, FitReport
 from ispengine.learning.torch_runtime import (
     CHECKPOINT_EVERY_SETTING,
-    DEVICE_SETTING,
+    LEARNING_SETTINGS,
     THREADS_SETTING,
-    torch_device,
+    TorchRuntime,
     torch_threads,
 )
 from ispengine.learning.training import OptimizerGroup
@@ -88,29 +88,56 @@ from plugins_builtin.cstpp.shared import (
 
 
 class ReplayBuffer:
-    """The last ``size`` generated images (module docstring); draws from ``rng``."""
+    """The last ``size`` generated images (module docstring); draws from ``rng``.
+
+    :meth:`plan` makes a query's random draws ahead of it (the training step's batch
+    maker does, so that the prefetcher is the Generator's only user), :meth:`apply`
+    carries them out; :meth:`query` is both. Whether a query draws depends only on how
+    many images came before, so planning ahead draws exactly what querying would.
+    """
 
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size, self.rng, self.images = size, rng, []
+        self.planned = 0  # images the plans made so far account for
 
-    def query(self, batch: Any) -> Any:
+    def plan(self, count: int) -> list[int | None]:
+        """What happens to each of the next ``count`` images: ``None``: stored and passed
+        on (the buffer is filling); ``k >= 0``: stored image ``k`` is passed on and the
+        image takes its place; ``-1``: passed on as it is."""
+        if self.size == 0:
+            return []
+        plan: list[int | None] = []
+        for _ in range(count):
+            if self.planned < self.size:
+                plan.append(None)
+                self.planned += 1
+            elif self.rng.uniform() < 0.5:
+                plan.append(int(self.rng.integers(self.size)))
+            else:
+                plan.append(-1)
+        return plan
+
+    def apply(self, batch: Any, plan: list[int | None]) -> Any:
+        """The images the discriminator sees for ``batch`` under ``plan``."""
         import torch
 
         if self.size == 0:
             return batch
         out = []
-        for image in batch:
+        for image, action in zip(batch, plan, strict=True):
             image = image[None].detach().clone()
-            if len(self.images) < self.size:
+            if action is None:
                 self.images.append(image)
                 out.append(image)
-            elif self.rng.uniform() < 0.5:
-                k = int(self.rng.integers(len(self.images)))
-                out.append(self.images[k].clone())
-                self.images[k] = image
+            elif action >= 0:
+                out.append(self.images[action].clone())
+                self.images[action] = image
             else:
                 out.append(image)
         return torch.cat(out)
+
+    def query(self, batch: Any) -> Any:
+        return self.apply(batch, self.plan(len(batch)))
 
 
 class CSTPP(RawToRawMethod):
@@ -135,7 +162,7 @@ class CSTPP(RawToRawMethod):
         IntegerSetting("buffer", 50, "replay buffer size (images)", low=0, high=10000),
         downsample_setting("train_downsample", "downsampling M in training"),
         downsample_setting("downsample", "downsampling M at test time"),
-        DEVICE_SETTING,
+        *LEARNING_SETTINGS,
         CHECKPOINT_EVERY_SETTING,
         THREADS_SETTING,
     )
@@ -180,7 +207,8 @@ class CSTPP(RawToRawMethod):
 
         data = UnpairedCrops.from_pairs(pairs, pairs.cameras)
         data.check_crop(self.config["crop"])
-        device = torch_device(self.config["device"])
+        runtime = TorchRuntime.from_config(self.config)
+        device = runtime.device
         with torch_threads(self.config["threads"]):
             generator = self.generator(seed).to(device).train()
             kind, width = self.config["discriminator"], self.config["disc_width"]
@@ -200,68 +228,87 @@ class CSTPP(RawToRawMethod):
                 ),
             )
             rng = np.random.default_rng(seed)
-            step = self._step_function(data, generator, discriminators, optimizers, rng)
-            report = run_training(
-                step,
-                budget,
-                modules={"generator": generator, "discriminators": discriminators},
-                optimizer=optimizers,
-                rng=rng,
-                checkpoint=checkpoint,
-                resume=resume,
-                checkpoint_every=self.config["checkpoint_every"],
-                progress=progress,
-                label="cstpp",
+            buffers = [ReplayBuffer(self.config["buffer"], rng) for _ in range(2)]
+            batches = runtime.batches(self._batch_function(data, buffers, rng, runtime), rng)
+            step = self._step_function(
+                generator, discriminators, optimizers, buffers, batches, runtime
             )
+            with batches:
+                report = run_training(
+                    step,
+                    budget,
+                    modules={"generator": generator, "discriminators": discriminators},
+                    optimizer=optimizers,
+                    rng=batches.rng,
+                    checkpoint=checkpoint,
+                    resume=resume,
+                    checkpoint_every=self.config["checkpoint_every"],
+                    progress=progress,
+                    label="cstpp",
+                )
         generator.eval()
         return report
 
-    def _step_function(self, data, generator, discriminators, optimizers, rng):
+    def _batch_function(self, data, buffers, rng, runtime):
+        """The batch of a step on the device: crops of both cameras and the plans of
+        the replay buffers' draws (B's buffer first, as the step queries them)."""
+        batch, crop = self.config["batch_size"], self.config["crop"]
+
+        def make(_index: int) -> tuple[Any, Any, Any, Any]:
+            a, b = (
+                runtime.tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+                for x in data.draw(rng, batch, crop)
+            )
+            plan_b = buffers[1].plan(batch)
+            plan_a = buffers[0].plan(batch)
+            return a, b, plan_a, plan_b
+
+        return make
+
+    def _step_function(self, generator, discriminators, optimizers, buffers, batches, runtime):
         """One generator and one discriminator update on a fresh batch (module docstring)."""
         import torch
         from torch.nn import functional as F
 
-        device = next(generator.parameters()).device
         factor = int(self.config["train_downsample"])
-        batch, crop = self.config["batch_size"], self.config["crop"]
         weight_cycle, weight_identity = self.config["lambda_cycle"], self.config["lambda_identity"]
-        buffers = [ReplayBuffer(self.config["buffer"], rng) for _ in range(2)]
         disc_a, disc_b = discriminators
 
         def gan(logits: Any, real: bool) -> Any:
             return F.mse_loss(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
-        def to_tensor(array: np.ndarray) -> Any:
-            return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous().to(device)
-
         def step(index: int) -> float:
-            a, b = (to_tensor(x) for x in data.draw(rng, batch, crop))
-            fake_b = generator(a, 0, factor)[0]
-            fake_a = generator(b, 1, factor)[0]
-            cycle = F.l1_loss(generator(fake_b, 1, factor)[0], a) + F.l1_loss(
-                generator(fake_a, 0, factor)[0], b
-            )
-            identity = F.l1_loss(generator(b, 0, factor)[0], b) + F.l1_loss(
-                generator(a, 1, factor)[0], a
-            )
-            discriminators.requires_grad_(False)
-            adversarial = gan(disc_b(fake_b), True) + gan(disc_a(fake_a), True)
-            loss_g = weight_cycle * cycle + weight_identity * identity + adversarial
+            a, b, plan_a, plan_b = batches.get(index)
+            clip = self.config["clip"]
+            with runtime.autocast():
+                fake_b = generator(a, 0, factor)[0]
+                fake_a = generator(b, 1, factor)[0]
+                cycle = F.l1_loss(generator(fake_b, 1, factor)[0], a) + F.l1_loss(
+                    generator(fake_a, 0, factor)[0], b
+                )
+                identity = F.l1_loss(generator(b, 0, factor)[0], b) + F.l1_loss(
+                    generator(a, 1, factor)[0], a
+                )
+                discriminators.requires_grad_(False)
+                adversarial = gan(disc_b(fake_b), True) + gan(disc_a(fake_a), True)
+                loss_g = weight_cycle * cycle + weight_identity * identity + adversarial
             optimizers.generator.zero_grad(set_to_none=True)
-            loss_g.backward()
-            torch.nn.utils.clip_grad_norm_(generator.parameters(), self.config["clip"])
-            optimizers.generator.step()
+            runtime.step(loss_g, optimizers.generator, clip=clip, parameters=generator.parameters())
 
             discriminators.requires_grad_(True)
-            pooled_b = buffers[1].query(fake_b.detach())
-            pooled_a = buffers[0].query(fake_a.detach())
-            loss_d = 0.5 * (gan(disc_b(b), True) + gan(disc_b(pooled_b), False)) + 0.5 * (
-                gan(disc_a(a), True) + gan(disc_a(pooled_a), False)
-            )
+            with runtime.autocast():
+                pooled_b = buffers[1].apply(fake_b.detach(), plan_b)
+                pooled_a = buffers[0].apply(fake_a.detach(), plan_a)
+                loss_d = 0.5 * (gan(disc_b(b), True) + gan(disc_b(pooled_b), False)) + 0.5 * (
+                    gan(disc_a(a), True) + gan(disc_a(pooled_a), False)
+                )
             optimizers.discriminator.zero_grad(set_to_none=True)
-            loss_d.backward()
-            torch.nn.utils.clip_grad_norm_(discriminators.parameters(), self.config["clip"])
-            optimizers.discriminator.step()
+            runtime.step(
+                loss_d,
+                optimizers.discriminator,
+                clip=clip,
+                parameters=discriminators.parameters(),
+            )
             return float(loss_g.item())
 
         return step
@@ -284,13 +331,13 @@ class CSTPP(RawToRawMethod):
         array = np.asarray(packed, dtype=np.float32)
         if array.ndim != 3 or array.shape[-1] != 4:
             raise InputError(f"cstpp: expected packed planes (H/2, W/2, 4), got {array.shape}")
-        generator = self.generator().eval()
-        weight = next(generator.parameters())
-        with torch_threads(self.config["threads"]), torch.no_grad():
-            tensor = torch.from_numpy(np.ascontiguousarray(np.clip(array, 0.0, 1.0)))
-            nchw = tensor.permute(2, 0, 1)[None].to(weight.device)
+        runtime = TorchRuntime.from_config(self.config)
+        generator = self.generator().to(runtime.device).eval()
+        with torch_threads(self.config["threads"]), torch.no_grad(), runtime.autocast():
+            tensor = runtime.tensor(np.clip(array, 0.0, 1.0))
+            nchw = tensor.permute(2, 0, 1)[None]
             mapped = generator(nchw, DIRECTION_INDEX[direction], factor)[0]
-            out = mapped[0].permute(1, 2, 0).cpu().numpy()
+            out = runtime.output(mapped[0].permute(1, 2, 0))
         return np.clip(out, 0.0, 1.0).astype(np.float32)
 
     # -- persistence -----------------------------------------------------------------

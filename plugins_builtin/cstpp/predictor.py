@@ -34,6 +34,7 @@ import numpy as np
 from ispengine.core.errors import InputError, ParamError
 from ispengine.core.predictor import ParamPredictor
 from ispengine.core.settings import OptionSpec, PathSetting
+from ispengine.learning.torch_runtime import DEVICE_SETTING, PRECISION_SETTING, TorchRuntime
 from ispengine.learning.weights import as_numpy, load_arrays, save_arrays
 from plugins_builtin.cstpp.polynomial import PolynomialTransform
 from plugins_builtin.cstpp.shared import (
@@ -55,6 +56,8 @@ class CSTPPPredictor(ParamPredictor):
         downsample_setting("downsample", "predict on the input shrunk by M"),
         PathSetting("weights", None, "a weights file of generator.* arrays (optional)"),
         OptionSpec("mode", ("global", "local"), "local", "per-pixel coefficients (local only)"),
+        DEVICE_SETTING,
+        PRECISION_SETTING,
     )
 
     def __init__(self, pipeline: Any, **settings: Any) -> None:
@@ -111,11 +114,13 @@ class CSTPPPredictor(ParamPredictor):
             raise InputError(
                 f"cstpp: expected packed RAW (H, W, 4) or (B, H, W, 4), got {tuple(image.shape)}"
             )
-        device = batch.device if is_torch else torch.device("cpu")
+        # torch in: on the input's device; numpy in: on the ``device`` setting's
+        runtime = None if is_torch else TorchRuntime.from_config(self.config)
+        device = batch.device if is_torch else runtime.device
         generator = self.generator.to(device)
         nchw = batch.to(device=device, dtype=torch.float32).clamp(0.0, 1.0).permute(0, 3, 1, 2)
         context = contextlib.nullcontext() if is_torch else torch.no_grad()
-        with context:
+        with context, contextlib.nullcontext() if is_torch else runtime.autocast():
             coefficients = generator(nchw, DIRECTION_INDEX[self.config["direction"]], self.factor)[
                 1
             ]
@@ -124,7 +129,7 @@ class CSTPPPredictor(ParamPredictor):
         if single:
             coefficients = coefficients[0]
         if not is_torch:
-            coefficients = as_numpy(coefficients).astype(np.float64)
+            coefficients = as_numpy(coefficients.float()).astype(np.float64)
         return {self.target.label: {spec.name: coefficients}}
 
     @property

@@ -48,9 +48,9 @@ from ispengine.learning.srgb_to_raw import (
 )
 from ispengine.learning.torch_runtime import (
     CHECKPOINT_EVERY_SETTING,
-    DEVICE_SETTING,
+    LEARNING_SETTINGS,
     THREADS_SETTING,
-    torch_device,
+    TorchRuntime,
     torch_threads,
 )
 from ispengine.learning.weights import checked_state
@@ -81,7 +81,7 @@ class CycleISP(SrgbToRawMethod):
             False,
             "also train RAW2RGB and its colour-correction branch (L1 on the sRGB)",
         ),
-        DEVICE_SETTING,
+        *LEARNING_SETTINGS,
         CHECKPOINT_EVERY_SETTING,
         THREADS_SETTING,
     )
@@ -113,8 +113,8 @@ class CycleISP(SrgbToRawMethod):
             )
         return self._networks
 
-    def _device(self):
-        return torch_device(self.config["device"])
+    def _runtime(self) -> TorchRuntime:
+        return TorchRuntime.from_config(self.config)
 
     def _threads(self):
         return torch_threads(self.config["threads"])
@@ -146,48 +146,57 @@ class CycleISP(SrgbToRawMethod):
             raise InputError("cycleisp: the dataset has no 'train' samples to fit on")
         data = PairedCrops.from_dataset(train)
         data.check_crop(self.config["crop"])
-        device = self._device()
+        runtime = self._runtime()
         with self._threads():
-            networks = self.networks(seed).to(device).train()
+            networks = self.networks(seed).to(runtime.device).train()
             optimizer = torch.optim.Adam(networks.parameters(), lr=self.config["lr"])
             rng = np.random.default_rng(seed)
-            step_fn = self._step_function(data, networks, optimizer, rng, device)
-            report = run_training(
-                step_fn,
-                budget,
-                modules=dict(networks.items()),
-                optimizer=optimizer,
-                rng=rng,
-                checkpoint=checkpoint,
-                resume=resume,
-                checkpoint_every=self.config["checkpoint_every"],
-                progress=progress,
-                label="cycleisp",
-            )
+            batches = runtime.batches(self._batch_function(data, rng, runtime), rng)
+            step_fn = self._step_function(networks, optimizer, batches, runtime)
+            with batches:
+                report = run_training(
+                    step_fn,
+                    budget,
+                    modules=dict(networks.items()),
+                    optimizer=optimizer,
+                    rng=batches.rng,
+                    checkpoint=checkpoint,
+                    resume=resume,
+                    checkpoint_every=self.config["checkpoint_every"],
+                    progress=progress,
+                    label="cycleisp",
+                )
         networks.eval()
         return report
 
-    def _step_function(self, data, networks, optimizer, rng, device):
+    def _batch_function(self, data, rng, runtime):
+        """The batch of a step on the device: sRGB, packed RAW, the crops' patterns."""
+        batch_size, crop = self.config["batch_size"], self.config["crop"]
+
+        def make(_index: int) -> tuple[Any, Any, Any]:
+            batch = data.draw(rng, batch_size, crop)
+            srgb = runtime.tensor(batch.srgb).permute(0, 3, 1, 2)
+            packed = runtime.tensor(batch.packed).permute(0, 3, 1, 2)
+            return srgb, packed, batch.patterns
+
+        return make
+
+    def _step_function(self, networks, optimizer, batches, runtime):
         """One Adam step on a fresh batch: L1 on the packed RAW (+ L1 on the sRGB)."""
-        import torch
         from torch.nn import functional as F
 
         from plugins_builtin.cycleisp.networks import gaussian_blur, pack_bayer
 
-        batch_size, crop = self.config["batch_size"], self.config["crop"]
-
-        def step(_index: int) -> float:
-            batch = data.draw(rng, batch_size, crop)
-            srgb = torch.from_numpy(batch.srgb).permute(0, 3, 1, 2).to(device)
-            packed = torch.from_numpy(batch.packed).permute(0, 3, 1, 2).to(device)
-            predicted = pack_bayer(networks["rgb2raw"](srgb), batch.patterns)
-            loss = F.l1_loss(predicted, packed)
-            if "raw2rgb" in networks:
-                gates = networks["ccm"](gaussian_blur(srgb))
-                loss = loss + F.l1_loss(networks["raw2rgb"](packed, gates), srgb)
+        def step(index: int) -> float:
+            srgb, packed, patterns = batches.get(index)
+            with runtime.autocast():
+                predicted = pack_bayer(networks["rgb2raw"](srgb), patterns)
+                loss = F.l1_loss(predicted, packed)
+                if "raw2rgb" in networks:
+                    gates = networks["ccm"](gaussian_blur(srgb))
+                    loss = loss + F.l1_loss(networks["raw2rgb"](packed, gates), srgb)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            runtime.step(loss, optimizer)
             return loss.item()
 
         return step
@@ -213,18 +222,18 @@ class CycleISP(SrgbToRawMethod):
 
         image = as_srgb(srgb)
         target = TargetCamera.from_metadata(metadata)
-        device = self._device()
-        networks = self.networks().to(device).eval()
-        with self._threads(), torch.no_grad():
-            tensor = _to_tensor(image, device)
+        runtime = self._runtime()
+        networks = self.networks().to(runtime.device).eval()
+        with self._threads(), torch.no_grad(), runtime.autocast():
+            tensor = _to_tensor(image, runtime.device)
             packed = pack_bayer(networks["rgb2raw"](tensor), target.cfa_pattern)
-            mosaic = unpack_mosaic(packed, target.cfa_pattern)[0].clamp(0.0, 1.0)
+            mosaic = runtime.output(unpack_mosaic(packed, target.cfa_pattern)[0].clamp(0.0, 1.0))
         drawn = {
             "method": self.name,
             "config": self.config["config"],
             "cfa_pattern": target.cfa_pattern,
         }
-        return Unprocessed(target.make_raw(mosaic.cpu().numpy(), capture=capture), drawn)
+        return Unprocessed(target.make_raw(mosaic, capture=capture), drawn)
 
     def render(self, raw_mosaic: Any, srgb: Any, pattern: str = "rggb") -> np.ndarray:
         """RAW2RGB: a normalised mosaic ``(H, W)`` → sRGB ``(H, W, 3)`` in [0, 1].
@@ -250,14 +259,14 @@ class CycleISP(SrgbToRawMethod):
             raise InputError(
                 f"cycleisp: RAW mosaic {mosaic.shape} and sRGB {image.shape} differ in size"
             )
-        device = self._device()
-        networks = self.networks().to(device).eval()
-        with self._threads(), torch.no_grad():
-            tensor = _to_tensor(image, device)
-            packed = pack_mosaic(torch.from_numpy(mosaic)[None].to(device), pattern)
+        runtime = self._runtime()
+        networks = self.networks().to(runtime.device).eval()
+        with self._threads(), torch.no_grad(), runtime.autocast():
+            tensor = _to_tensor(image, runtime.device)
+            packed = pack_mosaic(runtime.tensor(mosaic)[None], pattern)
             gates = networks["ccm"](gaussian_blur(tensor))
             rendered = networks["raw2rgb"](packed, gates).clamp(0.0, 1.0)
-        return rendered[0].permute(1, 2, 0).cpu().numpy()
+        return runtime.output(rendered[0].permute(1, 2, 0))
 
     # -- persistence ----------------------------------------------------------
     def parameter_counts(self) -> dict[str, int]:

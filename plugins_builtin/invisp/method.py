@@ -63,9 +63,9 @@ from ispengine.learning.srgb_to_raw import (
 )
 from ispengine.learning.torch_runtime import (
     CHECKPOINT_EVERY_SETTING,
-    DEVICE_SETTING,
+    LEARNING_SETTINGS,
     THREADS_SETTING,
-    torch_device,
+    TorchRuntime,
     torch_threads,
 )
 
@@ -124,7 +124,7 @@ SETTINGS = (
     BooleanSetting("jpeg", True, "differentiable JPEG between the two passes in training"),
     IntegerSetting("jpeg_quality", 90, "quality of the simulated JPEG", low=1, high=100),
     FloatSetting("rgb_weight", 1.0, "weight of the sRGB loss term", low=0.0, high=100.0),
-    DEVICE_SETTING,
+    *LEARNING_SETTINGS,
     CHECKPOINT_EVERY_SETTING,
     THREADS_SETTING,
 )
@@ -174,6 +174,7 @@ class _InvISPMethod:
 
         from ispengine.learning.training import fit_on_crops
 
+        runtime = TorchRuntime.from_config(self.config)
         return fit_on_crops(
             "invisp",
             dataset,
@@ -181,10 +182,11 @@ class _InvISPMethod:
             network=self.network(seed),
             crops=[self.config["crop"]],
             make_optimizer=lambda net: torch.optim.Adam(net.parameters(), lr=self.config["lr"]),
-            make_step=lambda data, net, optimizer, rng: self._step_function(
-                data, net, optimizer, budget, rng
+            make_batch=lambda data, rng: self._batch_function(data, rng, runtime),
+            make_step=lambda net, optimizer, batches: self._step_function(
+                net, optimizer, budget, batches, runtime
             ),
-            device=torch_device(self.config["device"]),
+            runtime=runtime,
             threads=self.config["threads"],
             seed=seed,
             checkpoint=checkpoint,
@@ -203,22 +205,11 @@ class _InvISPMethod:
                     rate *= 0.5
         return rate
 
-    def _step_function(self, data, network, optimizer, budget, rng):
-        """One Adam step: the loss of the module docstring on a fresh batch."""
-        import torch
-        from torch.nn import functional as F
-
-        device = next(network.parameters()).device
-        jpeg = None
-        if self.config["jpeg"]:
-            from plugins_builtin.invisp.jpeg import DifferentiableJpeg
-
-            jpeg = DifferentiableJpeg(self.config["jpeg_quality"]).to(device)
+    def _batch_function(self, data, rng, runtime):
+        """The batch of a step: white-balanced camera RGB and sRGB crops on the device."""
         batch_size, crop = self.config["batch_size"], self.config["crop"]
 
-        def step(index: int) -> float:
-            for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate(index, budget)
+        def make(_index: int) -> tuple[Any, Any]:
             batch = data.draw(rng, batch_size, crop)
             camera = np.stack(
                 [
@@ -228,15 +219,32 @@ class _InvISPMethod:
                     )
                 ]
             )
-            raw = torch.from_numpy(camera).permute(0, 3, 1, 2).to(device)
-            srgb = torch.from_numpy(batch.srgb).permute(0, 3, 1, 2).to(device)
-            rendered = network(raw).clamp(0.0, 1.0)
-            loss_rgb = F.l1_loss(rendered, srgb)
-            recovered = network(jpeg(rendered) if jpeg is not None else rendered, reverse=True)
-            loss = self.config["rgb_weight"] * loss_rgb + F.l1_loss(recovered, raw)
+            raw = runtime.tensor(camera).permute(0, 3, 1, 2)
+            return raw, runtime.tensor(batch.srgb).permute(0, 3, 1, 2)
+
+        return make
+
+    def _step_function(self, network, optimizer, budget, batches, runtime):
+        """One Adam step: the loss of the module docstring on a fresh batch."""
+        from torch.nn import functional as F
+
+        jpeg = None
+        if self.config["jpeg"]:
+            from plugins_builtin.invisp.jpeg import DifferentiableJpeg
+
+            jpeg = DifferentiableJpeg(self.config["jpeg_quality"]).to(runtime.device)
+
+        def step(index: int) -> float:
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(index, budget)
+            raw, srgb = batches.get(index)
+            with runtime.autocast():
+                rendered = network(raw).clamp(0.0, 1.0)
+                loss_rgb = F.l1_loss(rendered, srgb)
+                recovered = network(jpeg(rendered) if jpeg is not None else rendered, reverse=True)
+                loss = self.config["rgb_weight"] * loss_rgb + F.l1_loss(recovered, raw)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            runtime.step(loss, optimizer)
             return loss.item()
 
         return step
@@ -248,8 +256,13 @@ class _InvISPMethod:
         rgb = np.asarray(camera_rgb, dtype=np.float32)
         if rgb.ndim != 3 or rgb.shape[-1] != 3:
             raise InputError(f"invisp: expected camera RGB (H, W, 3), got shape {rgb.shape}")
-        with torch_threads(self.config["threads"]):
-            return np.clip(run_network(self.network(), rgb, reverse=False), 0.0, 1.0)
+        import torch
+
+        runtime = TorchRuntime.from_config(self.config)
+        network = self.network().to(runtime.device).eval()
+        with torch_threads(self.config["threads"]), torch.no_grad(), runtime.autocast():
+            out = run_network(network, runtime.tensor(rgb), reverse=False)
+        return np.clip(runtime.output(out), 0.0, 1.0)
 
     # -- persistence ----------------------------------------------------------
     def num_parameters(self) -> int:
@@ -310,12 +323,12 @@ class InvertibleISP(_InvISPMethod, SrgbToRawMethod):
             raise InputError(
                 "invisp: needs the target camera's white balance (wb_gains; give --like RAW)"
             )
-        network = self.network().to(torch_device(self.config["device"])).eval()
-        weight = next(network.parameters())
-        with torch_threads(self.config["threads"]), torch.no_grad():
-            tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-            nchw = tensor.permute(2, 0, 1)[None].to(weight.device)
-            camera = network(nchw, reverse=True)[0].permute(1, 2, 0).cpu().numpy()
+        runtime = TorchRuntime.from_config(self.config)
+        network = self.network().to(runtime.device).eval()
+        with torch_threads(self.config["threads"]), torch.no_grad(), runtime.autocast():
+            tensor = runtime.tensor(np.asarray(image, dtype=np.float32))
+            nchw = tensor.permute(2, 0, 1)[None]
+            camera = runtime.output(network(nchw, reverse=True)[0].permute(1, 2, 0))
         mosaic = np.clip(to_mosaic(camera, target.cfa_pattern, target.wb_gains), 0.0, 1.0)
         drawn = {"method": self.name, "config": self.config["config"], **target.as_metadata()}
         return Unprocessed(target.make_raw(mosaic, capture=capture), drawn)

@@ -73,6 +73,7 @@ class InvISPForward(Stage):
     input_layout = "rgb"
     output_layout = "rgb"
     learned: ClassVar[bool] = True
+    runs_in_torch: ClassVar[bool] = True  # CuPy inputs reach the model through DLPack
 
     def network(self) -> Any:
         if self.config["weights"] is None:

@@ -33,6 +33,7 @@ from ispengine.io.raw.image import CaptureParams, RawImage
 from ispengine.learning.forward_training import FORWARD_TRAINING_SETTINGS
 from ispengine.learning.raw_to_srgb import RawToSrgbMethod
 from ispengine.learning.srgb_to_raw import Budget, FitReport, check_seed, train_split
+from ispengine.learning.torch_runtime import TorchRuntime
 
 
 def packed_planes(raw: RawImage) -> np.ndarray:
@@ -152,16 +153,18 @@ class LightweightIsp(RawToSrgbMethod):
 
         if not isinstance(raw, RawImage):
             raise InputError(f"{self.name}: expected a RawImage, got {type(raw).__name__}")
-        with torch.no_grad():
-            out = self.module.eval()(torch.from_numpy(packed_planes(raw))[None])[0]
-        return np.clip(out.numpy().transpose(1, 2, 0), 0.0, 1.0).astype(np.float32)
+        runtime = TorchRuntime.from_config(self.config)
+        module = self.module.to(runtime.device).eval()
+        with torch.no_grad(), runtime.autocast():
+            out = runtime.output(module(runtime.tensor(packed_planes(raw))[None])[0])
+        return np.clip(out.transpose(1, 2, 0), 0.0, 1.0).astype(np.float32)
 
     def export_module(self) -> Any:
         """The network for ONNX export: packed planes ``(N, 4, h, w)`` in, sRGB
         ``(N, 3, 2h, 2w)`` out (unclipped)."""
         from ispengine.learning.onnx_export import ExportableModel
 
-        return ExportableModel(self.module.eval(), channels=4, scale=2, input_name="packed")
+        return ExportableModel(self.module.cpu().eval(), channels=4, scale=2, input_name="packed")
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())

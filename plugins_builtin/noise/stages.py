@@ -70,7 +70,7 @@ from typing import Any, ClassVar
 import array_api_compat
 import numpy as np
 
-from ispengine.core.arrays import check_image, safe_power
+from ispengine.core.arrays import check_image, safe_power, to_host
 from ispengine.core.errors import ParamError
 from ispengine.core.params import SCALAR, OptionSpec, ParamSpec
 from ispengine.core.stage import Stage
@@ -152,7 +152,7 @@ class NoiseStage(Stage):
         if self.config["levels"] == "drawn":
             for name in LEVEL_NAMES:
                 default = self.param_spec(name).default
-                if not np.array_equal(self.values[name], default):
+                if not np.array_equal(to_host(self.values[name]), default):
                     raise ParamError(
                         key=name,
                         message=f"given, but levels = 'drawn' draws shot and read from the "
@@ -193,7 +193,8 @@ class NoiseStage(Stage):
 
     def _seed(self, value: Any) -> int:
         spec = self.param_spec("seed")
-        seed = self.values["seed"] if value is None else spec.coerce_constant(value)
+        # The seed is a host number (it seeds numpy's generator): a device value is read back.
+        seed = to_host(self.values["seed"] if value is None else spec.coerce_constant(value))
         self.check_params({"seed": seed})
         return int(seed)
 

@@ -39,7 +39,7 @@ from ispengine.core.settings import (
     StringSetting,
 )
 from ispengine.io.raw.image import CaptureParams
-from ispengine.learning.torch_runtime import CHECKPOINT_EVERY_SETTING, DEVICE_SETTING
+from ispengine.learning.torch_runtime import CHECKPOINT_EVERY_SETTING, LEARNING_SETTINGS
 from ispengine.learning.weights import checked_state, load_arrays
 
 #: The optical parameters ParamNet reads, in the network's order.
@@ -112,7 +112,7 @@ def settings_for(directions: str) -> tuple[SettingBase, ...]:
             low=0,
             high=1e9,
         ),
-        DEVICE_SETTING,
+        *LEARNING_SETTINGS,
         CHECKPOINT_EVERY_SETTING,
     )
 
@@ -201,9 +201,13 @@ class ParamISPModel:
 
     def device(self) -> Any:
         """The torch device of the ``device`` setting."""
-        from ispengine.learning.torch_runtime import torch_device
+        return self.runtime().device
 
-        return torch_device(self.config["device"])
+    def runtime(self) -> Any:
+        """The :class:`~ispengine.learning.torch_runtime.TorchRuntime` of the settings."""
+        from ispengine.learning.torch_runtime import TorchRuntime
+
+        return TorchRuntime.from_config(self.config)
 
     # -- running --------------------------------------------------------------
     def render(
@@ -219,14 +223,15 @@ class ParamISPModel:
 
         from plugins_builtin.paramisp.canonet import canonical_forward
 
-        device = self.device()
+        runtime = self.runtime()
+        device = runtime.device
         network = self.network("forward").to(device).eval()
-        with torch.no_grad():
+        with torch.no_grad(), runtime.autocast():
             camera = camera_tensors([capture], wb_gains, camera_to_srgb, device)
             tensor = torch.as_tensor(np.asarray(mosaic, dtype=np.float32), device=device)[None]
             linear = canonical_forward(tensor, pattern, camera.wb, camera.ccm)
             srgb = network(linear, camera).clamp(0.0, 1.0)
-        return srgb[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        return runtime.output(srgb[0].permute(1, 2, 0))
 
     def unprocess(
         self,
@@ -242,14 +247,15 @@ class ParamISPModel:
 
         from plugins_builtin.paramisp.canonet import canonical_inverse
 
-        device = self.device()
+        runtime = self.runtime()
+        device = runtime.device
         network = self.network("inverse").to(device).eval()
-        with torch.no_grad():
+        with torch.no_grad(), runtime.autocast():
             camera = camera_tensors([capture], wb_gains, camera_to_srgb, device)
             tensor = torch.as_tensor(np.asarray(srgb, dtype=np.float32), device=device)
             linear = network(tensor.permute(2, 0, 1)[None], camera)
             mosaic = canonical_inverse(linear, pattern, camera.wb, camera.ccm).clamp(0.0, 1.0)
-        return mosaic[0].cpu().numpy().astype(np.float32)
+        return runtime.output(mosaic[0])
 
     # -- weights --------------------------------------------------------------
     def num_parameters(self) -> int:

@@ -46,6 +46,7 @@ from ispengine.core.errors import InputError
 from ispengine.core.predictor import ParamPredictor, default_vector, split_vector
 from ispengine.core.settings import BooleanSetting, IntegerSetting, PathSetting, StringSetting
 from ispengine.io.raw.image import CaptureParams
+from ispengine.learning.torch_runtime import DEVICE_SETTING, PRECISION_SETTING, TorchRuntime
 from ispengine.learning.weights import load_arrays, save_arrays
 from plugins_builtin.paramisp.model import OPTICAL, parse_optical
 
@@ -61,6 +62,8 @@ class ParamNetPredictor(ParamPredictor):
         IntegerSetting("channels", 64, "size of ParamNet's embedding z", low=1, high=1024),
         BooleanSetting("equalise", True, "ParamNet's 15-d equalisation of each optical value"),
         StringSetting("optical", ",".join(OPTICAL), "the optical parameters read, comma-separated"),
+        DEVICE_SETTING,
+        PRECISION_SETTING,
     )
 
     def __init__(self, pipeline: Any, **settings: Any) -> None:
@@ -105,7 +108,9 @@ class ParamNetPredictor(ParamPredictor):
         batch = shape[:-3] if len(shape) > 3 else ()
         count = int(np.prod(batch)) if batch else 1
         capture = CaptureParams.from_dict({k: metadata.get(k) for k in OPTICAL})
-        device = image.device if is_torch else torch.device("cpu")
+        # torch in: on the input's device; numpy in: on the ``device`` setting's
+        runtime = None if is_torch else TorchRuntime.from_config(self.config)
+        device = image.device if is_torch else runtime.device
         camera = camera_tensors(
             [capture] * count,
             metadata.get("wb_gains", np.ones(3)),
@@ -113,11 +118,14 @@ class ParamNetPredictor(ParamPredictor):
             device,
         )
         network = self.network.to(device)
-        with torch.enable_grad() if is_torch else torch.no_grad():
+        if is_torch:
             raw = network["head"](network["paramnet"](camera))
+        else:
+            with torch.no_grad(), runtime.autocast():
+                raw = network["head"](network["paramnet"](camera))
         raw = raw.reshape(*batch, self.size) if batch else raw[0]
         if not is_torch:
-            raw = raw.numpy().astype(np.float64)
+            raw = runtime.output(raw).astype(np.float64)
         return split_vector(raw, self.params, torch if is_torch else np)
 
     def state(self) -> dict[str, Any]:

@@ -114,6 +114,7 @@ class ParamISPForward(Stage):
     output_layout = "rgb"
     needs_even_size = True
     learned: ClassVar[bool] = True
+    runs_in_torch: ClassVar[bool] = True  # CuPy inputs reach the model through DLPack
 
     @property
     def capture(self) -> CaptureParams:

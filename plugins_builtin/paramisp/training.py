@@ -207,7 +207,8 @@ def train(
     crop, batch_size = config["crop"], config["batch_size"]
     everyone.check_crop(crop)
 
-    device = model.device()
+    runtime = model.runtime()
+    device = runtime.device
     model.networks(seed)
     networks = model.to(device, training=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"])
@@ -217,31 +218,38 @@ def train(
     began = time.perf_counter()
     ran = dict.fromkeys(("pretrain", "fine", "joint"), 0)
 
-    def step_fn(step: int) -> float:
+    def make(step: int) -> tuple[str, int, BatchTensors]:
+        # the phase of a time budget is read when the batch is made (prefetch: a little early)
         phase, within = schedule.phase(step, time.perf_counter() - began)
+        data = everyone if phase == "pretrain" else target
+        return phase, within, batch_tensors(data.draw(rng, batch_size, crop), device, generator)
+
+    batches = runtime.batches(make, rng)
+
+    def step_fn(step: int) -> float:
+        phase, within, tensors = batches.get(step)
         ran[phase] += 1
         for group in optimizer.param_groups:
             group["lr"] = schedule.rate(phase, within)
-        data = everyone if phase == "pretrain" else target
-        tensors = batch_tensors(data.draw(rng, batch_size, crop), device, generator)
-        loss = (joint_loss if phase == "joint" else direction_loss)(networks, tensors)
+        with runtime.autocast():
+            loss = (joint_loss if phase == "joint" else direction_loss)(networks, tensors)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        runtime.step(loss, optimizer)
         return loss.item()
 
-    report = run_training(
-        step_fn,
-        budget,
-        modules=networks,
-        optimizer=optimizer,
-        rng=rng,
-        checkpoint=checkpoint,
-        resume=resume,
-        checkpoint_every=config["checkpoint_every"],
-        progress=progress,
-        label="paramisp",
-    )
+    with batches:
+        report = run_training(
+            step_fn,
+            budget,
+            modules=networks,
+            optimizer=optimizer,
+            rng=batches.rng,
+            checkpoint=checkpoint,
+            resume=resume,
+            checkpoint_every=config["checkpoint_every"],
+            progress=progress,
+            label="paramisp",
+        )
     model.to(device, training=False)
     plan = f"{len(everyone.cameras)} camera(s); steps run: {ran['pretrain']} pre-training"
     if target_name or schedule.phases.joint:

@@ -53,6 +53,7 @@ from ispengine.core.settings import (
     spec_folder,
     table_error,
 )
+from ispengine.learning.torch_runtime import LEARNING_SETTINGS
 
 CONDITIONS = ("supervised", "semi", "semi_no_opf", "semi_no_usq", "semi_no_opf_no_usq")
 TARGETS = ("function_isp", "unet")
@@ -88,6 +89,9 @@ class ExperimentSpec:
     conditions: tuple[str, ...]
     test_limit: int
     source: str
+    device: str = "auto"
+    precision: str = "float32"
+    prefetch: int = 2
 
 
 DATA_SET_SETTINGS = (
@@ -116,6 +120,7 @@ SECTIONS = {
         IntegerSetting("crop", 64, "training crop side", low=8),
         FloatSetting("lr", 1e-3, "learning rate", low=1e-8, high=1.0),
         FloatSetting("beta", 1.1, "OPF threshold", low=0.0),
+        *LEARNING_SETTINGS,
     ),
 }
 TOP_KEYS = (
@@ -216,6 +221,9 @@ def parse_experiment(document: Mapping[str, Any], source: str, quick: bool) -> E
         crop=train["crop"],
         lr=train["lr"],
         beta=train["beta"],
+        device=train["device"],
+        precision=train["precision"],
+        prefetch=train["prefetch"],
         targets=targets or {"function_isp": {}, "unet": {}},
         conditions=tuple(protocol["conditions"]),
         test_limit=protocol["test_limit"],
@@ -301,6 +309,7 @@ def run_experiment(
     ``psnr_bar.png`` under ``out``; return the JSON document (``quick`` marks a
     spec read with its ``[quick]`` overrides, so the report says so)."""
     from ispengine.learning.srgb_to_raw import Budget
+    from ispengine.learning.torch_runtime import TorchRuntime
     from plugins_builtin.semiisp.method import SemiISP, load_raw_pairs
     from plugins_builtin.semiisp.pairs import ImagePairs
     from plugins_builtin.semiisp.pseudo import pseudo_pairs
@@ -351,6 +360,7 @@ def run_experiment(
                 seed=spec.seed,
                 progress=progress,
                 label=f"{target}/{condition}",
+                runtime=TorchRuntime(spec.device, spec.precision, spec.prefetch),
             )
             scores = evaluate(model, test)
             scores.pop("count")

@@ -41,6 +41,7 @@ from ispengine.core.settings import FloatSetting, IntegerSetting, OptionSpec
 from ispengine.io.raw.image import CaptureParams, RawImage
 from ispengine.learning.raw_to_srgb import RawToSrgbMethod
 from ispengine.learning.srgb_to_raw import Budget, FitReport, check_seed
+from ispengine.learning.torch_runtime import LEARNING_SETTINGS, TorchRuntime
 from plugins_builtin.semiisp.method import PREDICTOR_SETTINGS, SPEC_SETTING, load_train_pairs
 from plugins_builtin.semiisp.unet import DEPTH, WIDTH
 
@@ -50,6 +51,7 @@ TRAINING_SETTINGS = (
     FloatSetting("lr", 1e-3, "maximum learning rate (cosine to 0.001x)", low=1e-7, high=1.0),
     FloatSetting("weight_decay", 0.0, "AdamW weight decay", low=0.0, high=1.0),
     IntegerSetting("checkpoint_every", 200, "steps between checkpoints", low=1, high=1_000_000),
+    *LEARNING_SETTINGS,
 )
 
 
@@ -116,6 +118,7 @@ class SupervisedForward(RawToSrgbMethod):
             checkpoint=checkpoint,
             resume=resume,
             checkpoint_every=config["checkpoint_every"],
+            runtime=TorchRuntime.from_config(config),
         )
 
     def render(self, raw: RawImage, *, capture: CaptureParams | None = None) -> np.ndarray:
@@ -128,9 +131,11 @@ class SupervisedForward(RawToSrgbMethod):
         if not isinstance(raw, RawImage):
             raise InputError(f"{self.name}: expected a RawImage, got {type(raw).__name__}")
         image = camera_rgb(normalize(raw), raw.cfa_pattern)
-        with torch.no_grad():
-            out = self.module.eval()(torch.from_numpy(image)[None])[0]
-        return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
+        runtime = TorchRuntime.from_config(self.config)
+        module = self.module.to(runtime.device).eval()
+        with torch.no_grad(), runtime.autocast():
+            out = runtime.output(module(runtime.tensor(image)[None])[0])
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
@@ -173,6 +178,8 @@ class FunctionIspForward(SupervisedForward):
             resize=config["resize"],
             width=config["width"],
             grid=config["grid"],
+            device=config["device"],
+            precision=config["precision"],
         )
         return isp.module()
 

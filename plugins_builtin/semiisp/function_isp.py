@@ -80,12 +80,14 @@ class FunctionISP:
         return self.pipeline(x, params, check=False, fuse=False)
 
     def render(self, image: np.ndarray, mode: str | None = None) -> np.ndarray:
-        """``f_ISP(I; DNN(I))`` of one numpy image ``(H, W, 3)``, float32 (no gradient)."""
+        """``f_ISP(I; DNN(I))`` of one numpy image ``(H, W, 3)``, float32 (no gradient; run
+        on the predictor network's device, returned on the host)."""
         import torch
 
+        device = next(self.predictor.network.parameters()).device
         with torch.no_grad():
-            batch = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
-            return self.forward(batch, mode)[0].numpy()
+            batch = torch.as_tensor(np.asarray(image, dtype=np.float32), device=device)[None]
+            return self.forward(batch, mode)[0].float().cpu().numpy()
 
     def global_params(self, image: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """One global-mode parameter set for a numpy image ``(H, W, 3)``."""

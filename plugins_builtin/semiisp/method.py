@@ -54,6 +54,7 @@ from ispengine.learning.srgb_to_raw import (
     check_seed,
     train_split,
 )
+from ispengine.learning.torch_runtime import LEARNING_SETTINGS, TorchRuntime
 from ispengine.specs import shipped_specs
 from plugins_builtin.semiisp.predictor import PQDynamicPredictor
 
@@ -110,6 +111,7 @@ class SemiISP(SrgbToRawMethod):
         OptionSpec("inverse", ("lut", "exact"), "lut", "how f_GM is inverted"),
         BooleanSetting("noise", False, "add SemiISP noise (shot U(0,0.01), read U(0,2e-4))"),
         IntegerSetting("checkpoint_every", 200, "steps between checkpoints", low=1, high=1_000_000),
+        *LEARNING_SETTINGS,
     )
 
     def __init__(self, **settings: Any) -> None:
@@ -135,6 +137,8 @@ class SemiISP(SrgbToRawMethod):
                 resize=config["resize"],
                 width=config["width"],
                 grid=config["grid"],
+                device=config["device"],
+                precision=config["precision"],
             )
         return self._isp
 
@@ -171,7 +175,8 @@ class SemiISP(SrgbToRawMethod):
         seed = check_seed(seed)
         pairs = load_train_pairs(dataset, self.name, self.config["crop"])
         self.training_pairs = len(pairs)
-        module = self.isp.module().train()
+        runtime = TorchRuntime.from_config(self.config)
+        module = self.isp.module().to(runtime.device).train()
         optimizer = torch.optim.AdamW(
             module.parameters(), lr=self.config["lr"], weight_decay=self.config["weight_decay"]
         )
@@ -185,32 +190,37 @@ class SemiISP(SrgbToRawMethod):
             else budget.steps - max(BANK_RECORD_FLOOR, math.ceil(bank.capacity / batch))
         )
 
+        batches = runtime.batches(
+            lambda _index: tuple(runtime.tensor(a) for a in pairs.draw(rng, batch, crop)), rng
+        )
+
         def step(index: int) -> float:
             if budget.steps is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = cosine_lr(index, budget.steps, self.config["lr"])
-            inputs, targets = (torch.from_numpy(a) for a in pairs.draw(rng, batch, crop))
-            loss = loss_fn(self.isp.forward(inputs), targets)
+            inputs, targets = batches.get(index)
+            with runtime.autocast():
+                loss = loss_fn(self.isp.forward(inputs), targets)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            runtime.step(loss, optimizer)
             if index >= record_from:
                 with torch.no_grad():
                     bank.add(self.isp.predictor.predict(inputs, "global"))
             return loss.item()
 
-        report = run_training(
-            step,
-            budget,
-            modules={"predictor": module.predictor},
-            optimizer=optimizer,
-            rng=rng,
-            checkpoint=checkpoint,
-            resume=resume,
-            checkpoint_every=self.config["checkpoint_every"],
-            progress=progress,
-            label="semiisp",
-        )
+        with batches:
+            report = run_training(
+                step,
+                budget,
+                modules={"predictor": module.predictor},
+                optimizer=optimizer,
+                rng=batches.rng,
+                checkpoint=checkpoint,
+                resume=resume,
+                checkpoint_every=self.config["checkpoint_every"],
+                progress=progress,
+                label="semiisp",
+            )
         module.eval()
         wanted = (
             bank.capacity
@@ -223,7 +233,7 @@ class SemiISP(SrgbToRawMethod):
             with torch.no_grad():
                 for _ in range(math.ceil((wanted - len(bank)) / batch)):
                     inputs, _ = pairs.draw(rng, batch, crop)
-                    bank.add(self.isp.predictor.predict(torch.from_numpy(inputs), "global"))
+                    bank.add(self.isp.predictor.predict(runtime.tensor(inputs), "global"))
         note = f"bank: {len(bank)} sets ({bank.rejected} rejected), sampling {self.sampling}"
         return FitReport(
             report.steps,

@@ -110,6 +110,7 @@ def perceptual_loss_or_none(path: str | None) -> Any:
     network = load_vgg_features(Path(path).expanduser())
 
     def loss(pred: Any, target: Any) -> Any:
+        network.to(pred.device)  # follows the trainer's device (a no-op once there)
         return ((network(pred) - network(target)) ** 2).mean()
 
     return loss

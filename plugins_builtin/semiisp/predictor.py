@@ -34,7 +34,6 @@ arXiv:2403.10091, 2024 (PQDynamicISP); layer sizes and defaults are this project
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ import numpy as np
 from ispengine.core.errors import InputError
 from ispengine.core.predictor import ParamPredictor, check_mode, default_vector, split_vector
 from ispengine.core.settings import IntegerSetting, OptionSpec, PathSetting
+from ispengine.learning.torch_runtime import DEVICE_SETTING, PRECISION_SETTING, TorchRuntime
 from ispengine.learning.weights import as_numpy, load_arrays, save_arrays
 
 ENCODER_LAYERS = 4
@@ -98,6 +98,8 @@ class PQDynamicPredictor(ParamPredictor):
             None,
             "a local weights file of this predictor (optional; relative to the spec's folder)",
         ),
+        DEVICE_SETTING,
+        PRECISION_SETTING,
     )
 
     def __init__(self, pipeline: Any, **settings: Any) -> None:
@@ -162,16 +164,20 @@ class PQDynamicPredictor(ParamPredictor):
             batch = batch[None]
         if batch.ndim != 4 or batch.shape[-1] != 3:
             raise InputError(f"pqdynamic: expected an (H, W, 3) image, got {tuple(image.shape)}")
-        batch = batch.to(next(self.network.parameters()).dtype)
-        context = torch.no_grad() if is_numpy else contextlib.nullcontext()
-        with context:
-            values = self.predict(batch, mode)
+        weight = next(self.network.parameters())
+        if is_numpy:  # on the ``device`` setting's device, numpy results
+            runtime = TorchRuntime.from_config(self.config)
+            self.network.to(runtime.device)
+            with torch.no_grad(), runtime.autocast():
+                values = self.predict(batch.to(runtime.device, weight.dtype), mode)
+        else:  # on the input's device, differentiable
+            values = self.predict(batch.to(weight.dtype), mode)
         out: dict[str, dict[str, Any]] = {}
         for label, named in values.items():
             for key, value in named.items():
                 value = value[0] if single else value
                 out.setdefault(label, {})[key] = (
-                    as_numpy(value).astype(np.float64) if (is_numpy) else value
+                    as_numpy(value.float()).astype(np.float64) if (is_numpy) else value
                 )
         return out
 

@@ -192,6 +192,15 @@ def _device(model: Any) -> Any:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
+def _runtime(model: Any, runtime: Any) -> Any:
+    """``runtime``, or (``None``) float32 on the model's device without prefetching."""
+    from ispengine.learning.torch_runtime import TorchRuntime
+
+    if runtime is not None:
+        return runtime
+    return TorchRuntime("cuda" if _device(model).type == "cuda" else "cpu")
+
+
 def _phase(
     model: Any,
     budget: Any,
@@ -202,12 +211,16 @@ def _phase(
     rng: np.random.Generator,
     progress: bool,
     label: str,
+    runtime: Any = None,
     **checkpointing: Any,
 ) -> Any:
     """Run AdamW steps with a fresh optimiser until ``budget`` is spent (a cosine schedule
     over its steps, the max lr throughout when it only limits seconds); the
-    :class:`~ispengine.learning.srgb_to_raw.FitReport`. ``checkpointing``: the checkpoint
-    keywords of :func:`~ispengine.learning.training.run_training`."""
+    :class:`~ispengine.learning.srgb_to_raw.FitReport`. ``draw()`` makes a numpy batch
+    from ``rng`` (prefetched at the depth of ``runtime``, a
+    :class:`~ispengine.learning.torch_runtime.TorchRuntime`, which also gives the model's
+    device and precision). ``checkpointing``: the checkpoint keywords of
+    :func:`~ispengine.learning.training.run_training`."""
     import torch
 
     from ispengine.learning.srgb_to_raw import FitReport
@@ -215,31 +228,33 @@ def _phase(
 
     if budget.steps == 0:
         return FitReport()
-    device = _device(model)
+    runtime = _runtime(model, runtime)
+    model.to(runtime.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    batches = runtime.batches(lambda _index: tuple(runtime.tensor(a) for a in draw()), rng)
 
     def step_fn(index: int) -> float:
         if budget.steps is not None:
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(index, budget.steps, lr)
-        inputs, targets = draw()
-        pred = model(torch.from_numpy(inputs).to(device))
-        loss = loss_fn(pred, torch.from_numpy(targets).to(device))
+        inputs, targets = batches.get(index)
+        with runtime.autocast():
+            loss = loss_fn(model(inputs), targets)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        runtime.step(loss, optimizer)
         return loss.item()
 
-    return run_training(
-        step_fn,
-        budget,
-        modules={"model": model},
-        optimizer=optimizer,
-        rng=rng,
-        progress=progress,
-        label=label,
-        **checkpointing,
-    )
+    with batches:
+        return run_training(
+            step_fn,
+            budget,
+            modules={"model": model},
+            optimizer=optimizer,
+            rng=batches.rng,
+            progress=progress,
+            label=label,
+            **checkpointing,
+        )
 
 
 def train_supervised(
@@ -255,6 +270,7 @@ def train_supervised(
     seed: int,
     progress: bool = True,
     label: str = "train",
+    runtime: Any = None,
     **checkpointing: Any,
 ) -> Any:
     """Train ``model`` in place on ``pairs`` within a
@@ -263,7 +279,9 @@ def train_supervised(
     ``seed``, the mean per-sample ``loss``, AdamW with the cosine schedule of
     :func:`cosine_lr`; the model is left in eval mode. ``checkpointing``: the
     checkpoint keywords of :func:`~ispengine.learning.training.run_training`
-    (``checkpoint``, ``resume``, ``checkpoint_every``). Returns its
+    (``checkpoint``, ``resume``, ``checkpoint_every``); ``runtime``: the
+    :class:`~ispengine.learning.torch_runtime.TorchRuntime` to train with (``None``:
+    float32 where the model is, no prefetching). Returns its
     :class:`~ispengine.learning.srgb_to_raw.FitReport`."""
     pairs.check_crop(crop)
     rng = np.random.default_rng(seed)
@@ -279,6 +297,7 @@ def train_supervised(
             rng,
             progress,
             label,
+            runtime,
             **checkpointing,
         )
     finally:
@@ -294,6 +313,7 @@ def train_model(
     seed: int,
     progress: bool = True,
     label: str = "train",
+    runtime: Any = None,
 ) -> TrainReport:
     """Train ``model`` in place on ``real`` (and ``pseudo``) pairs; see the module docstring.
 
@@ -307,6 +327,9 @@ def train_model(
         seed: seeds the numpy Generator every crop is drawn from.
         progress: show tqdm bars. label: their description (fine-tuning adds
             ``-finetune``).
+        runtime: the :class:`~ispengine.learning.torch_runtime.TorchRuntime` (device,
+            precision, prefetch depth) to train with; ``None``: float32 on the model's
+            device, no prefetching. The model is moved to its device.
 
     The model is left in the train/eval mode it came in.
     """
@@ -369,6 +392,7 @@ def train_model(
             rng,
             progress,
             label,
+            runtime,
         ).losses
         losses += _phase(
             model,
@@ -380,6 +404,7 @@ def train_model(
             rng,
             progress,
             f"{label}-finetune",
+            runtime,
         ).losses
     finally:
         model.train(was_training)

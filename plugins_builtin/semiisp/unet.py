@@ -147,6 +147,7 @@ class UNetISP(Stage):
     input_layout = "rgb"
     output_layout = "rgb"
     learned: ClassVar[bool] = True
+    runs_in_torch: ClassVar[bool] = True  # CuPy inputs reach the model through DLPack
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)

@@ -75,9 +75,9 @@ from ispengine.learning.srgb_to_raw import (
 )
 from ispengine.learning.torch_runtime import (
     CHECKPOINT_EVERY_SETTING,
-    DEVICE_SETTING,
+    LEARNING_SETTINGS,
     THREADS_SETTING,
-    torch_device,
+    TorchRuntime,
     torch_threads,
 )
 
@@ -123,7 +123,7 @@ class SSDNetMethod(SrgbToRawMethod):
             integer=True,
         ),
         BooleanSetting("augment", True, "random flips and 90° rotations of the training crops"),
-        DEVICE_SETTING,
+        *LEARNING_SETTINGS,
         CHECKPOINT_EVERY_SETTING,
         THREADS_SETTING,
     )
@@ -203,6 +203,7 @@ class SSDNetMethod(SrgbToRawMethod):
                 weight_decay=self.config["weight_decay"],
             )
 
+        runtime = TorchRuntime.from_config(self.config)
         return fit_on_crops(
             "ssdnet",
             dataset,
@@ -210,10 +211,11 @@ class SSDNetMethod(SrgbToRawMethod):
             network=self.network(seed),
             crops=self.config["crops"],
             make_optimizer=make_optimizer,
-            make_step=lambda data, net, optimizer, rng: self._step_function(
-                data, net, optimizer, budget, rng
+            make_batch=lambda data, rng: self._batch_function(data, budget, rng, runtime),
+            make_step=lambda net, optimizer, batches: self._step_function(
+                net, optimizer, budget, batches, runtime
             ),
-            device=torch_device(self.config["device"]),
+            runtime=runtime,
             threads=self.config["threads"],
             seed=seed,
             checkpoint=checkpoint,
@@ -222,39 +224,47 @@ class SSDNetMethod(SrgbToRawMethod):
             progress=progress,
         )
 
-    def _step_function(self, data, network, optimizer, budget, rng):
-        """One AdamW step on a fresh batch (module docstring)."""
-        import torch
-        from torch.nn import functional as F
+    def _batch_function(self, data, budget, rng, runtime):
+        """The batch of a step on the device: sRGB crops, packed RAW truth and (with soft
+        supervision) the standard-normal draws of the noisy target, in that order."""
+        soft = self.config["soft_supervision"]
 
-        soft, alpha = self.config["soft_supervision"], self.config["alpha"]
-        clip = self.config["grad_clip"]
-        device = next(network.parameters()).device
-
-        def step(index: int) -> float:
-            for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate(index, budget)
+        def make(index: int) -> tuple[Any, Any, Any]:
             batch = data.draw(rng, self.config["batch_size"], self.crop_at(index, budget))
             srgb, packed = batch.srgb, batch.packed
             if self.config["augment"]:
                 srgb, packed = augment(srgb, packed, rng)
-            srgb_t = torch.from_numpy(np.ascontiguousarray(srgb)).permute(0, 3, 1, 2).to(device)
-            truth = torch.from_numpy(np.ascontiguousarray(packed)).permute(0, 3, 1, 2).to(device)
-            predicted, error = network(srgb_t)
+            srgb_t = runtime.tensor(np.ascontiguousarray(srgb)).permute(0, 3, 1, 2)
+            truth = runtime.tensor(np.ascontiguousarray(packed)).permute(0, 3, 1, 2)
+            noise = None
             if soft:
-                error_truth = (predicted - truth).abs().detach()
-                noise = torch.from_numpy(rng.standard_normal(truth.shape).astype(np.float32)).to(
-                    device
-                )
-                target = truth + noise * error_truth
-                loss = F.l1_loss(predicted, target) + alpha * F.l1_loss(error, error_truth)
-            else:
-                loss = F.l1_loss(predicted, truth)
+                drawn = rng.standard_normal(truth.shape).astype(np.float32)
+                noise = runtime.tensor(drawn)
+            return srgb_t, truth, noise
+
+        return make
+
+    def _step_function(self, network, optimizer, budget, batches, runtime):
+        """One AdamW step on a fresh batch (module docstring)."""
+        from torch.nn import functional as F
+
+        soft, alpha = self.config["soft_supervision"], self.config["alpha"]
+        clip = self.config["grad_clip"]
+
+        def step(index: int) -> float:
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(index, budget)
+            srgb_t, truth, noise = batches.get(index)
+            with runtime.autocast():
+                predicted, error = network(srgb_t)
+                if soft:
+                    error_truth = (predicted - truth).abs().detach()
+                    target = truth + noise * error_truth
+                    loss = F.l1_loss(predicted, target) + alpha * F.l1_loss(error, error_truth)
+                else:
+                    loss = F.l1_loss(predicted, truth)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(network.parameters(), clip)
-            optimizer.step()
+            runtime.step(loss, optimizer, clip=clip, parameters=network.parameters())
             return loss.item()
 
         return step
@@ -265,12 +275,12 @@ class SSDNetMethod(SrgbToRawMethod):
         import torch
 
         image = as_srgb(srgb)  # refuses odd sizes: a Bayer RAW has an even height and width
-        network = self.network().to(torch_device(self.config["device"])).eval()
-        weight = next(network.parameters())
-        with torch_threads(self.config["threads"]), torch.no_grad():
-            tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-            predicted, error = network(tensor.permute(2, 0, 1)[None].to(weight.device))
-        as_hwc = lambda t: t[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)  # noqa: E731
+        runtime = TorchRuntime.from_config(self.config)
+        network = self.network().to(runtime.device).eval()
+        with torch_threads(self.config["threads"]), torch.no_grad(), runtime.autocast():
+            tensor = runtime.tensor(np.asarray(image, dtype=np.float32))
+            predicted, error = network(tensor.permute(2, 0, 1)[None])
+        as_hwc = lambda t: runtime.output(t[0].permute(1, 2, 0))  # noqa: E731
         # the authors clamp both outputs to [0, 1] at inference
         return as_hwc(predicted), None if error is None else np.clip(as_hwc(error), 0.0, 1.0)
 

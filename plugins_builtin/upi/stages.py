@@ -33,6 +33,7 @@ from typing import Any
 from ispengine.core.arrays import safe_power
 from ispengine.core.params import SCALAR, ParamSpec
 from ispengine.core.stage import InverseStage, Stage
+from plugins_builtin.canonical_stages.broadcast import against_channels
 
 GAMMA_SPEC = ParamSpec(
     "gamma",
@@ -58,7 +59,7 @@ class GammaCompression(Stage):
     odd_symmetric = True
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return _signed_power(x, 1.0 / p["gamma"], xp)
+        return _signed_power(x, 1.0 / against_channels(p["gamma"]), xp)
 
 
 class GammaCompressionInverse(InverseStage):
@@ -69,7 +70,7 @@ class GammaCompressionInverse(InverseStage):
     method = "exact"
 
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
-        return _signed_power(x, p["gamma"], xp)
+        return _signed_power(x, against_channels(p["gamma"]), xp)
 
 
 class Smoothstep(Stage):
