@@ -195,3 +195,19 @@ def test_a_tiny_step_on_cuda(kind, name, precision, data):
     assert np.all(np.isfinite(report.losses))
     after = weights(method)
     assert any(not np.array_equal(before[k], after[k]) for k in before if k in after)
+
+
+def test_float32_on_cuda_means_float32_not_tf32(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from ispengine.learning.torch_runtime import TorchRuntime
+
+    monkeypatch.setattr(TorchRuntime, "cuda", property(lambda self: True))
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        with TorchRuntime("cpu", "float32").autocast():
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

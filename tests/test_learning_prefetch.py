@@ -107,3 +107,28 @@ def test_batches_must_be_taken_in_order():
 def test_a_negative_depth_is_refused():
     with pytest.raises(ValueError):
         Prefetcher(lambda index: index, -1)
+
+
+def test_asking_a_closed_prefetcher_is_an_error_not_a_hang():
+    rng = np.random.default_rng(0)
+    batches = Prefetcher(drawing(rng), 2, rng)
+    batches.get(0)
+    batches.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        batches.get(1)
+    assert not prefetch_threads()
+
+
+def test_failing_before_any_batch_is_taken_leaves_the_generator_as_it_was():
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+
+    def make(index: int) -> float:
+        rng.random(4)  # the producer draws, then fails before handing a batch over
+        raise OSError("crop file unreadable")
+
+    batches = Prefetcher(make, 2, rng)
+    with pytest.raises(OSError, match="unreadable"):
+        batches.get(0)
+    assert rng.bit_generator.state == before
+    assert not prefetch_threads()

@@ -15,6 +15,7 @@ Spec size, nesting and stage-count limits are in :mod:`ispengine.core.spec`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from ispengine.core.settings import resolve_paths, spec_folder, table_error
 from ispengine.core.spec import SPACES, PipelineSpec, load_spec_file, parse_spec
 from ispengine.core.stage import InverseStage, Stage
 from ispengine.kernels.cuda.runtime import runs_on_device
-from ispengine.kernels.fused_groups import FusedGroup
+from ispengine.kernels.fused_groups import DeviceCompileError, FusedGroup
 from ispengine.kernels.fused_groups import segments as fused_segments
 
 # What an input whose last axis has this many entries is, for a mosaic pipeline.
@@ -395,12 +396,17 @@ class Pipeline:
                 if group is None:
                     step = self.steps[first]
                     x = step.stage(x, params.get(step.label))
-                elif (raw_numbers or _fusable(self.steps[first].stage, x)) and group.accepts(x):
-                    last = first + group.size == len(self.steps)
-                    x = group.run(x, request if last else None)
-                else:  # too small for the fused kernels
-                    for step in self.steps[first : first + group.size]:
-                        x = step.stage(x, params.get(step.label))
+                else:
+                    fused = None
+                    if (raw_numbers or _fusable(self.steps[first].stage, x)) and group.accepts(x):
+                        last = first + group.size == len(self.steps)
+                        with contextlib.suppress(DeviceCompileError):  # CUDA cannot compile it
+                            fused = group.run(x, request if last else None)
+                    if fused is None:  # too small for the fused kernels, or not on the device
+                        for step in self.steps[first : first + group.size]:
+                            x = step.stage(x, params.get(step.label))
+                    else:
+                        x = fused
             except (InputError, ParamError) as error:
                 raise type(error)(
                     f"stage {first + 1} ({self.steps[first].label}): {error}"

@@ -9,6 +9,7 @@ from their declared :attr:`~ispengine.core.stage.Stage.capabilities`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,25 @@ from ispengine.kernels.fused_mosaic import (
     run_mosaic_fused,
 )
 from ispengine.kernels.output import OutputRequest
+
+log = logging.getLogger(__name__)
+
+# Groups whose kernels failed to compile for CUDA (by id; held, so an id stays theirs):
+# they run stage by stage on GPU arrays from then on.
+_not_on_device: dict[int, FusedGroup] = {}
+
+
+class DeviceCompileError(Exception):
+    """A group's kernels could not be compiled for CUDA; the caller runs it stage by
+    stage (raised once per group; :meth:`FusedGroup.accepts` refuses it afterwards)."""
+
+
+def _is_compile_error(error: Exception) -> bool:
+    """Whether ``error`` is Numba failing to type or lower a kernel for CUDA (a stage's
+    kernel using something the CUDA target lacks), not a failure at run time."""
+    from numba.core.errors import NumbaError
+
+    return isinstance(error, NumbaError)
 
 
 @frozen
@@ -55,7 +75,7 @@ class FusedGroup:
         (:mod:`ispengine.kernels.cuda`)."""
         if not is_cuda_array(x):
             return True
-        if not runs_on_device(x):
+        if not runs_on_device(x) or id(self) in _not_on_device:
             return False
         from ispengine.kernels.cuda.chain import NoDeviceForm, device_chain
         from ispengine.kernels.cuda.front_end import device_estimates
@@ -77,16 +97,30 @@ class FusedGroup:
         ``request``: the output type the pass writes directly where it can (then
         ``request.done`` is set; :mod:`ispengine.kernels.output`)."""
         if runs_on_device(x):
-            if self.front:
-                from ispengine.kernels.cuda.front_end import run_mosaic_fused_cuda
-
-                return run_mosaic_fused_cuda(list(self.front), list(self.rgb), x, request)
-            from ispengine.kernels.cuda.chain import run_fused_cuda
-
-            return run_fused_cuda(list(self.rgb), x, request)
+            try:
+                return self._run_on_device(x, request)
+            except Exception as error:
+                if not _is_compile_error(error):
+                    raise
+                _not_on_device[id(self)] = self
+                log.warning(
+                    "fused group not compiled for CUDA, runs stage by stage: %s",
+                    str(error).splitlines()[0] if str(error) else type(error).__name__,
+                )
+                raise DeviceCompileError(str(error)) from error
         if self.front:
             return run_mosaic_fused(list(self.front), list(self.rgb), x, request)
         return run_fused(list(self.rgb), x, request)
+
+    def _run_on_device(self, x: Any, request: OutputRequest | None) -> Any:
+        """The CUDA twins of :meth:`run` (:mod:`ispengine.kernels.cuda`)."""
+        if self.front:
+            from ispengine.kernels.cuda.front_end import run_mosaic_fused_cuda
+
+            return run_mosaic_fused_cuda(list(self.front), list(self.rgb), x, request)
+        from ispengine.kernels.cuda.chain import run_fused_cuda
+
+        return run_fused_cuda(list(self.rgb), x, request)
 
 
 def _front_end(mosaic: list[MosaicProgram | None], rgb: list, index: int) -> FusedGroup:

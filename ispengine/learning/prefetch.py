@@ -97,8 +97,12 @@ class Prefetcher:
         """The batch of step ``index`` (consecutive after the first call)."""
         if self.depth == 0:
             return self._make(index)
+        if self._stop.is_set():  # closed, or its producer failed: nothing more will come
+            raise RuntimeError("prefetcher: closed; no more batches")
         if self._thread is None:
             self._next = index
+            if self._rng is not None:  # interrupted before any batch is taken: back here
+                self._taken_state = copy.deepcopy(self._rng.bit_generator.state)
             self._thread = threading.Thread(
                 target=self._produce, args=(index,), name="ispengine-prefetch", daemon=True
             )

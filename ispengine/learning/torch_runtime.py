@@ -149,9 +149,12 @@ class TorchRuntime:
         return {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.precision)
 
     def autocast(self) -> Any:
-        """A context running its block in the mixed precision (nothing for float32)."""
+        """A context running its block in the mixed precision. For float32 nothing on the
+        CPU; on CUDA, TF32 is switched off inside the block (torch lets cuDNN convolutions
+        use TF32 by default, which differs from float32 by about 1e-3), so float32 means
+        float32 on every device; choose bfloat16 for speed."""
         if self.precision == "float32":
-            return contextlib.nullcontext()
+            return _strict_float32() if self.cuda else contextlib.nullcontext()
         import torch
 
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
@@ -211,3 +214,16 @@ class TorchRuntime:
     def output(self, tensor: Any) -> Any:
         """A result tensor as a float32 numpy array on the host."""
         return tensor.detach().float().cpu().numpy()
+
+
+@contextlib.contextmanager
+def _strict_float32() -> Iterator[None]:
+    """TF32 off for cuBLAS and cuDNN inside the block, restored after it."""
+    import torch
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

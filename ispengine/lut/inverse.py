@@ -36,7 +36,7 @@ from ispengine.core.numerical_inverse import invert_stage
 from ispengine.core.params import OptionSpec, ParamSpec
 from ispengine.core.registry import Registry
 from ispengine.core.stage import InverseStage, Stage
-from ispengine.kernels.cuda.runtime import is_cuda_array, upload_for
+from ispengine.kernels.cuda.runtime import is_cuda_array, upload, upload_for
 from ispengine.kernels.fused import constant_channel_params
 from ispengine.lut.backend import Curve, LutBackend
 from ispengine.lut.cache import load_or_build, table_path
@@ -117,7 +117,7 @@ def choose_backend(name: str, y: Any, registry: Registry | None = None) -> LutBa
         for candidate in AUTO_ORDER:
             if candidate in known:
                 cls = registry.get("lut_backend", candidate).cls
-                if cls.available() and cls.accepts(y):
+                if cls.accepts(y) and cls.available():  # accepts first: it is cheap
                     return cls()
         return None
     cls = registry.get("lut_backend", name).cls
@@ -185,6 +185,29 @@ class LutInverse(InverseStage):
             _loaded_tables[key] = load_or_build(self.forward, grid)
         return _loaded_tables[key]
 
+    def resolve(self, x: Any, xp: Any, overrides: Mapping[str, Any] | None = None) -> dict:
+        """:meth:`Stage.resolve`, marking parameters that are this stage's constants, so
+        that the global lookup of a device image reads them from the host copy instead
+        of back from the device (which would wait for the GPU on every call)."""
+        resolved = super().resolve(x, xp, overrides)
+        return resolved if overrides else _Constants(resolved)
+
+    def _host_constants(self, p: Mapping[str, Any], batch: int, channels: int) -> Any:
+        """The ``(batch, channels, k)`` parameters from the numpy constants when ``p``
+        holds them (see :meth:`resolve`), else None."""
+        values = [self.values[s.name] for s in self.params]
+        plain = all(
+            isinstance(v, np.ndarray) and v.ndim <= len(s.shape)
+            for v, s in zip(values, self.params, strict=True)
+        )
+        if not isinstance(p, _Constants) or not plain:  # per-call, per-image or device values
+            return None
+        columns = [
+            np.broadcast_to(v if s.shape else v[..., None], (batch, channels))
+            for v, s in zip(values, self.params, strict=True)
+        ]
+        return np.stack(columns, axis=-1).astype(np.float64)
+
     def apply(self, x: Any, p: Mapping[str, Any], xp: Any) -> Any:
         if array_api_compat.is_torch_array(x):
             return invert_stage(self.forward_stage, x, p, xp)
@@ -220,7 +243,9 @@ class LutInverse(InverseStage):
                 )
                 for s in self.params
             ]
-            host = np.stack([_to_numpy(v) for v in per_image], axis=-1)
+            host = self._host_constants(p, batch, channels)
+            if host is None:  # per-call values: read back (small: one set per image)
+                host = np.stack([_to_numpy(v) for v in per_image], axis=-1)
             nodes, y_lo, y_hi = global_tables(self.forward, self.grid().global_points, host)
             curve = Curve(self.forward, int(_integer_setting(settings, "global_newton_steps")))
             out = backend.global_lookup(
@@ -228,7 +253,7 @@ class LutInverse(InverseStage):
                 _table_on(nodes, x, xp, device),
                 _table_on(y_lo, x, xp, device),
                 _table_on(y_hi, x, xp, device),
-                _table_on(_pad_params(host), x, xp, device),
+                _table_on(_pad_params(host), x, xp, device, memoised=False),
                 curve,
             )
         else:
@@ -250,12 +275,16 @@ class LutInverse(InverseStage):
         return xp.reshape(out, x.shape)
 
 
-def _table_on(values: np.ndarray, x: Any, xp: Any, device: Any) -> Any:
-    """A host table on ``x``'s device. GPU arrays get it from the upload cache (tables
-    are memoised, so a pipeline applying the same constants image after image uploads
-    them once instead of on every call)."""
+class _Constants(dict):
+    """Resolved parameters that are the stage's own constants (no per-call values)."""
+
+
+def _table_on(values: np.ndarray, x: Any, xp: Any, device: Any, *, memoised: bool = True) -> Any:
+    """A host table on ``x``'s device. GPU arrays get it from the upload cache, by
+    identity for ``memoised`` tables (the same objects image after image), else by
+    their bytes; so a pipeline applying the same constants uploads them once."""
     if is_cuda_array(x):
-        return upload_for((values,), values, x)
+        return upload_for((values,), values, x) if memoised else upload(values, x)
     return xp.asarray(values, device=device)
 
 

@@ -171,6 +171,7 @@ class PQDynamicPredictor(ParamPredictor):
             with torch.no_grad(), runtime.autocast():
                 values = self.predict(batch.to(runtime.device, weight.dtype), mode)
         else:  # on the input's device, differentiable
+            self.network.to(batch.device)  # back from the setting's device after numpy calls
             values = self.predict(batch.to(weight.dtype), mode)
         out: dict[str, dict[str, Any]] = {}
         for label, named in values.items():

@@ -288,7 +288,13 @@ def local_lookup_cuda(y: Any, params: Any, table: LutTable, curve: Curve) -> Any
     low, high = curve.domain
     work = xp.ascontiguousarray(y)
     out = runtime.empty(work.shape, work.dtype, like=work)
-    params = _floats(params, like=work)
+    # float32 maps are read as they are (the kernel widens each value): a float64 copy
+    # of (P, C, 3) maps would be 864 MB for 12 MP.
+    params = (
+        xp.ascontiguousarray(params)
+        if runtime.is_cuda_array(params) and params.dtype in (xp.float32, xp.float64)
+        else _floats(params, like=work)
+    )
     start = np.array([float(a[0]) for a in table.axes])
     span = np.array([float(a[-1] - a[0]) if len(a) > 1 else 1.0 for a in table.axes])
     steps = curve.newton_steps if inside else 0

@@ -76,8 +76,12 @@ def cuda_runs() -> bool:
 
 
 def is_cuda_array(x: Any) -> bool:
-    """Whether ``x`` is a GPU array (``__cuda_array_interface__``), not numpy."""
-    return not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__")
+    """Whether ``x`` is a CuPy array (on the GPU), the arrays the CUDA passes take.
+
+    Torch CUDA tensors are not: they may carry autograd, which a Numba kernel would
+    drop (and torch refuses ``__cuda_array_interface__`` on a tensor that requires
+    grad), so they keep the array-API path."""
+    return type(x).__module__.split(".", 1)[0] == "cupy" and hasattr(x, "__cuda_array_interface__")
 
 
 def runs_on_device(x: Any) -> bool:
@@ -205,24 +209,31 @@ def zeros(shape: tuple[int, ...], dtype: Any, like: Any) -> Any:
     return array_module(like).zeros(shape, dtype=dtype)
 
 
+def _device_id(like: Any) -> int:
+    """The GPU ``like`` lives on (CuPy's ``device.id``; 0 when it has none)."""
+    return int(getattr(getattr(like, "device", None), "id", 0))
+
+
 def upload(values: Any, like: Any) -> Any:
     """``values`` (numpy) on ``like``'s device, copied once and cached (see the
     module docstring); device arrays and simulator inputs are returned as they are."""
     if not isinstance(values, np.ndarray) or isinstance(like, np.ndarray):
         return values
     values = np.ascontiguousarray(values)
+    gpu = _device_id(like)
     if values.nbytes <= BYTES_KEY_LIMIT:
-        key: Any = ("bytes", values.dtype.str, values.shape, values.tobytes())
+        key: Any = ("bytes", gpu, values.dtype.str, values.shape, values.tobytes())
         keep = None
     else:
-        key = ("id", id(values), values.dtype.str, values.shape)
+        key = ("id", gpu, id(values), values.dtype.str, values.shape)
         keep = values  # held so that the id is not reused while cached
     if key in _uploads:
         _uploads.move_to_end(key)
         return _uploads[key][0]
     import cupy
 
-    device = cupy.asarray(values)
+    with cupy.cuda.Device(gpu):  # the input's GPU, not the current one
+        device = cupy.asarray(values)
     _uploads[key] = (device, keep)
     while len(_uploads) > _CACHE_ENTRIES:
         _uploads.popitem(last=False)
@@ -235,7 +246,7 @@ def upload_for(owners: tuple[Any, ...], values: np.ndarray, like: Any) -> Any:
     bytes (the owners are held, so their ids stay theirs)."""
     if isinstance(like, np.ndarray):
         return values
-    key = ("owners", tuple(id(owner) for owner in owners))
+    key = ("owners", _device_id(like), tuple(id(owner) for owner in owners))
     entry = _uploads.get(key)
     if entry is not None and all(a is b for a, b in zip(entry[1], owners, strict=True)):
         _uploads.move_to_end(key)
