@@ -118,27 +118,26 @@ def plan(stages: Sequence[Stage]) -> list[RgbProgram] | None:
     return programs
 
 
-def _bind(kind: str, kernel: Any, width: int, offsets: tuple[int, ...]) -> Any:
-    import numba
-
-    jit = numba.njit(inline="always")
-    compiled = jit(kernel)
+def bind_step(kind: str, kernel: Any, width: int, offsets: tuple[int, ...], jit: Any) -> Any:
+    """``step(r, g, b, prm) -> (r, g, b)`` of one stage of a chain, compiled with ``jit``
+    from ``kernel`` (already compiled with it): a pixel kernel reads its parameters at
+    the first offset, a channel kernel or curve at one offset per channel, an odd curve
+    applies ``sign(v)·f(|v|)``. ``jit`` is Numba's CPU ``njit`` here and the CUDA device
+    compiler for the GPU twin (:mod:`ispengine.kernels.cuda.chain`)."""
     o0, o1, o2 = offsets
     if kind == "pixel":
 
-        @jit
         def step(r, g, b, prm):  # noqa: ANN001, ANN202
-            return compiled(r, g, b, prm, o0)
+            return kernel(r, g, b, prm, o0)
 
     elif kind == "channel":
 
-        @jit
         def step(r, g, b, prm):  # noqa: ANN001, ANN202
-            return compiled(r, prm, o0), compiled(g, prm, o1), compiled(b, prm, o2)
+            return kernel(r, prm, o0), kernel(g, prm, o1), kernel(b, prm, o2)
 
     else:
         odd = kind == "odd_curve"
-        at = jit(spread_parameters(compiled, width))
+        at = jit(spread_parameters(kernel, width))
 
         @jit
         def curve(v, prm, o):  # noqa: ANN001, ANN202
@@ -146,11 +145,27 @@ def _bind(kind: str, kernel: Any, width: int, offsets: tuple[int, ...]) -> Any:
                 return -at(-v, prm, o)
             return at(v, prm, o)
 
-        @jit
         def step(r, g, b, prm):  # noqa: ANN001, ANN202
             return curve(r, prm, o0), curve(g, prm, o1), curve(b, prm, o2)
 
-    return step
+    return jit(step)
+
+
+def _bind(kind: str, kernel: Any, width: int, offsets: tuple[int, ...]) -> Any:
+    import numba
+
+    jit = numba.njit(inline="always")
+    return bind_step(kind, jit(kernel), width, offsets, jit)
+
+
+def flat_sequence(functions: Sequence[Any], jit: Any) -> Any:
+    """``run(r, g, b, prm) -> (r, g, b)`` calling ``functions`` in turn, compiled with
+    ``jit``: a flat generated body (``r, g, b = f0(r, g, b, prm)``, then ``f1``, ...)."""
+    names = [f"f{index}" for index in range(len(functions))]
+    body = "".join(f"    r, g, b = {name}(r, g, b, prm)\n" for name in names)
+    namespace: dict[str, Any] = dict(zip(names, functions, strict=True))
+    exec(f"def run(r, g, b, prm):\n{body}    return r, g, b\n", namespace)  # noqa: S102
+    return jit(namespace["run"])
 
 
 def _sequence(functions: Sequence[Any], *, inline: bool) -> Any:
@@ -163,11 +178,7 @@ def _sequence(functions: Sequence[Any], *, inline: bool) -> Any:
     the chain's length)."""
     import numba
 
-    names = [f"f{index}" for index in range(len(functions))]
-    body = "".join(f"    r, g, b = {name}(r, g, b, prm)\n" for name in names)
-    namespace: dict[str, Any] = dict(zip(names, functions, strict=True))
-    exec(f"def run(r, g, b, prm):\n{body}    return r, g, b\n", namespace)  # noqa: S102
-    return numba.njit(inline="always" if inline else "never")(namespace["run"])
+    return flat_sequence(functions, numba.njit(inline="always" if inline else "never"))
 
 
 def _chain(steps: list[Any]) -> Any:
@@ -185,9 +196,11 @@ def _chain(steps: list[Any]) -> Any:
     return _sequence(chunks, inline=True)
 
 
-def chain_kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray, tuple]:
-    """The compiled per-pixel chain ``(r, g, b, prm) -> (r, g, b)`` (cached by
-    structure), its packed parameters, and its cache key."""
+def pack_chain(programs: list[RgbProgram]) -> tuple[np.ndarray, tuple]:
+    """A chain's packed float64 parameters (every stage's, in order) and its structure
+    key: ``(kind, kernel, width, channel offsets)`` per stage, where a pixel kernel reads
+    its parameters from one offset and a channel kernel or curve from one per channel.
+    Shared by the CPU chain and its CUDA twin (:mod:`ispengine.kernels.cuda.chain`)."""
     packed, key = [], []
     position = 0
     for step in programs:
@@ -196,13 +209,19 @@ def chain_kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray, tuple]:
             channel_offsets = (position, position, position)
         else:
             channel_offsets = tuple(position + c * width for c in range(3))
-        packed.append(np.ravel(step.params))
+        packed.append(np.ravel(step.params).astype(np.float64))
         position += step.params.size
         key.append((step.kind, step.kernel, width, channel_offsets))
-    key = tuple(key)
+    return (np.concatenate(packed) if packed else np.zeros(1)), tuple(key)
+
+
+def chain_kernel(programs: list[RgbProgram]) -> tuple[Any, np.ndarray, tuple]:
+    """The compiled per-pixel chain ``(r, g, b, prm) -> (r, g, b)`` (cached by
+    structure), its packed parameters, and its cache key."""
+    packed, key = pack_chain(programs)
     if ("chain", key) not in _compiled:
         _compiled[("chain", key)] = _chain([_bind(*entry) for entry in key])
-    return _compiled[("chain", key)], np.concatenate(packed) if packed else np.zeros(1), key
+    return _compiled[("chain", key)], packed, key
 
 
 # Pixels per block of the parallel RGB pass (each block counts its clipped values).

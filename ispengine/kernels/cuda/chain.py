@@ -30,10 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.core.capabilities import spread_parameters
 from ispengine.kernels.cuda import runtime
 from ispengine.kernels.cuda.store import store_function
-from ispengine.kernels.fused import RgbProgram
+from ispengine.kernels.fused import RgbProgram, bind_step, flat_sequence, pack_chain
 from ispengine.kernels.output import OutputRequest, record, store_dtype
 
 _compiled: dict[tuple[Any, ...], Any] = {}
@@ -56,48 +55,6 @@ def _device_kernel(step: RgbProgram) -> Any:
     return runtime.device_function(step.kernel)
 
 
-def _bind(kind: str, kernel: Any, width: int, offsets: tuple[int, ...]) -> Any:
-    """``step(r, g, b, prm) -> (r, g, b)`` of one stage (as the CPU's ``_bind``)."""
-    jit = runtime.device_function
-    o0, o1, o2 = offsets
-    if kind == "pixel":
-
-        def pixel_step(r, g, b, prm):  # noqa: ANN001, ANN202
-            return kernel(r, g, b, prm, o0)
-
-        return jit(pixel_step)
-    if kind == "channel":
-
-        def channel_step(r, g, b, prm):  # noqa: ANN001, ANN202
-            return kernel(r, prm, o0), kernel(g, prm, o1), kernel(b, prm, o2)
-
-        return jit(channel_step)
-    odd = kind == "odd_curve"
-    at = jit(spread_parameters(kernel, width))
-
-    def curve(v, prm, o):  # noqa: ANN001, ANN202
-        if odd and v < 0.0:  # sign(v)·f(|v|), as the array code computes it
-            return -at(-v, prm, o)
-        return at(v, prm, o)
-
-    curve_device = jit(curve)
-
-    def curve_step(r, g, b, prm):  # noqa: ANN001, ANN202
-        return curve_device(r, prm, o0), curve_device(g, prm, o1), curve_device(b, prm, o2)
-
-    return jit(curve_step)
-
-
-def _sequence(functions: list[Any]) -> Any:
-    """One device function ``(r, g, b, prm) -> (r, g, b)`` calling ``functions`` in
-    turn (a flat generated body, as :func:`ispengine.kernels.fused._sequence`)."""
-    names = [f"f{index}" for index in range(len(functions))]
-    body = "".join(f"    r, g, b = {name}(r, g, b, prm)\n" for name in names)
-    namespace: dict[str, Any] = dict(zip(names, functions, strict=True))
-    exec(f"def run(r, g, b, prm):\n{body}    return r, g, b\n", namespace)  # noqa: S102
-    return runtime.device_function(namespace["run"])
-
-
 def _identity(r, g, b, prm):  # noqa: ANN001, ANN202
     return r, g, b
 
@@ -105,27 +62,17 @@ def _identity(r, g, b, prm):  # noqa: ANN001, ANN202
 def device_chain(programs: list[RgbProgram]) -> tuple[Any, np.ndarray, tuple]:
     """The device function of a chain ``(r, g, b, prm) -> (r, g, b)`` (cached by
     structure), its packed parameters and its key. Raises :class:`NoDeviceForm`."""
-    packed, key = [], []
-    position = 0
-    for step in programs:
-        width = step.params.shape[-1]
-        if step.kind == "pixel":
-            offsets = (position, position, position)
-        else:
-            offsets = tuple(position + c * width for c in range(3))
-        packed.append(np.ravel(step.params).astype(np.float64))
-        position += step.params.size
-        key.append((step.kind, step.kernel, width, offsets))
-    key = tuple(key)
+    parameters, key = pack_chain(programs)
     if ("chain", key) not in _compiled:
         steps = [
-            _bind(kind, _device_kernel(step), width, offsets)
+            bind_step(kind, _device_kernel(step), width, offsets, runtime.device_function)
             for step, (kind, _, width, offsets) in zip(programs, key, strict=True)
         ]
         _compiled[("chain", key)] = (
-            runtime.device_function(_identity) if not steps else _sequence(steps)
+            runtime.device_function(_identity)
+            if not steps
+            else flat_sequence(steps, runtime.device_function)
         )
-    parameters = np.concatenate(packed) if packed else np.zeros(1)
     return _compiled[("chain", key)], parameters, key
 
 
