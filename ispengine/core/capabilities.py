@@ -196,3 +196,14 @@ def spread_parameters(function: Callable[..., Any], count: int) -> Callable[...,
     namespace: dict[str, Any] = {"function": function}
     exec(f"def spread(x, prm, o):\n    return function(x, {arguments})\n", namespace)  # noqa: S102
     return namespace["spread"]
+
+
+def pad_parameters(function: Callable[..., Any], count: int, name: str = "padded") -> Any:
+    """``name(x, p0, p1, p2) = function(x, p0, …, p{count − 1})``, plain Python for a
+    compiler (Numba's CPU ``njit`` or its CUDA device compiler): LUT tables pad the
+    parameter axis to three, so the LUT kernels call every curve with three parameters.
+    ``function`` is the curve already compiled with the same compiler."""
+    arguments = ", ".join(f"p{k}" for k in range(count))
+    namespace: dict[str, Any] = {"function": function}
+    exec(f"def {name}(x, p0, p1, p2):\n    return function(x, {arguments})\n", namespace)  # noqa: S102
+    return namespace[name]

@@ -48,9 +48,6 @@ if TYPE_CHECKING:
 INVERSE_METHODS = ("exact", "lut", "numerical", "learned")
 
 
-_is_device_array = is_device_array  # the name this module used before
-
-
 def has_device_values(stage: Stage) -> bool:
     """Whether any of ``stage``'s parameter values is a device array: such a stage runs
     unfused (the fused kernels' packers read numpy constants)."""
@@ -212,7 +209,7 @@ class Stage:
                 raise ParamError(
                     key=spec.name, message=f"missing (range {spec.range_text()}, no default)"
                 )
-            if not _is_device_array(value):  # numpy, numbers, lists: validate
+            if not is_device_array(value):  # numpy, numbers, lists: validate
                 value = spec.coerce(value)
                 if spec.name in overrides:
                     checked[spec.name] = value

@@ -139,6 +139,21 @@ def newton_refine(x: Any, a: Any, params: Any, curve: Curve, xp: Any) -> Any:
     return x
 
 
+def refine_after(out: Any, y: Any, params: Any, curve: Curve) -> Any:
+    """:func:`newton_refine` of a compiled lookup's result ``out`` towards ``y`` (on
+    ``|y|`` for odd curves, the sign put back), in float64, returned in ``y``'s dtype:
+    the Newton steps of the compiled backends for stages without scalar kernels."""
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(out)
+    a = xp.abs(y) if curve.odd else y
+    start = xp.abs(out) if curve.odd else out
+    refined = newton_refine(
+        xp.astype(start, xp.float64), xp.astype(a, xp.float64), params, curve, xp
+    )
+    return xp.astype(xp.sign(y) * refined if curve.odd else refined, y.dtype)
+
+
 class ArrayLutBackend(LutBackend):
     """Reference backend in array-API code (numpy here; CuPy through its subclass)."""
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ispengine.lut.backend import Curve, LutBackend, newton_refine
+from ispengine.core.capabilities import pad_parameters
+from ispengine.lut.backend import Curve, LutBackend, refine_after
 from ispengine.lut.table import MAX_LUT_PARAMS, LutTable
 from plugins_builtin.lut_backends import octave_tables
 
@@ -195,13 +196,7 @@ def _three_parameters(function: Any, count: int) -> Any:
         return function
     import numba
 
-    compiled = numba.njit(inline="always")(function)
-    arguments = ", ".join(f"p{k}" for k in range(count))
-    namespace: dict[str, Any] = {"function": compiled}
-    exec(  # noqa: S102
-        f"def padded(x, p0, p1, p2):\n    return function(x, {arguments})\n", namespace
-    )
-    return namespace["padded"]
+    return pad_parameters(numba.njit(inline="always")(function), count)
 
 
 def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
@@ -221,14 +216,6 @@ def kernels_for(curve: Curve) -> tuple[Any, Any, bool]:
             curve.odd,
         )
     return (*_kernels[key], inside)
-
-
-def _refine_outside(out: np.ndarray, y: np.ndarray, params: np.ndarray, curve: Curve) -> np.ndarray:
-    """Newton steps with the vectorised reference, for stages without scalar kernels."""
-    a = np.abs(y) if curve.odd else y
-    start = np.abs(out) if curve.odd else out
-    refined = newton_refine(start.astype(np.float64), a.astype(np.float64), params, curve, np)
-    return (np.sign(y) * refined if curve.odd else refined).astype(y.dtype)
 
 
 class NumbaLutBackend(LutBackend):
@@ -270,7 +257,7 @@ class NumbaLutBackend(LutBackend):
         )
         out = out.astype(y.dtype, copy=False)
         if curve.newton_steps and not inside:
-            out = _refine_outside(out, y, params[:, None, :, :], curve)
+            out = refine_after(out, y, params[:, None, :, :], curve)
         return out
 
     def _octave_lookup(self, y: np.ndarray, params: np.ndarray, curve: Curve) -> np.ndarray:
@@ -308,5 +295,5 @@ class NumbaLutBackend(LutBackend):
             out,
         )
         if curve.newton_steps and not inside:
-            out = _refine_outside(out, y, params, curve)
+            out = refine_after(out, y, params, curve)
         return out

@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from ispengine.core.capabilities import pad_parameters
 from ispengine.kernels.cuda import runtime
-from ispengine.lut.backend import Curve, newton_refine
+from ispengine.lut.backend import Curve, refine_after
 from ispengine.lut.table import LutTable
 
 _compiled: dict[tuple[Any, ...], Any] = {}
@@ -173,12 +174,9 @@ def _no_curve(x, p0, p1, p2):  # noqa: ANN001, ANN202
 
 
 def _three_parameters(function: Any, count: int, name: str) -> Any:
-    """``g(x, p0, p1, p2) = function(x, p0, …)`` over the first ``count`` parameters
-    (tables pad the parameter axis to three)."""
-    arguments = ", ".join(f"p{k}" for k in range(count))
-    namespace: dict[str, Any] = {"function": runtime.device_function(function)}
-    exec(f"def {name}(x, p0, p1, p2):\n    return function(x, {arguments})\n", namespace)  # noqa: S102
-    return runtime.device_function(namespace[name])
+    """The device ``name(x, p0, p1, p2)`` of a curve of ``count`` parameters."""
+    padded = pad_parameters(runtime.device_function(function), count, name)
+    return runtime.device_function(padded)
 
 
 def _curve_functions(curve: Curve) -> tuple[Any, bool]:
@@ -226,19 +224,6 @@ def lut_kernels(curve: Curve) -> tuple[Any, Any, bool]:
     return _compiled[key]
 
 
-def _refine_outside(out: Any, y: Any, params: Any, curve: Curve) -> Any:
-    """Newton steps with the array-API reference, for stages without scalar kernels."""
-    import array_api_compat
-
-    xp = array_api_compat.array_namespace(out)
-    a = xp.abs(y) if curve.odd else y
-    start = xp.abs(out) if curve.odd else out
-    refined = newton_refine(
-        xp.astype(start, xp.float64), xp.astype(a, xp.float64), params, curve, xp
-    )
-    return xp.astype(xp.sign(y) * refined if curve.odd else refined, y.dtype)
-
-
 def _floats(values: Any, like: Any) -> Any:
     """``values`` as float64 on ``like``'s device (uploaded once when numpy)."""
     if isinstance(values, np.ndarray) or not runtime.is_cuda_array(values):
@@ -274,7 +259,7 @@ def global_lookup_cuda(y: Any, nodes: Any, y_lo: Any, y_hi: Any, params: Any, cu
         out,
     )
     if curve.newton_steps and not inside:
-        out = _refine_outside(out, work, params[:, None, :, :], curve)
+        out = refine_after(out, work, params[:, None, :, :], curve)
     return runtime.like_input(out, source)
 
 
@@ -315,5 +300,5 @@ def local_lookup_cuda(y: Any, params: Any, table: LutTable, curve: Curve) -> Any
         out,
     )
     if curve.newton_steps and not inside:
-        out = _refine_outside(out, work, params, curve)
+        out = refine_after(out, work, params, curve)
     return runtime.like_input(out, source)
